@@ -1,0 +1,126 @@
+/**
+ * The driver contract: the small surface an IaaS (or "existing machine")
+ * provider implements. Drivers stay thin; retries, rate limits, waiting for
+ * `running` and timeouts live once in core (see `managed-driver.ts`).
+ */
+
+/**
+ * The one state type every driver maps its native states onto.
+ * - `pending`: being created or booting; not usable yet.
+ * - `running`: up; addresses may be known.
+ * - `stopping`: shutting down or being terminated.
+ * - `stopped`: exists but is not running (can be started again by the cloud).
+ * - `terminated`: gone, by request.
+ * - `vanished`: the cloud does not know this id (never existed, or purged).
+ */
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'vanished';
+
+/** Every {@link InstanceState}, for conformance checks of drivers' state maps. */
+export const INSTANCE_STATES: readonly InstanceState[] = [
+  'pending',
+  'running',
+  'stopping',
+  'stopped',
+  'terminated',
+  'vanished',
+];
+
+/** What the cloud says about one instance. */
+export interface InstanceInfo {
+  readonly instanceId: string;
+  readonly state: InstanceState;
+  /** The provider's own state name, for display. */
+  readonly nativeState: string;
+  /** Address to reach the machine from here (public, or private where that is preferred). */
+  readonly address?: string;
+  readonly publicAddress?: string;
+  readonly privateAddress?: string;
+  /** Tags/labels/metadata on the instance, when the provider reports them. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** What to launch. Drivers read provider-specific keys from `options`. */
+export interface LaunchSpec {
+  /** Service name (for naming the instance). */
+  readonly service: string;
+  readonly image?: string;
+  /** Instance type / flavour / machine type. */
+  readonly allocation?: string;
+  /** An existing machine (static-ip driver). */
+  readonly hostname?: string;
+  /** Key pair known to the cloud. */
+  readonly keyName?: string;
+  readonly securityGroups: readonly string[];
+  /** Every resolved key of the service, for provider-specific settings (zone, network …). */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** Per-launch context. */
+export interface LaunchContext {
+  /**
+   * Idempotency token, recorded before the call. Launching twice with the
+   * same token must not create a second instance (EC2 ClientToken, GCE requestId).
+   */
+  readonly token: string;
+  /** Tags to put on the instance: at least `cloudboot-run`, `cloudboot-service`, `cloudboot-token`. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+/** Context for calls other than launch. */
+export interface CallContext {
+  readonly signal?: AbortSignal;
+}
+
+/** Optional abilities of a driver. */
+export interface DriverCapabilities {
+  /** False for drivers of existing machines: `terminate` only forgets them. */
+  readonly launchesMachines: boolean;
+  /** True when {@link Driver.findByTags} is implemented (orphan search without recorded ids). */
+  readonly findsByTags: boolean;
+}
+
+/**
+ * One provider account/endpoint. Constructing a driver does no I/O.
+ *
+ * Every method rejects with `DriverError` (with a `kind`) on failure.
+ */
+export interface Driver {
+  /** Driver name, e.g. `ec2`, `static-ip`. */
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Creates (or, for existing machines, adopts) one instance.
+   * Idempotent for the same `token`: a repeated call returns the same id.
+   * If it rejects, nothing was created, or the error's `instanceId` names
+   * what was partially created.
+   */
+  launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }>;
+  /**
+   * Describes instances, in one batched call per account/region where the
+   * provider allows. Returns one entry per requested id, in order; an id the
+   * provider does not know is reported as `vanished`, not as an error.
+   */
+  describe(instanceIds: readonly string[], context?: CallContext): Promise<InstanceInfo[]>;
+  /** Requests termination. Safe to call twice and for ids that are already gone. */
+  terminate(instanceIds: readonly string[], context?: CallContext): Promise<void>;
+  /** Checks credentials and endpoint without launching anything. */
+  validate(context?: CallContext): Promise<void>;
+  /** Instances carrying all the given tags (only when `capabilities.findsByTags`). */
+  findByTags?(tags: Readonly<Record<string, string>>, context?: CallContext): Promise<InstanceInfo[]>;
+}
+
+/**
+ * Settings a driver is created with: the service/profile keys that select an
+ * account and endpoint (`iaas`, `iaas_url`, `iaas_key`, `iaas_secret`, and
+ * driver-specific ones). Secrets arrive resolved here and must not be logged.
+ */
+export type DriverSettings = Readonly<Record<string, string>>;
+
+/** Creates a driver. Must not do I/O. */
+export type DriverFactory = (settings: DriverSettings) => Driver;
+
+/** The shape a driver module must export (package or in-house module). */
+export interface DriverModule {
+  readonly createDriver: DriverFactory;
+}

@@ -1,0 +1,84 @@
+/**
+ * The contract between the engine and a machine it configures. A
+ * {@link MachineSession} is one open channel to one machine (a local
+ * process runner, or one SSH connection reused for every step of every
+ * service on that machine). The engine never knows which kind it has.
+ */
+
+/** Where a service's programs run. */
+export type MachineTarget = LocalTarget | SshTarget;
+
+/** Programs run on this machine as child processes; no SSH. */
+export interface LocalTarget {
+  readonly kind: 'local';
+}
+
+/** Programs run on a remote machine over SSH. */
+export interface SshTarget {
+  readonly kind: 'ssh';
+  /** Hostname or IP address to connect to. */
+  readonly host: string;
+  /** TCP port of sshd (plan key `ssh_port`, default 22). */
+  readonly port: number;
+  /** Login user (plan key `ssh_username`; default: the local user name). */
+  readonly username: string;
+  /** Private key file (plan key `localsshkeypath`); when absent the ssh agent is used. */
+  readonly privateKeyPath?: string;
+  /**
+   * Host key the plan expects (plan key `host_key`, OpenSSH public key form
+   * `ssh-ed25519 AAAA…` or a `SHA256:…` fingerprint). When absent the first key
+   * seen is trusted and pinned for the run.
+   */
+  readonly expectedHostKey?: string;
+}
+
+/** One program invocation. */
+export interface RunRequest {
+  /** Program to run: a path on the machine, or a command name looked up in PATH. */
+  readonly program: string;
+  /** argv after the program; passed verbatim (remote executors quote every word). */
+  readonly args: readonly string[];
+  /** Working directory on the machine. */
+  readonly cwd: string;
+  /** The program is killed after this many milliseconds. */
+  readonly timeoutMs: number;
+  /** Aborts the program (it is killed) when signalled. */
+  readonly signal?: AbortSignal;
+  /** Receives output as it arrives (used for per-service log files). */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+/** What a finished program did. */
+export interface RunResult {
+  /** Exit status, or `null` when it was killed by a signal or timed out. */
+  readonly exitCode: number | null;
+  /** Name of the signal that ended it, if any. */
+  readonly signal: string | null;
+  /** True when it ran past `timeoutMs` and was killed. */
+  readonly timedOut: boolean;
+  /** Last few KiB of stdout. */
+  readonly stdoutTail: string;
+  /** Last few KiB of stderr. */
+  readonly stderrTail: string;
+  /** Wall time of the program, measured by the executor. */
+  readonly durationMs: number;
+}
+
+/** An open channel to one machine. Methods reject with `RemoteError` when the machine cannot be used. */
+export interface MachineSession {
+  /** `local` or `user@host:port`, for messages. */
+  readonly label: string;
+  /** Creates a directory and its parents; succeeds if it exists. */
+  mkdirp(dir: string): Promise<void>;
+  /** Writes a whole file (replacing it) with the given mode. */
+  writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void>;
+  /** Reads a whole file; `undefined` when it does not exist. */
+  readFile(path: string): Promise<Buffer | undefined>;
+  /** Runs a program to completion (or timeout). Never rejects for a non-zero exit. */
+  run(request: RunRequest): Promise<RunResult>;
+  /** Removes a directory tree; succeeds if it is already gone. */
+  removeDir(dir: string): Promise<void>;
+}
+
+/** Maximum bytes kept of each output stream for error messages. */
+export const OUTPUT_TAIL_BYTES = 4096;

@@ -1,0 +1,114 @@
+/**
+ * The loaded, validated form of a boot plan. Everything here is plain JSON so a
+ * plan can be stored with its run and reopened later. Values stay raw
+ * (`env.NAME`, `${svc.attr}` unresolved): substitution happens when a level
+ * starts, and secrets given as `env.NAME` are never written to the database.
+ */
+import type { SourceLocation } from '../errors.js';
+
+/** A raw value from a plan file and where it was written. */
+export interface PlanValue {
+  /** The text after `key:`/`key =`, trimmed. Paths are already absolute (see {@link PATH_KEYS}). */
+  readonly value: string;
+  /** Where the value was written (file, line, section, key). */
+  readonly source: SourceLocation;
+}
+
+/** Raw key/value pairs with lower-cased keys. */
+export type PlanValues = Readonly<Record<string, PlanValue>>;
+
+/** One service after `replica_count` expansion. */
+export interface ServicePlan {
+  /** Unique name across the plan: the section name without `svc-`, or `NAME-i` for replicas. */
+  readonly name: string;
+  /** 1-based level number. */
+  readonly level: number;
+  /** Where the `[svc-…]` section starts. */
+  readonly source: SourceLocation;
+  /**
+   * Effective keys: service section > its cloud profile > `[defaults]`.
+   * Does not include `deps*` or `replica_count` (they are consumed by the loader).
+   */
+  readonly keys: PlanValues;
+  /** Attributes from the deps files, later files overriding earlier ones. */
+  readonly deps: PlanValues;
+}
+
+/** One level: services that start together. */
+export interface LevelPlan {
+  /** 1-based level number (position in `[runlevels]` order). */
+  readonly level: number;
+  /** Absolute path of the level file. */
+  readonly file: string;
+  readonly services: readonly ServicePlan[];
+}
+
+/** A whole boot plan. */
+export interface Plan {
+  /** Absolute path of the top file. */
+  readonly topFile: string;
+  readonly levels: readonly LevelPlan[];
+  /**
+   * Globals merged by rank (`[globals]` < `-G FILE` < `-g KEY=VALUE`).
+   * Values given on the command line carry `source.file` `<command line>`.
+   */
+  readonly globals: PlanValues;
+}
+
+/**
+ * Keys whose values are file paths on this machine: resolved against the
+ * directory of the file that names them, with `~` expanded, at load time.
+ */
+export const PATH_KEYS: ReadonlySet<string> = new Set([
+  'bootconf',
+  'bootpgm',
+  'readypgm',
+  'terminatepgm',
+  'localsshkeypath',
+]);
+
+/** Every service key cloudboot understands (plan format of BRIEF §3 plus cloudboot's own). */
+export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
+  'image',
+  'iaas',
+  'iaas_url',
+  'iaas_key',
+  'iaas_secret',
+  'allocation',
+  'sshkeyname',
+  'localsshkeypath',
+  'ssh_username',
+  'scp_username',
+  'securitygroups',
+  'hostname',
+  'iaas_launch',
+  'bootconf',
+  'bootpgm',
+  'bootpgm_args',
+  'readypgm',
+  'readypgm_args',
+  'terminatepgm',
+  'terminatepgm_args',
+  'pgm_timeout',
+  'local_exe',
+  'cloud',
+  'replica_count',
+  'driver',
+  'ssh_port',
+  'workdir',
+  'host_key',
+]);
+
+/** Keys that only make sense inside a `[cloud-NAME]` profile or for a service. */
+export const CLOUD_PROFILE_KEYS: ReadonlySet<string> = new Set([
+  'iaas',
+  'iaas_url',
+  'iaas_key',
+  'iaas_secret',
+  'sshkeyname',
+  'localsshkeypath',
+  'ssh_username',
+  'scp_username',
+  'securitygroups',
+  'driver',
+]);
