@@ -98,17 +98,3 @@ export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'workdir',
   'host_key',
 ]);
-
-/** Keys that only make sense inside a `[cloud-NAME]` profile or for a service. */
-export const CLOUD_PROFILE_KEYS: ReadonlySet<string> = new Set([
-  'iaas',
-  'iaas_url',
-  'iaas_key',
-  'iaas_secret',
-  'sshkeyname',
-  'localsshkeypath',
-  'ssh_username',
-  'scp_username',
-  'securitygroups',
-  'driver',
-]);
