@@ -1,0 +1,394 @@
+/**
+ * The library API (BRIEF §6, the seed's `CloudBoot`): load a plan into a new
+ * run or reopen one by name, start/poll/block or `await run()`, shut down,
+ * and inspect services. Each operation holds the run's lock while it runs.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
+import type { DriverFactory } from '../driver/driver.js';
+import type { ManagedDriverOptions } from '../driver/managed-driver.js';
+import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
+import { Attributes, resolveEnv } from '../engine/attributes.js';
+import { runOperation, type OperationResult } from '../engine/engine.js';
+import type { CloudBootEvent, EventSink, LevelEvent, OperationKind, ServiceEvent } from '../engine/events.js';
+import { MachinePool } from '../engine/machines.js';
+import { OperationContext } from '../engine/operation-context.js';
+import { ProgramFiles } from '../engine/programs.js';
+import { ServiceLogs } from '../engine/service-log.js';
+import { loadPlan } from '../plan/loader.js';
+import type { Plan } from '../plan/model.js';
+import { RunStore, type ServiceRecord } from '../state/run-store.js';
+import { CloudService } from './cloud-service.js';
+import { EventHub } from './event-queue.js';
+import { checkRunName, newRunName } from './run-name.js';
+import { describeRun, type RunDescription } from './describe-run.js';
+import { preflight } from './preflight.js';
+
+/** Default directory of run databases. */
+export const DEFAULT_DB_DIR = join(homedir(), '.cloudboot');
+
+/** Options of {@link CloudBoot}. */
+export interface CloudBootOptions {
+  /** Directory of run databases (`cloudboot-<run>.db`); default `~/.cloudboot`. */
+  readonly dbDir?: string;
+  /** Top file of a new plan. Without it, `runName` names an existing run to reopen. */
+  readonly planFile?: string;
+  /** Name of the run: chosen for a new run (default: generated), required to reopen one. */
+  readonly runName?: string;
+  /** `-g KEY=VALUE` globals; on a reopened run they override the stored ones and are stored. */
+  readonly globals?: Readonly<Record<string, string>>;
+  /** `-G FILE` globals files (new runs). */
+  readonly globalsFiles?: readonly string[];
+  /** Where per-service logs go (`<logDir>/<run>/<service>.log`); default `<dbDir>/logs`. */
+  readonly logDir?: string;
+  /** Services started at once within a level; default 128. */
+  readonly concurrency?: number;
+  /** Driver factories by name, used instead of importing driver packages. */
+  readonly drivers?: Readonly<Record<string, DriverFactory>>;
+  /** Imports driver packages and in-house driver modules (see `DriverRegistryOptions`). */
+  readonly importModule?: ModuleImporter;
+  /** Environment for `env.NAME` values; default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** SSH connection limits. */
+  readonly ssh?: { readonly maxHandshakes?: number; readonly maxHandshakesPerHost?: number };
+  /** Retry, rate-limit and polling settings for drivers. */
+  readonly driverPolicy?: ManagedDriverOptions;
+}
+
+/** Callbacks of `poll()` / `blockUntilComplete()`, as in the seed API. */
+export interface PollCallbacks {
+  /** Called when a level starts, completes or fails. */
+  readonly onLevel?: (event: LevelEvent) => void;
+  /** Called when a service starts, changes state, completes or fails. */
+  readonly onService?: (event: ServiceEvent) => void;
+}
+
+interface ActiveOperation {
+  readonly kind: OperationKind;
+  readonly done: Promise<OperationResult>;
+  readonly pending: CloudBootEvent[];
+  result?: OperationResult;
+  error?: unknown;
+}
+
+/**
+ * One run of a boot plan.
+ *
+ * @example
+ * const boot = new CloudBoot({ dbDir, planFile: 'plan/top.conf' });
+ * const result = await boot.run();
+ * if (!result.ok) console.error(result.failures.map((f) => f.message).join('\n'));
+ * await boot.shutdown().then(() => boot.close());
+ */
+export class CloudBoot {
+  /** The run's name (the database is `<dbDir>/cloudboot-<name>.db`). */
+  readonly name: string;
+  readonly #options: CloudBootOptions;
+  readonly #dbDir: string;
+  readonly #store: RunStore;
+  #plan: Plan;
+  readonly #hub = new EventHub();
+  readonly #records = new Map<string, ServiceRecord>();
+  #operation: ActiveOperation | undefined;
+
+  /**
+   * Loads a new plan into a new run (with `planFile`) or reopens the run
+   * `runName`. Launches nothing.
+   * @throws PlanError when the plan is invalid (nothing is created);
+   *   RunNotFoundError / RunExistsError; UsageError for bad options.
+   */
+  constructor(options: CloudBootOptions) {
+    this.#options = options;
+    this.#dbDir = resolve(options.dbDir ?? DEFAULT_DB_DIR);
+    if (options.planFile !== undefined) {
+      const plan = loadPlan(options.planFile, {
+        ...(options.globals !== undefined && { globals: options.globals }),
+        ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
+      });
+      this.name = checkRunName(options.runName ?? newRunName(plan.topFile));
+      this.#store = RunStore.create(this.#dbDir, this.name, plan);
+      this.#plan = plan;
+    } else {
+      if (options.runName === undefined) {
+        throw new UsageError('give either a plan file (new run) or the name of an existing run');
+      }
+      this.name = checkRunName(options.runName);
+      this.#store = RunStore.open(this.#dbDir, this.name);
+      this.#plan = this.#store.plan();
+      if (options.globals !== undefined) this.#store.storeGlobals(options.globals);
+    }
+    for (const record of this.#store.services()) this.#records.set(record.name, record);
+  }
+
+  /** Absolute path of the run's database file. */
+  get databaseFile(): string {
+    return this.#store.file;
+  }
+
+  /** The run's log directory. */
+  get logDir(): string {
+    return join(resolve(this.#options.logDir ?? join(this.#dbDir, 'logs')), this.name);
+  }
+
+  /** The plan stored with the run. */
+  get plan(): Plan {
+    return this.#plan;
+  }
+
+  /** Effective globals: plan (`[globals]`, `-G`, first `-g`) < stored `-g` < this call's `-g`. */
+  globals(): Record<string, string> {
+    const env = this.#options.env ?? process.env;
+    const globals: Record<string, string> = {};
+    for (const [name, value] of Object.entries(this.#plan.globals)) {
+      const resolved = resolveEnv(value.value, env);
+      if (resolved !== undefined) globals[name] = resolved;
+    }
+    const lower = (map: Readonly<Record<string, string>> = {}) =>
+      Object.fromEntries(Object.entries(map).map(([k, v]) => [k.toLowerCase(), v]));
+    return { ...globals, ...lower(this.#store.storedGlobals()), ...lower(this.#options.globals) };
+  }
+
+  /** Attribute resolution over the current records. */
+  attributes(): Attributes {
+    return new Attributes({
+      runName: this.name,
+      plan: this.#plan,
+      globals: this.globals(),
+      env: this.#options.env ?? process.env,
+      facts: (service) => this.#records.get(service),
+    });
+  }
+
+  /** Subscribes to every event of every operation; returns the unsubscribe function. */
+  on(listener: EventSink): () => void {
+    return this.#hub.on(listener);
+  }
+
+  /** Events of the current operation, as an async iterator (ends with the operation). */
+  events(): AsyncIterable<CloudBootEvent> {
+    const op = this.#requireOperation('events()');
+    return this.#hub.iterate(op.done);
+  }
+
+  /**
+   * Begins (or continues) the boot: launches what was never launched,
+   * contextualizes what was never contextualized, runs every ready program.
+   * Does not restart failed services. Asynchronous: use `poll()`,
+   * `blockUntilComplete()` or `wait()`.
+   */
+  start(): void {
+    this.#begin('boot', {});
+  }
+
+  /** Re-runs every ready program and records the verdicts (the CLI's `status`). */
+  checkStatus(): void {
+    this.#begin('status', {});
+  }
+
+  /** Re-checks every service and restarts (re-contextualizes) the ones that fail. */
+  repair(): void {
+    this.#begin('repair', {});
+  }
+
+  /**
+   * Terminates services in reverse level order: terminate programs (skipped
+   * with `dashNine`), working directories removed, VMs cloudboot launched terminated.
+   * Asynchronous, like `start()`.
+   */
+  shutdown(options: { dashNine?: boolean } = {}): Promise<OperationResult> {
+    this.#begin('shutdown', { dashNine: options.dashNine ?? false });
+    return this.wait();
+  }
+
+  /** Starts the boot and resolves with its result set (does not throw for service failures). */
+  run(): Promise<OperationResult> {
+    this.start();
+    return this.wait();
+  }
+
+  /** Resolves with the current operation's result. */
+  wait(): Promise<OperationResult> {
+    return this.#requireOperation('wait()').done;
+  }
+
+  /**
+   * Delivers events since the last call to the callbacks. Returns false while
+   * the operation runs, true when it completed successfully.
+   * @throws UsageError before `start()`; BootFailedError when a service failed.
+   */
+  poll(callbacks: PollCallbacks = {}): boolean {
+    const op = this.#requireOperation('poll()');
+    for (const event of op.pending.splice(0)) {
+      if (event.type === 'level') callbacks.onLevel?.(event);
+      else if (event.type === 'service') callbacks.onService?.(event);
+    }
+    if (op.error !== undefined) throw op.error;
+    if (op.result === undefined) return false;
+    if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
+    return true;
+  }
+
+  /** Polls until the operation completes (event-driven; `pollPeriodMs` caps callback latency). */
+  async blockUntilComplete(callbacks: PollCallbacks & { pollPeriodMs?: number } = {}): Promise<void> {
+    const op = this.#requireOperation('blockUntilComplete()');
+    const period = callbacks.pollPeriodMs ?? 100;
+    while (!this.poll(callbacks)) {
+      await Promise.race([op.done.catch(() => undefined), new Promise((r) => setTimeout(r, period))]);
+    }
+  }
+
+  /** Ordered levels, each a list of services. */
+  getServices(): CloudService[][] {
+    return this.#plan.levels.map((level) =>
+      level.services.map((s) => new CloudService(this, s.name, level.level)),
+    );
+  }
+
+  /** Per level, the services that failed (an empty list where none did). */
+  errorStatus(): CloudService[][] {
+    return this.getServices().map((level) => level.filter((s) => s.state === 'failed'));
+  }
+
+  /** The record of one service (current state, instance, failure …). */
+  record(name: string): ServiceRecord {
+    const record = this.#records.get(name);
+    if (record === undefined) throw new UsageError(`the run ${this.name} has no service named "${name}"`);
+    return record;
+  }
+
+  /** JSON description of every service and its attributes (the CLI's `-o`); secrets redacted. */
+  describe(): RunDescription {
+    return describeRun(this.name, this.#plan, this.attributes(), (n) => this.record(n));
+  }
+
+  /** The underlying run database (for history, transitions …). */
+  get store(): RunStore {
+    return this.#store;
+  }
+
+  /**
+   * Loads an edited plan into this run. Services new in the plan start
+   * `pending`; services that left the plan must be shut down first.
+   * @throws PlanError; UsageError when a removed service is still up.
+   */
+  reload(planFile: string, options: { globalsFiles?: readonly string[] } = {}): void {
+    if (this.#operation !== undefined && this.#operation.result === undefined) {
+      throw new UsageError('cannot reload while an operation is running');
+    }
+    const plan = loadPlan(planFile, {
+      ...(this.#options.globals !== undefined && { globals: this.#options.globals }),
+      ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
+    });
+    const names = new Set(plan.levels.flatMap((l) => l.services.map((s) => s.name)));
+    const removed = [...this.#records.values()].filter((r) => !names.has(r.name));
+    const alive = removed.filter((r) => r.state !== 'terminated' && r.state !== 'pending');
+    if (alive.length > 0) {
+      throw new UsageError(
+        `services ${alive.map((r) => r.name).join(', ')} are not in the new plan but are still up; terminate them first`,
+      );
+    }
+    this.#store.lock('reload');
+    try {
+      this.#store.forgetServices(removed.map((r) => r.name));
+      this.#store.replacePlan(plan);
+    } finally {
+      this.#store.unlock();
+    }
+    this.#plan = plan;
+    this.#records.clear();
+    for (const record of this.#store.services()) this.#records.set(record.name, record);
+  }
+
+  /** Closes the database. Call when done with the object. */
+  close(): void {
+    this.#store.close();
+  }
+
+  /** @internal Starts an operation limited to some services (CloudService). */
+  begin(kind: OperationKind, options: { dashNine?: boolean; only?: ReadonlySet<string> }): void {
+    this.#begin(kind, options);
+  }
+
+  /** @internal The current operation, for CloudService.poll. */
+  get currentOperation(): ActiveOperation | undefined {
+    return this.#operation;
+  }
+
+  #requireOperation(what: string): ActiveOperation {
+    if (this.#operation === undefined) {
+      throw new UsageError(`${what} was called before start() or shutdown()`);
+    }
+    return this.#operation;
+  }
+
+  #begin(kind: OperationKind, options: { dashNine?: boolean; only?: ReadonlySet<string> }): void {
+    if (this.#operation !== undefined && this.#operation.result === undefined && this.#operation.error === undefined) {
+      throw new UsageError(`an operation (${this.#operation.kind}) is already running on run ${this.name}`);
+    }
+    this.#store.lock(kind);
+    const pending: CloudBootEvent[] = [];
+    const unsubscribe = this.#hub.on((event) => pending.push(event));
+    const done = this.#execute(kind, options).finally(() => {
+      unsubscribe();
+      this.#store.unlock();
+    });
+    const op: ActiveOperation = { kind, done, pending };
+    done.then(
+      (result) => {
+        op.result = result;
+      },
+      (error: unknown) => {
+        op.error = error;
+      },
+    );
+    this.#operation = op;
+  }
+
+  async #execute(
+    kind: OperationKind,
+    options: { dashNine?: boolean; only?: ReadonlySet<string> },
+  ): Promise<OperationResult> {
+    const drivers = new DriverRegistry({
+      ...(this.#options.drivers !== undefined && { factories: this.#options.drivers }),
+      ...(this.#options.importModule !== undefined && { importModule: this.#options.importModule }),
+      ...(this.#options.driverPolicy !== undefined && { managed: this.#options.driverPolicy }),
+    });
+    const attrs = this.attributes();
+    if (kind === 'boot' || kind === 'repair') await preflight(this.#plan, attrs, drivers);
+    const machines = new MachinePool({
+      hostKeys: {
+        get: (host, port) => this.#store.hostKey(host, port),
+        pin: (host, port, key) => this.#store.pinHostKey(host, port, key),
+      },
+      ...this.#options.ssh,
+    });
+    const logs = new ServiceLogs(this.logDir);
+    const ctx = new OperationContext(
+      kind,
+      this.#store,
+      attrs,
+      drivers,
+      machines,
+      logs,
+      new ProgramFiles(),
+      this.#records,
+      (event) => this.#hub.emit(event),
+    );
+    try {
+      return await runOperation(ctx, this.#plan, {
+        concurrency: this.#options.concurrency ?? 128,
+        ...(options.dashNine !== undefined && { dashNine: options.dashNine }),
+        ...(options.only !== undefined && { only: options.only }),
+      });
+    } finally {
+      await machines.close();
+      await logs.close();
+    }
+  }
+}
+
+/** True for errors cloudboot raises on purpose (shown without a stack trace). */
+export function isCloudbootError(error: unknown): error is CloudbootError {
+  return error instanceof CloudbootError;
+}

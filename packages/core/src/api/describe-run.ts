@@ -1,0 +1,72 @@
+/**
+ * The JSON description of a run written by `-o FILE`: every service with its
+ * state, machine and attributes. Values of secret keys are redacted.
+ */
+import type { Attributes } from '../engine/attributes.js';
+import type { Plan } from '../plan/model.js';
+import type { ServiceRecord } from '../state/run-store.js';
+import type { ServiceState } from '../state/service-state.js';
+
+/** Keys whose values are never written out. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['iaas_key', 'iaas_secret']);
+
+/** Text that replaces a secret. */
+export const REDACTED = '<redacted>';
+
+/** One service in a {@link RunDescription}. */
+export interface ServiceDescription {
+  readonly name: string;
+  readonly level: number;
+  readonly state: ServiceState;
+  readonly hostname: string | null;
+  readonly instanceId: string | null;
+  readonly failure: { readonly phase: string; readonly message: string } | null;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** The whole run. */
+export interface RunDescription {
+  readonly run: string;
+  readonly plan: string;
+  readonly levels: ReadonlyArray<{ readonly level: number; readonly services: readonly ServiceDescription[] }>;
+}
+
+function safeBag(attrs: Attributes, name: string): Record<string, string> {
+  let bag: Record<string, string>;
+  try {
+    bag = attrs.bag(name);
+  } catch {
+    // A service whose references cannot resolve yet (earlier level not booted).
+    bag = {};
+  }
+  for (const key of Object.keys(bag)) if (SECRET_KEYS.has(key)) bag[key] = REDACTED;
+  return bag;
+}
+
+/** Builds the description of a run. */
+export function describeRun(
+  run: string,
+  plan: Plan,
+  attrs: Attributes,
+  record: (name: string) => ServiceRecord,
+): RunDescription {
+  return {
+    run,
+    plan: plan.topFile,
+    levels: plan.levels.map((level) => ({
+      level: level.level,
+      services: level.services.map((s) => {
+        const r = record(s.name);
+        return {
+          name: s.name,
+          level: level.level,
+          state: r.state,
+          hostname: r.hostname,
+          instanceId: r.instanceId,
+          failure: r.failure && { phase: r.failure.phase, message: r.failure.message },
+          attributes: safeBag(attrs, s.name),
+        };
+      }),
+    })),
+  };
+}

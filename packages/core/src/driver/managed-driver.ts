@@ -1,0 +1,199 @@
+/**
+ * Lifecycle rules written once around any {@link Driver}: retries with
+ * jittered backoff for throttled/transient errors, a per-account call rate
+ * limit, and waiting until instances are running with batched `describe`
+ * calls. Drivers stay thin.
+ */
+import { DriverError, type DriverErrorKind } from '../errors.js';
+import { DEFAULT_RETRY, type RetryPolicy, backoffDelay, sleep } from './backoff.js';
+import type {
+  CallContext,
+  Driver,
+  InstanceInfo,
+  LaunchContext,
+  LaunchSpec,
+} from './driver.js';
+
+/** Tuning of a {@link ManagedDriver}. */
+export interface ManagedDriverOptions {
+  readonly retry?: RetryPolicy;
+  /** Cloud calls per second allowed for this account/endpoint (drivers that launch machines only). */
+  readonly callsPerSecond?: number;
+  /** Pause between `describe` rounds while waiting for instances to run. */
+  readonly pollIntervalMs?: number;
+}
+
+interface Waiter {
+  readonly instanceId: string;
+  readonly deadline: number;
+  readonly resolve: (info: InstanceInfo) => void;
+  readonly reject: (error: Error) => void;
+  vanishedRounds: number;
+}
+
+const KINDS: ReadonlySet<string> = new Set<DriverErrorKind>([
+  'auth',
+  'throttled',
+  'capacity',
+  'quota',
+  'not-found',
+  'invalid-request',
+  'transient',
+]);
+
+/**
+ * Normalises what a driver threw: in-house drivers may throw plain errors,
+ * optionally with a `kind` property. Unknown failures are not retried.
+ */
+export function toDriverError(thrown: unknown, driver: string): DriverError {
+  if (thrown instanceof DriverError) return thrown;
+  const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+  const kind = (error as { kind?: unknown }).kind;
+  const instanceId = (error as { instanceId?: unknown }).instanceId;
+  return new DriverError(
+    typeof kind === 'string' && KINDS.has(kind) ? (kind as DriverErrorKind) : 'invalid-request',
+    driver,
+    error.message,
+    { cause: error, ...(typeof instanceId === 'string' && { instanceId }) },
+  );
+}
+
+/** A newly launched instance may be unknown to `describe` for a moment (eventual consistency). */
+const VANISHED_ROUNDS_TOLERATED = 5;
+
+/** A driver wrapped with retries, rate limiting and waiting. */
+export class ManagedDriver {
+  readonly driver: Driver;
+  readonly #retry: RetryPolicy;
+  readonly #minGapMs: number;
+  readonly #pollIntervalMs: number;
+  #nextCallAt = 0;
+  readonly #waiters = new Map<string, Waiter[]>();
+  #polling = false;
+
+  constructor(driver: Driver, options: ManagedDriverOptions = {}) {
+    this.driver = driver;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    const rate = driver.capabilities.launchesMachines ? (options.callsPerSecond ?? 20) : 0;
+    this.#minGapMs = rate > 0 ? 1000 / rate : 0;
+    this.#pollIntervalMs = options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
+  }
+
+  async #throttle(signal?: AbortSignal): Promise<void> {
+    if (this.#minGapMs === 0) return;
+    const now = Date.now();
+    const at = Math.max(now, this.#nextCallAt);
+    this.#nextCallAt = at + this.#minGapMs;
+    if (at > now) await sleep(at - now, signal);
+  }
+
+  async #call<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.#throttle(signal);
+      try {
+        return await call();
+      } catch (thrown) {
+        const error = toDriverError(thrown, this.driver.name);
+        if (!error.retryable || attempt >= this.#retry.attempts) throw error;
+        await sleep(backoffDelay(this.#retry, attempt - 1), signal);
+      }
+    }
+  }
+
+  /** Launches with retries; the same token is reused so a retry never creates a second instance. */
+  launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
+    return this.#call(() => this.driver.launch(spec, context), context.signal);
+  }
+
+  /** Describes with retries. */
+  describe(instanceIds: readonly string[], context?: CallContext): Promise<InstanceInfo[]> {
+    return this.#call(() => this.driver.describe(instanceIds, context), context?.signal);
+  }
+
+  /** Terminates with retries (safe to repeat). */
+  terminate(instanceIds: readonly string[], context?: CallContext): Promise<void> {
+    if (instanceIds.length === 0) return Promise.resolve();
+    return this.#call(() => this.driver.terminate(instanceIds, context), context?.signal);
+  }
+
+  /**
+   * Resolves when the instance is `running` and has an address. Waiters of one
+   * driver share one `describe` call per round.
+   * @throws DriverError `not-found` when it ends up terminated, stopped or vanished; `transient` at the deadline.
+   */
+  waitUntilRunning(instanceId: string, timeoutMs: number): Promise<InstanceInfo> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        instanceId,
+        deadline: Date.now() + timeoutMs,
+        resolve,
+        reject,
+        vanishedRounds: 0,
+      };
+      const list = this.#waiters.get(instanceId) ?? [];
+      list.push(waiter);
+      this.#waiters.set(instanceId, list);
+      if (!this.#polling) {
+        this.#polling = true;
+        // Let every service of the level register before the first round.
+        setImmediate(() => void this.#pollLoop());
+      }
+    });
+  }
+
+  async #pollLoop(): Promise<void> {
+    try {
+      while (this.#waiters.size > 0) {
+        await this.#pollRound();
+        if (this.#waiters.size > 0) await sleep(Math.max(this.#pollIntervalMs, 1));
+      }
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #pollRound(): Promise<void> {
+    const ids = [...this.#waiters.keys()];
+    let infos: InstanceInfo[];
+    try {
+      infos = await this.describe(ids);
+    } catch (error) {
+      for (const id of ids) this.#settle(id, undefined, error as Error);
+      return;
+    }
+    const now = Date.now();
+    for (const info of infos) this.#consider(info, now);
+  }
+
+  #consider(info: InstanceInfo, now: number): void {
+    const waiters = this.#waiters.get(info.instanceId);
+    if (waiters === undefined) return;
+    const name = this.driver.name;
+    if (info.state === 'running' && info.address !== undefined) {
+      this.#settle(info.instanceId, info);
+    } else if (info.state === 'vanished' && ++waiters[0]!.vanishedRounds <= VANISHED_ROUNDS_TOLERATED) {
+      // Give the cloud a moment to know its new instance.
+    } else if (info.state === 'terminated' || info.state === 'stopped' || info.state === 'vanished') {
+      this.#settle(
+        info.instanceId,
+        undefined,
+        new DriverError('not-found', name, `instance ${info.instanceId} is ${info.state} (${info.nativeState}) instead of running`),
+      );
+    } else if (waiters.every((w) => w.deadline <= now)) {
+      this.#settle(
+        info.instanceId,
+        undefined,
+        new DriverError('transient', name, `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`),
+      );
+    }
+  }
+
+  #settle(instanceId: string, info: InstanceInfo | undefined, error?: Error): void {
+    const waiters = this.#waiters.get(instanceId) ?? [];
+    this.#waiters.delete(instanceId);
+    for (const w of waiters) {
+      if (info !== undefined) w.resolve(info);
+      else w.reject(error ?? new Error('unreachable'));
+    }
+  }
+}

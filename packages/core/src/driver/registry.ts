@@ -1,0 +1,131 @@
+/**
+ * Finds drivers by name (`ec2` → `@cloudboot/driver-ec2`) or by module
+ * specifier (an in-house driver: `./drivers/my-cloud.js`, a package name),
+ * checks the module's shape, and hands out one managed driver per
+ * account/endpoint.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DriverLoadError } from '../errors.js';
+import type { Driver, DriverFactory, DriverSettings } from './driver.js';
+import { ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
+
+/** Driver names cloudboot knows, and their packages. */
+export const BUILTIN_DRIVERS: Readonly<Record<string, string>> = {
+  ec2: '@cloudboot/driver-ec2',
+  gce: '@cloudboot/driver-gce',
+  openstack: '@cloudboot/driver-openstack',
+  'static-ip': '@cloudboot/driver-static-ip',
+};
+
+/** Imports a module by specifier (a package name or a file URL). */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+/** How a {@link DriverRegistry} finds drivers. */
+export interface DriverRegistryOptions {
+  /** Factories given directly, by driver name; they win over modules. */
+  readonly factories?: Readonly<Record<string, DriverFactory>>;
+  /**
+   * Imports driver packages. Pass `(s) => import(s)` from a module that can
+   * resolve the driver packages (the CLI does). Default: import from core.
+   */
+  readonly importModule?: ModuleImporter;
+  /** Passed to every {@link ManagedDriver}. */
+  readonly managed?: ManagedDriverOptions;
+}
+
+function isPath(specifier: string): boolean {
+  return specifier.startsWith('.') || isAbsolute(specifier) || specifier.startsWith('file:');
+}
+
+/** Returns the factory a driver module exports, or throws saying what is wrong. */
+export function driverFactoryOf(module: unknown, label: string): DriverFactory {
+  const m = module as { createDriver?: unknown; default?: { createDriver?: unknown } | unknown };
+  const candidate =
+    m?.createDriver ??
+    (typeof m?.default === 'function' ? m.default : (m?.default as { createDriver?: unknown })?.createDriver);
+  if (typeof candidate !== 'function') {
+    throw new DriverLoadError(
+      `${label} does not export a driver factory: expected "export function createDriver(settings) { return driver }"`,
+    );
+  }
+  return candidate as DriverFactory;
+}
+
+/** Checks that an object has the {@link Driver} shape. */
+export function checkDriverShape(driver: unknown, label: string): Driver {
+  const d = driver as Partial<Driver> | undefined;
+  const missing = ['launch', 'describe', 'terminate', 'validate'].filter(
+    (m) => typeof (d as Record<string, unknown> | undefined)?.[m] !== 'function',
+  );
+  if (typeof d?.name !== 'string') missing.unshift('name');
+  if (typeof d?.capabilities !== 'object' || d.capabilities === null) missing.push('capabilities');
+  if (missing.length > 0) {
+    throw new DriverLoadError(`${label} created an object that is not a driver: missing ${missing.join(', ')}`);
+  }
+  return d as Driver;
+}
+
+/** Loads and caches drivers for a run. */
+export class DriverRegistry {
+  readonly #options: DriverRegistryOptions;
+  readonly #factories = new Map<string, Promise<DriverFactory>>();
+  readonly #drivers = new Map<string, Promise<ManagedDriver>>();
+
+  constructor(options: DriverRegistryOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The module specifier a driver name stands for, relative paths resolved against `base`. */
+  static specifier(name: string, base: string): string {
+    const builtin = BUILTIN_DRIVERS[name];
+    if (builtin !== undefined) return builtin;
+    if (isPath(name)) return name.startsWith('file:') ? name : pathToFileURL(resolve(base, name)).href;
+    return name;
+  }
+
+  /** The factory of a driver, importing its module once. */
+  factory(name: string, base: string): Promise<DriverFactory> {
+    const given = this.#options.factories?.[name];
+    if (given !== undefined) return Promise.resolve(given);
+    const specifier = DriverRegistry.specifier(name, base);
+    let factory = this.#factories.get(specifier);
+    if (factory === undefined) {
+      factory = this.#import(name, specifier);
+      this.#factories.set(specifier, factory);
+    }
+    return factory;
+  }
+
+  async #import(name: string, specifier: string): Promise<DriverFactory> {
+    const importer = this.#options.importModule ?? ((s: string) => import(s));
+    const label = specifier === name ? `driver module "${name}"` : `driver "${name}" (${specifier})`;
+    let module: unknown;
+    try {
+      module = await importer(specifier);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const hint =
+        code === 'ERR_MODULE_NOT_FOUND' && !isPath(specifier)
+          ? `; install it (e.g. "pnpm add ${specifier}")`
+          : '';
+      throw new DriverLoadError(`cannot load ${label}: ${(error as Error).message}${hint}`, {
+        cause: error,
+      });
+    }
+    return driverFactoryOf(module, label);
+  }
+
+  /** The managed driver for a name and account settings (one per distinct account/endpoint). */
+  get(name: string, base: string, settings: DriverSettings): Promise<ManagedDriver> {
+    const key = JSON.stringify([DriverRegistry.specifier(name, base), Object.entries(settings).sort()]);
+    let driver = this.#drivers.get(key);
+    if (driver === undefined) {
+      driver = this.factory(name, base).then(
+        (factory) => new ManagedDriver(checkDriverShape(factory(settings), `driver "${name}"`), this.#options.managed),
+      );
+      this.#drivers.set(key, driver);
+    }
+    return driver;
+  }
+}

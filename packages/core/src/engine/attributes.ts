@@ -1,0 +1,174 @@
+/**
+ * The attribute bag: what `${svc.attr}`, `${.attr}`, `${global.x}` and
+ * bootconf `$key` resolve to. Values are resolved lazily and on demand, so
+ * attributes published by earlier levels (and by the service's own boot
+ * program, for its ready program) are always the current ones.
+ */
+import { TemplateError } from '../errors.js';
+import type { Plan, PlanValue, ServicePlan } from '../plan/model.js';
+import { envVariableName } from '../plan/values.js';
+import { type Reference, substituteReferences } from '../template/references.js';
+
+/** What is known about a service at run time. */
+export interface ServiceFacts {
+  readonly hostname?: string | null;
+  readonly instanceId?: string | null;
+  /** Attributes its boot program published (`bootout.json`). */
+  readonly published: Readonly<Record<string, string>>;
+}
+
+/** Inputs of attribute resolution. */
+export interface AttributeSources {
+  readonly runName: string;
+  readonly plan: Plan;
+  /** Effective globals (all ranks merged). */
+  readonly globals: Readonly<Record<string, string>>;
+  /** Environment for `env.NAME` values. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Run-time facts of a service (from the run database). */
+  readonly facts: (service: string) => ServiceFacts | undefined;
+}
+
+/**
+ * Resolves a raw plan value: exactly `env.NAME` becomes the variable's value
+ * (undefined when unset, i.e. the key is absent); anything else is returned as is.
+ */
+export function resolveEnv(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const name = envVariableName(value);
+  return name === undefined ? value : env[name];
+}
+
+function where(value: PlanValue): string {
+  const s = value.source;
+  return `${s.file}${s.line !== undefined ? `:${s.line}` : ''}: [${s.section ?? ''}] ${s.key ?? ''}: `;
+}
+
+/** Attribute resolution over a plan and the run's recorded facts. */
+export class Attributes {
+  readonly #sources: AttributeSources;
+  readonly #services: Map<string, ServicePlan>;
+  /** `service.name` pairs being resolved, to report cycles instead of overflowing. */
+  readonly #resolving = new Set<string>();
+
+  constructor(sources: AttributeSources) {
+    this.#sources = sources;
+    this.#services = new Map(
+      sources.plan.levels.flatMap((l) => l.services.map((s) => [s.name, s] as const)),
+    );
+  }
+
+  /** The plan entry of a service. */
+  service(name: string): ServicePlan {
+    const service = this.#services.get(name);
+    if (service === undefined) throw new TemplateError(`there is no service named "${name}"`);
+    return service;
+  }
+
+  /** The resolved value of one of the service's plan keys (undefined when absent). */
+  key(service: string, key: string): string | undefined {
+    const raw = this.service(service).keys[key];
+    return raw === undefined ? undefined : this.#resolveValue(service, raw);
+  }
+
+  /**
+   * One attribute of a service. Order: the machine's real `hostname` and
+   * `instance_id` once known, `run_name`, then published attributes, deps,
+   * plan keys, and finally the service's own name as `service`.
+   */
+  attr(service: string, name: string): string | undefined {
+    const plan = this.service(service);
+    const facts = this.#sources.facts(service);
+    if (name === 'hostname' && facts?.hostname) return facts.hostname;
+    if (name === 'instance_id' && facts?.instanceId) return facts.instanceId;
+    if (name === 'run_name') return this.#sources.runName;
+    const published = facts?.published[name];
+    if (published !== undefined) return published;
+    const dep = plan.deps[name];
+    if (dep !== undefined) return this.#guarded(service, name, () => this.#resolveValue(service, dep));
+    const key = plan.keys[name];
+    if (key !== undefined) return this.#guarded(service, name, () => this.#resolveValue(service, key));
+    if (name === 'service') return service;
+    return undefined;
+  }
+
+  /** Every attribute of a service, as a flat map (for bootconf templates and `-o`). */
+  bag(service: string): Record<string, string> {
+    const plan = this.service(service);
+    const facts = this.#sources.facts(service);
+    const names = new Set([
+      'service',
+      'run_name',
+      'hostname',
+      'instance_id',
+      ...Object.keys(plan.keys),
+      ...Object.keys(plan.deps),
+      ...Object.keys(facts?.published ?? {}),
+    ]);
+    const bag: Record<string, string> = {};
+    for (const name of names) {
+      const value = this.attr(service, name);
+      if (value !== undefined) bag[name] = value;
+    }
+    return bag;
+  }
+
+  /** A global's value, or undefined. Global names are case-insensitive, like INI keys. */
+  global(name: string): string | undefined {
+    return this.#sources.globals[name.toLowerCase()];
+  }
+
+  /**
+   * Substitutes `${…}` references in `text` in the context of `service`.
+   * @throws TemplateError saying which reference has no value, prefixed by `context`.
+   */
+  substitute(service: string, text: string, context: string): string {
+    return substituteReferences(text, (ref) => this.#lookup(service, ref, context), context);
+  }
+
+  #resolveValue(service: string, value: PlanValue): string | undefined {
+    const raw = resolveEnv(value.value, this.#sources.env);
+    return raw === undefined ? undefined : this.substitute(service, raw, where(value));
+  }
+
+  #lookup(service: string, ref: Reference, context: string): string {
+    let value: string | undefined;
+    let owner: string;
+    if (ref.scope === 'global') {
+      value = this.global(ref.name);
+      if (value === undefined) throw new TemplateError(`${context}${ref.text}: there is no global "${ref.name}"`);
+      return value;
+    }
+    if (ref.scope === 'self') {
+      owner = service;
+    } else {
+      owner = ref.service ?? '';
+      if (!this.#services.has(owner)) {
+        throw new TemplateError(`${context}${ref.text}: there is no service named "${owner}"`);
+      }
+    }
+    value = this.attr(owner, ref.name);
+    if (value === undefined) {
+      const whose = owner === service ? `${service} has` : `service ${owner} has`;
+      throw new TemplateError(
+        `${context}${ref.text}: ${whose} no attribute "${ref.name}" (not in its plan keys or deps, and not published by its boot program)`,
+      );
+    }
+    return value;
+  }
+
+  #guarded(service: string, name: string, resolve: () => string | undefined): string | undefined {
+    const id = `${service}.${name}`;
+    if (this.#resolving.has(id)) {
+      throw new TemplateError(`attribute ${name} of ${service} refers to itself (a reference cycle)`);
+    }
+    this.#resolving.add(id);
+    try {
+      return resolve();
+    } finally {
+      this.#resolving.delete(id);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Brings one service to `ready` from wherever its record says it is:
+ * launch (intent recorded first) → address → reach → contextualize → ready.
+ * A service that is already contextualized only has its ready program run.
+ */
+import { randomUUID } from 'node:crypto';
+import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
+import type { ManagedDriver } from '../driver/managed-driver.js';
+import type { MachineSession, MachineTarget } from '../exec/machine.js';
+import { fillBootconf, renderBootenv } from '../template/bootconf.js';
+import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { programFailure, runProgram } from './run-program.js';
+import { type ServiceSettings, serviceSettings } from './service-settings.js';
+
+/** Options of {@link bootService}. */
+export interface BootServiceOptions {
+  /**
+   * Restart a failed service (repair, `CloudService.start()`): contextualize it
+   * again. Without it a failed service is left as it is.
+   */
+  readonly restart?: boolean;
+  /** Only run the ready program of services that got that far (status). */
+  readonly checkOnly?: boolean;
+}
+
+/** Runs the boot pipeline of one service; never throws for service failures. */
+export async function bootService(
+  ctx: OperationContext,
+  name: string,
+  options: BootServiceOptions = {},
+): Promise<ServiceOutcome> {
+  const started = performance.now();
+  let record = ctx.record(name);
+  ctx.starting(name);
+  if (options.checkOnly && !record.contextualized) {
+    return { service: name, level: record.level, status: 'not-executed' };
+  }
+  if (record.state === 'failed' && !options.restart && !options.checkOnly) {
+    const f = record.failure;
+    return ctx.fail(name, f?.phase ?? 'ready', f?.message ?? 'failed earlier', f ?? {}, started);
+  }
+  if (record.state === 'terminated') {
+    record = ctx.move(name, 'pending', {
+      launchToken: null,
+      instanceId: null,
+      hostname: null,
+      contextualized: false,
+      published: {},
+      detail: 'booting again',
+    });
+  }
+  const fail = (phase: Parameters<OperationContext['fail']>[1], error: unknown, tails = {}) =>
+    ctx.fail(name, phase, (error as Error).message, tails, started);
+
+  let settings: ServiceSettings;
+  try {
+    settings = serviceSettings(ctx.attrs, name);
+  } catch (error) {
+    if (error instanceof TemplateError) return fail('resolve', error);
+    throw error;
+  }
+
+  let driver: ManagedDriver;
+  try {
+    driver = await ctx.drivers.get(settings.driver, settings.driverBase, settings.driverSettings);
+  } catch (error) {
+    if (error instanceof DriverLoadError) return fail('launch', error);
+    throw error;
+  }
+
+  if (record.instanceId === null) {
+    const token =
+      record.state === 'launching' && record.launchToken !== null ? record.launchToken : randomUUID();
+    if (record.state !== 'launching') record = ctx.moveLaunching(name, settings.driver, token);
+    try {
+      const { instanceId } = await driver.launch(settings.launchSpec, {
+        token,
+        tags: { 'cloudboot-run': ctx.store.runName, 'cloudboot-service': name, 'cloudboot-token': token },
+        ...(ctx.signal !== undefined && { signal: ctx.signal }),
+      });
+      record = ctx.moveLaunched(name, token, instanceId);
+    } catch (error) {
+      if (!(error instanceof DriverError)) throw error;
+      if (error.instanceId !== undefined) ctx.moveLaunched(name, token, error.instanceId);
+      return fail('launch', error);
+    }
+  }
+
+  if (record.hostname === null) {
+    try {
+      const info = await driver.waitUntilRunning(record.instanceId ?? '', settings.timeoutMs);
+      record = ctx.move(name, 'addressed', { hostname: info.address ?? null, detail: info.address });
+    } catch (error) {
+      if (error instanceof DriverError) return fail('address', error);
+      throw error;
+    }
+  }
+
+  const target: MachineTarget =
+    settings.target.kind === 'ssh' ? { ...settings.target, host: record.hostname ?? '' } : settings.target;
+  let session: MachineSession;
+  try {
+    session = await ctx.machines.session(target, settings.timeoutMs, ctx.signal);
+  } catch (error) {
+    if (error instanceof RemoteError) return fail('connect', error);
+    throw error;
+  }
+  if (record.state === 'addressed') record = ctx.move(name, 'reachable', { detail: session.label });
+
+  if (!record.contextualized) {
+    const outcome = await contextualize(ctx, session, settings, started);
+    if (outcome !== undefined) return outcome;
+  }
+  return checkReady(ctx, session, settings, started);
+}
+
+async function contextualize(
+  ctx: OperationContext,
+  session: MachineSession,
+  settings: ServiceSettings,
+  started: number,
+): Promise<ServiceOutcome | undefined> {
+  const name = settings.name;
+  const before = ctx.record(name).state;
+  ctx.move(name, 'contextualizing');
+  try {
+    // A earlier attempt may have left files (a stale bootout.json); start clean.
+    if (before === 'failed' || before === 'contextualizing') await session.removeDir(settings.workdir);
+    await session.mkdirp(settings.workdir);
+    const bag = ctx.attrs.bag(name);
+    const template =
+      settings.bootconf === undefined ? '{}' : (await ctx.files.read(settings.bootconf)).toString('utf8');
+    const bootconf = fillBootconf(
+      template,
+      bag,
+      (ref) => ctx.attrs.substitute(name, ref.text, ''),
+      settings.bootconf ?? '(none)',
+    );
+    const bootenv = renderBootenv(bootconf.document);
+    if (bootenv.skipped.length > 0) {
+      ctx.logs.note(name, `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`);
+    }
+    await writeBootFiles(session, settings.workdir, bootconf.json, bootenv.text);
+    if (settings.bootpgm !== undefined) {
+      const result = await runProgram(ctx, session, settings, settings.bootpgm);
+      const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
+      if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
+    }
+    const published = await readBootout(session, settings.workdir);
+    ctx.move(name, 'contextualized', {
+      contextualized: true,
+      published,
+      detail: Object.keys(published).length > 0 ? `published ${Object.keys(published).join(', ')}` : undefined,
+    });
+    return undefined;
+  } catch (error) {
+    return ctx.fail(name, 'contextualize', (error as Error).message, installTails(error), started);
+  }
+}
+
+async function checkReady(
+  ctx: OperationContext,
+  session: MachineSession,
+  settings: ServiceSettings,
+  started: number,
+): Promise<ServiceOutcome> {
+  const name = settings.name;
+  if (settings.readypgm !== undefined) {
+    try {
+      const result = await runProgram(ctx, session, settings, settings.readypgm);
+      const failure = programFailure(settings.readypgm, result, settings.timeoutMs);
+      if (failure !== undefined) return ctx.fail(name, 'ready', failure, result, started);
+    } catch (error) {
+      return ctx.fail(name, 'ready', (error as Error).message, installTails(error), started);
+    }
+  }
+  if (ctx.record(name).state !== 'ready') ctx.move(name, 'ready');
+  return ctx.complete(name, started);
+}
+
+function installTails(error: unknown): { stdoutTail?: string; stderrTail?: string } {
+  return error instanceof InstallError && error.result !== undefined ? error.result : {};
+}

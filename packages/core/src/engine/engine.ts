@@ -1,0 +1,111 @@
+/**
+ * Walks the levels of a run for one operation: boot (levels in order, the
+ * next only after every service of the previous is ready), status, repair,
+ * and shutdown (reverse order). Returns a result set instead of throwing
+ * halfway: each level and service has a status.
+ */
+import type { ServiceFailedError } from '../errors.js';
+import type { Plan } from '../plan/model.js';
+import { bootService } from './boot-service.js';
+import type { OperationKind } from './events.js';
+import { mapLimit } from './limit.js';
+import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { shutdownService } from './shutdown-service.js';
+
+/** How one level fared. */
+export interface LevelOutcome {
+  readonly level: number;
+  readonly status: 'success' | 'error' | 'not-executed';
+  readonly services: readonly ServiceOutcome[];
+}
+
+/** The result of an operation over the whole plan. */
+export interface OperationResult {
+  readonly operation: OperationKind;
+  /** True when no service failed. */
+  readonly ok: boolean;
+  /** Levels in the order they were walked. */
+  readonly levels: readonly LevelOutcome[];
+  /** Every service failure, in level order. */
+  readonly failures: readonly ServiceFailedError[];
+  readonly durationMs: number;
+}
+
+/** Options of {@link runOperation}. */
+export interface RunOperationOptions {
+  /** Services started at once within a level. */
+  readonly concurrency: number;
+  /** Shutdown only: skip terminate programs. */
+  readonly dashNine?: boolean;
+  /** Only these services (CloudService.start/shutdown); others are not touched. */
+  readonly only?: ReadonlySet<string>;
+}
+
+function perService(ctx: OperationContext, options: RunOperationOptions) {
+  switch (ctx.operation) {
+    case 'boot':
+      return (name: string) => bootService(ctx, name, { restart: options.only !== undefined });
+    case 'repair':
+      return async (name: string) => {
+        const checked = await bootService(ctx, name, { checkOnly: true });
+        return checked.status === 'success' ? checked : bootService(ctx, name, { restart: true });
+      };
+    case 'status':
+      return (name: string) => bootService(ctx, name, { checkOnly: true });
+    case 'shutdown':
+      return (name: string) =>
+        shutdownService(ctx, name, options.dashNine !== undefined ? { dashNine: options.dashNine } : {});
+  }
+}
+
+/** Runs one operation over the levels of `plan`. */
+export async function runOperation(
+  ctx: OperationContext,
+  plan: Plan,
+  options: RunOperationOptions,
+): Promise<OperationResult> {
+  const started = performance.now();
+  const levels = ctx.operation === 'shutdown' ? [...plan.levels].reverse() : plan.levels;
+  // Status looks at every level; boot and repair stop at the first level that fails.
+  const stopOnFailure = ctx.operation === 'boot' || ctx.operation === 'repair';
+  const run = perService(ctx, options);
+  const outcomes: LevelOutcome[] = [];
+  let stopped = false;
+
+  for (const level of levels) {
+    const names = level.services.map((s) => s.name).filter((n) => options.only?.has(n) ?? true);
+    if (names.length === 0) continue;
+    if (stopped) {
+      outcomes.push({
+        level: level.level,
+        status: 'not-executed',
+        services: names.map((service) => ({ service, level: level.level, status: 'not-executed' as const })),
+      });
+      continue;
+    }
+    const levelStarted = performance.now();
+    ctx.emit({ type: 'level', action: 'starting', operation: ctx.operation, level: level.level, services: names, at: Date.now() });
+    const services = await mapLimit(names, options.concurrency, run);
+    const failed = services.some((s) => s.status === 'error');
+    ctx.emit({
+      type: 'level',
+      action: failed ? 'error' : 'complete',
+      operation: ctx.operation,
+      level: level.level,
+      services: names,
+      at: Date.now(),
+      elapsedMs: performance.now() - levelStarted,
+    });
+    outcomes.push({ level: level.level, status: failed ? 'error' : 'success', services });
+    if (failed && stopOnFailure) stopped = true;
+  }
+
+  const failures = outcomes.flatMap((l) => l.services.flatMap((s) => (s.error ? [s.error] : [])));
+  return {
+    operation: ctx.operation,
+    ok: failures.length === 0,
+    levels: outcomes,
+    failures,
+    durationMs: performance.now() - started,
+  };
+}

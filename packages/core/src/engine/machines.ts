@@ -1,0 +1,44 @@
+/**
+ * Hands out a {@link MachineSession} for a service's target: the local
+ * session for `local_exe`, otherwise one reused SSH connection per machine.
+ */
+import { LocalSession } from '../exec/local-session.js';
+import type { MachineSession, MachineTarget } from '../exec/machine.js';
+import { type HostKeyStore, SshPool } from '../exec/ssh-pool.js';
+
+/** Connection limits for SSH. */
+export interface MachinePoolOptions {
+  readonly hostKeys: HostKeyStore;
+  readonly maxHandshakes?: number;
+  readonly maxHandshakesPerHost?: number;
+}
+
+/** Sessions for every machine of a run, for the length of one operation. */
+export class MachinePool {
+  readonly #local = new LocalSession();
+  readonly #ssh: SshPool;
+
+  constructor(options: MachinePoolOptions) {
+    this.#ssh = new SshPool({
+      hostKeys: options.hostKeys,
+      ...(options.maxHandshakes !== undefined && { maxHandshakes: options.maxHandshakes }),
+      ...(options.maxHandshakesPerHost !== undefined && { maxHandshakesPerHost: options.maxHandshakesPerHost }),
+    });
+  }
+
+  /** A session for `target`, waiting (within `timeoutMs`) until the machine is reachable. */
+  session(target: MachineTarget, timeoutMs: number, signal?: AbortSignal): Promise<MachineSession> {
+    if (target.kind === 'local') return Promise.resolve(this.#local);
+    return this.#ssh.session(target, { timeoutMs, ...(signal !== undefined && { signal }) });
+  }
+
+  /** SSH handshakes made so far. */
+  get handshakes(): number {
+    return this.#ssh.handshakes;
+  }
+
+  /** Closes every connection. */
+  close(): Promise<void> {
+    return this.#ssh.close();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * What every per-service step of an operation shares: the store, attribute
+ * resolution, drivers, machine sessions, logs and the event sink. It also
+ * records transitions (commit first, then tell listeners).
+ */
+import { type ServicePhase, ServiceFailedError } from '../errors.js';
+import type { DriverRegistry } from '../driver/registry.js';
+import type { RunStore, ServiceRecord, TransitionFields } from '../state/run-store.js';
+import type { ServiceState } from '../state/service-state.js';
+import type { Attributes } from './attributes.js';
+import type { EventSink, OperationKind } from './events.js';
+import type { MachinePool } from './machines.js';
+import type { ProgramFiles } from './programs.js';
+import type { ServiceLogs } from './service-log.js';
+
+/** How one service fared in one operation. */
+export interface ServiceOutcome {
+  readonly service: string;
+  readonly level: number;
+  /** `not-executed` when an earlier level failed or nothing applied. */
+  readonly status: 'success' | 'error' | 'not-executed';
+  readonly error?: ServiceFailedError;
+}
+
+/** Shared state of one running operation. */
+export class OperationContext {
+  constructor(
+    readonly operation: OperationKind,
+    readonly store: RunStore,
+    readonly attrs: Attributes,
+    readonly drivers: DriverRegistry,
+    readonly machines: MachinePool,
+    readonly logs: ServiceLogs,
+    readonly files: ProgramFiles,
+    /** Current records by service name, kept in step with the database. */
+    readonly records: Map<string, ServiceRecord>,
+    readonly emit: EventSink,
+    readonly signal?: AbortSignal,
+  ) {}
+
+  /** The current record of a service. */
+  record(name: string): ServiceRecord {
+    const record = this.records.get(name);
+    if (record === undefined) throw new Error(`unknown service ${name}`);
+    return record;
+  }
+
+  /** Commits a transition, then emits it. */
+  move(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
+    return this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
+  }
+
+  /** Commits a launch intent (durably), then emits it. */
+  moveLaunching(name: string, driver: string, token: string): ServiceRecord {
+    return this.#emitTransition(this.store.recordLaunchIntent(name, driver, token), token);
+  }
+
+  /** Commits a launched instance id, then emits it. */
+  moveLaunched(name: string, token: string, instanceId: string): ServiceRecord {
+    return this.#emitTransition(this.store.recordLaunched(name, token, instanceId), instanceId);
+  }
+
+  #emitTransition(record: ServiceRecord, detail: string | undefined): ServiceRecord {
+    const previous = this.records.get(record.name)?.state;
+    this.records.set(record.name, record);
+    this.logs.note(record.name, `${previous ?? '?'} -> ${record.state}${detail ? ` (${detail})` : ''}`);
+    this.emit({
+      type: 'service',
+      action: 'transition',
+      operation: this.operation,
+      service: record.name,
+      level: record.level,
+      state: record.state,
+      ...(previous !== undefined && { previous }),
+      ...(detail !== undefined && { detail }),
+      at: Date.now(),
+    });
+    return record;
+  }
+
+  /** Records a failure (state `failed`), emits it, and returns the outcome. */
+  fail(
+    name: string,
+    phase: ServicePhase,
+    message: string,
+    tails: { stdoutTail?: string; stderrTail?: string } = {},
+    startedAt = performance.now(),
+  ): ServiceOutcome {
+    const stdoutTail = tails.stdoutTail ?? '';
+    const stderrTail = tails.stderrTail ?? '';
+    const record = this.move(name, 'failed', {
+      failure: { phase, message, stdoutTail, stderrTail },
+      detail: `${phase}: ${message}`,
+    });
+    const error = new ServiceFailedError(name, phase, message, stderrTail, stdoutTail);
+    this.emit({
+      type: 'service',
+      action: 'error',
+      operation: this.operation,
+      service: name,
+      level: record.level,
+      state: 'failed',
+      at: Date.now(),
+      elapsedMs: performance.now() - startedAt,
+      error: { phase, message, stderrTail, stdoutTail },
+    });
+    return { service: name, level: record.level, status: 'error', error };
+  }
+
+  /** Emits the start of a service's part in this operation. */
+  starting(name: string): void {
+    const record = this.record(name);
+    this.emit({
+      type: 'service',
+      action: 'starting',
+      operation: this.operation,
+      service: name,
+      level: record.level,
+      state: record.state,
+      at: Date.now(),
+    });
+  }
+
+  /** Emits success and returns the outcome. */
+  complete(name: string, startedAt: number): ServiceOutcome {
+    const record = this.record(name);
+    this.emit({
+      type: 'service',
+      action: 'complete',
+      operation: this.operation,
+      service: name,
+      level: record.level,
+      state: record.state,
+      at: Date.now(),
+      elapsedMs: performance.now() - startedAt,
+    });
+    return { service: name, level: record.level, status: 'success' };
+  }
+}

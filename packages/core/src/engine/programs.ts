@@ -1,0 +1,116 @@
+/**
+ * The contextualization contract on a machine (BRIEF §3 "Programs on the
+ * machine"): files in the service's working directory, programs (or
+ * `.tar.gz` bundles with `run.sh`) uploaded there and run from there,
+ * `bootconf.json` + `bootenv.sh` beside them, `bootout.json` read back.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, posix } from 'node:path';
+import type { MachineSession, RunResult } from '../exec/machine.js';
+
+/** Local program files read once per operation, however many services use them. */
+export class ProgramFiles {
+  readonly #cache = new Map<string, Promise<Buffer>>();
+
+  /** Contents of a local file. */
+  read(path: string): Promise<Buffer> {
+    let data = this.#cache.get(path);
+    if (data === undefined) {
+      data = readFile(path);
+      this.#cache.set(path, data);
+    }
+    return data;
+  }
+}
+
+const TARBALL = '.tar.gz';
+
+/** A program failed to install; carries the output of the failing step. */
+export class InstallError extends Error {
+  constructor(
+    message: string,
+    readonly result?: RunResult,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Uploads a program into `workdir` and returns the path to run: the file
+ * itself, or `<name>/run.sh` of an unpacked `<name>.tar.gz`.
+ */
+export async function installProgram(
+  session: MachineSession,
+  files: ProgramFiles,
+  localPath: string,
+  workdir: string,
+  timeoutMs: number,
+): Promise<string> {
+  const name = basename(localPath);
+  const remote = posix.join(workdir, name);
+  const data = await files.read(localPath);
+  if (!name.endsWith(TARBALL)) {
+    await session.writeFile(remote, data, 0o755);
+    return remote;
+  }
+  await session.writeFile(remote, data, 0o644);
+  const top = name.slice(0, -TARBALL.length);
+  const unpack = await session.run({
+    program: 'tar',
+    args: ['-xzf', name],
+    cwd: workdir,
+    timeoutMs,
+  });
+  if (unpack.exitCode !== 0) {
+    throw new InstallError(`could not unpack ${name}: tar exited with ${unpack.exitCode ?? unpack.signal}`, unpack);
+  }
+  const runScript = posix.join(workdir, top, 'run.sh');
+  const check = await session.run({ program: 'test', args: ['-x', runScript], cwd: workdir, timeoutMs });
+  if (check.exitCode !== 0) {
+    throw new InstallError(
+      `${name} must contain a top directory "${top}" with an executable run.sh; ${top}/run.sh is missing or not executable`,
+    );
+  }
+  return runScript;
+}
+
+/** Writes `bootconf.json` and `bootenv.sh` into the working directory. */
+export async function writeBootFiles(
+  session: MachineSession,
+  workdir: string,
+  bootconfJson: string,
+  bootenv: string,
+): Promise<void> {
+  await session.writeFile(posix.join(workdir, 'bootconf.json'), bootconfJson, 0o600);
+  await session.writeFile(posix.join(workdir, 'bootenv.sh'), bootenv, 0o600);
+}
+
+/** Name of the file a boot program leaves to publish attributes. */
+export const BOOTOUT = 'bootout.json';
+
+/**
+ * Reads `bootout.json` if the boot program left one: every key becomes an
+ * attribute (non-string values as JSON text).
+ * @throws Error when the file is not a JSON object.
+ */
+export async function readBootout(
+  session: MachineSession,
+  workdir: string,
+): Promise<Record<string, string>> {
+  const data = await session.readFile(posix.join(workdir, BOOTOUT));
+  if (data === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch (error) {
+    throw new Error(`${BOOTOUT} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${BOOTOUT} must hold a JSON object, not ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  }
+  const attrs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    attrs[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return attrs;
+}

@@ -1,0 +1,72 @@
+/**
+ * Installs and runs one of a service's programs on its machine, logging its
+ * output, and turns the result into a one-sentence verdict.
+ */
+import { basename } from 'node:path';
+import type { MachineSession, RunResult } from '../exec/machine.js';
+import { splitShellWords } from '../template/shell-words.js';
+import type { OperationContext } from './operation-context.js';
+import { installProgram } from './programs.js';
+import type { ProgramSetting, ServiceSettings } from './service-settings.js';
+
+const ROLE: Record<ProgramSetting['key'], string> = {
+  bootpgm: 'boot program',
+  readypgm: 'ready program',
+  terminatepgm: 'terminate program',
+};
+
+/** Splits the program's `*_args` like a shell and substitutes each word. */
+export function programArgs(ctx: OperationContext, service: string, program: ProgramSetting): string[] {
+  return splitShellWords(program.args).map((word) =>
+    ctx.attrs.substitute(service, word, `${service}: ${program.key}_args: `),
+  );
+}
+
+/** Uploads (and unpacks) the program, then runs it from the working directory. */
+export async function runProgram(
+  ctx: OperationContext,
+  session: MachineSession,
+  settings: ServiceSettings,
+  program: ProgramSetting,
+): Promise<RunResult> {
+  const name = settings.name;
+  const args = programArgs(ctx, name, program);
+  const path = await installProgram(session, ctx.files, program.path, settings.workdir, settings.timeoutMs);
+  ctx.logs.note(name, `${program.key} ${basename(program.path)} ${JSON.stringify(args)} on ${session.label}`);
+  const result = await session.run({
+    program: path,
+    args,
+    cwd: settings.workdir,
+    timeoutMs: settings.timeoutMs,
+    ...(ctx.signal !== undefined && { signal: ctx.signal }),
+    onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),
+  });
+  ctx.logs.result(name, program.key, result);
+  ctx.emit({
+    type: 'program',
+    operation: ctx.operation,
+    service: name,
+    level: ctx.record(name).level,
+    program: program.key,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+    at: Date.now(),
+  });
+  return result;
+}
+
+/** Why a program run counts as failed, or undefined when it exited 0. */
+export function programFailure(
+  program: ProgramSetting,
+  result: RunResult,
+  timeoutMs: number,
+): string | undefined {
+  const what = `${ROLE[program.key]} ${basename(program.path)}`;
+  if (result.timedOut) {
+    return `${what} did not finish within ${timeoutMs / 1000} s (pgm_timeout) and was killed`;
+  }
+  if (result.exitCode === 0) return undefined;
+  if (result.exitCode === null) return `${what} was killed by ${result.signal ?? 'a signal'}`;
+  return `${what} exited with status ${result.exitCode}`;
+}

@@ -1,0 +1,147 @@
+/**
+ * Typed, resolved settings of one service, derived from its plan keys at the
+ * moment they are needed (so references to earlier levels see current values).
+ */
+import { userInfo } from 'node:os';
+import { dirname, posix } from 'node:path';
+import { TemplateError } from '../errors.js';
+import type { DriverSettings, LaunchSpec } from '../driver/driver.js';
+import type { MachineTarget } from '../exec/machine.js';
+import { KNOWN_SERVICE_KEYS } from '../plan/model.js';
+import { parseBoolean } from '../plan/values.js';
+import type { Attributes } from './attributes.js';
+
+/** Default base of working directories on machines (BRIEF §3). */
+export const DEFAULT_WORKDIR = '/tmp/nimbusready';
+/** Default `pgm_timeout`, in seconds. */
+export const DEFAULT_PGM_TIMEOUT_S = 1200;
+
+/** A program the service runs: a file here, uploaded and run with raw (unsplit) args. */
+export interface ProgramSetting {
+  readonly path: string;
+  /** The `*_args` text, split and substituted when the program runs. */
+  readonly args: string;
+  /** Plan key, e.g. `bootpgm`. */
+  readonly key: 'bootpgm' | 'readypgm' | 'terminatepgm';
+}
+
+/** Everything the engine needs to know about a service. */
+export interface ServiceSettings {
+  readonly name: string;
+  /** True when cloudboot launches a VM; false for existing machines. */
+  readonly launch: boolean;
+  /** Driver name or module specifier; `static-ip` for existing machines. */
+  readonly driver: string;
+  /** Directory that relative driver module specifiers are resolved against. */
+  readonly driverBase: string;
+  /** Account/endpoint settings the driver is created with (contains secrets: never log). */
+  readonly driverSettings: DriverSettings;
+  readonly launchSpec: LaunchSpec;
+  readonly target: MachineTarget;
+  /** The service's working directory on its machine. */
+  readonly workdir: string;
+  readonly bootconf?: string;
+  readonly bootpgm?: ProgramSetting;
+  readonly readypgm?: ProgramSetting;
+  readonly terminatepgm?: ProgramSetting;
+  /** Limit of each program, and of reaching the machine. */
+  readonly timeoutMs: number;
+}
+
+/** Keys that select the account/endpoint of a driver. */
+const ACCOUNT_KEYS = ['iaas', 'iaas_url', 'iaas_key', 'iaas_secret'];
+
+function parseBool(value: string | undefined, key: string, service: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseBoolean(value);
+  if (parsed !== undefined) return parsed;
+  throw new TemplateError(`${service}: ${key} is "${value}"; expected true or false`);
+}
+
+function parseNumber(value: string | undefined, key: string, service: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new TemplateError(`${service}: ${key} is "${value}"; expected a positive number`);
+  }
+  return n;
+}
+
+/**
+ * Derives a service's settings.
+ * @throws TemplateError when a value cannot be resolved or has the wrong form.
+ */
+export function serviceSettings(attrs: Attributes, name: string): ServiceSettings {
+  const plan = attrs.service(name);
+  const key = (k: string) => attrs.key(name, k);
+  const hostname = key('hostname');
+  const launch = parseBool(key('iaas_launch'), 'iaas_launch', name) ?? hostname === undefined;
+  if (!launch && hostname === undefined) {
+    throw new TemplateError(`${name}: iaas_launch is false but there is no hostname to run on`);
+  }
+  const image = key('image');
+  if (launch && image === undefined) {
+    throw new TemplateError(`${name}: a machine is to be launched but there is no image`);
+  }
+  const driver = launch ? (key('driver') ?? 'ec2') : 'static-ip';
+  const driverFile = plan.keys.driver?.source.file ?? plan.source.file;
+  const localExe = parseBool(key('local_exe'), 'local_exe', name) ?? false;
+  const port = parseNumber(key('ssh_port'), 'ssh_port', name) ?? 22;
+  const timeoutS = parseNumber(key('pgm_timeout'), 'pgm_timeout', name) ?? DEFAULT_PGM_TIMEOUT_S;
+  const program = (k: ProgramSetting['key']): ProgramSetting | undefined => {
+    const path = key(k);
+    return path === undefined ? undefined : { path, args: key(`${k}_args`) ?? '', key: k };
+  };
+
+  const driverSettings: Record<string, string> = {};
+  for (const k of Object.keys(plan.keys)) {
+    if (ACCOUNT_KEYS.includes(k) || !KNOWN_SERVICE_KEYS.has(k)) {
+      const v = key(k);
+      if (v !== undefined) driverSettings[k] = v;
+    }
+  }
+  const options: Record<string, string> = {};
+  for (const k of Object.keys(plan.keys)) {
+    const v = key(k);
+    if (v !== undefined) options[k] = v;
+  }
+  const keyName = key('sshkeyname');
+  const privateKeyPath = key('localsshkeypath');
+  const expectedHostKey = key('host_key');
+  const connectHost = hostname ?? '';
+
+  return {
+    name,
+    launch,
+    driver,
+    driverBase: dirname(driverFile),
+    driverSettings,
+    launchSpec: {
+      service: name,
+      ...(image !== undefined && { image }),
+      ...(key('allocation') !== undefined && { allocation: key('allocation') }),
+      ...(hostname !== undefined && { hostname }),
+      ...(keyName !== undefined && { keyName }),
+      securityGroups: (key('securitygroups') ?? '')
+        .split(/[,\s]+/)
+        .filter((g) => g !== ''),
+      options,
+    },
+    target: localExe
+      ? { kind: 'local' }
+      : {
+          kind: 'ssh',
+          host: connectHost,
+          port,
+          username: key('ssh_username') ?? userInfo().username,
+          ...(privateKeyPath !== undefined && { privateKeyPath }),
+          ...(expectedHostKey !== undefined && { expectedHostKey }),
+        },
+    workdir: posix.join(key('workdir') ?? DEFAULT_WORKDIR, name),
+    ...(key('bootconf') !== undefined && { bootconf: key('bootconf') }),
+    ...(program('bootpgm') && { bootpgm: program('bootpgm') }),
+    ...(program('readypgm') && { readypgm: program('readypgm') }),
+    ...(program('terminatepgm') && { terminatepgm: program('terminatepgm') }),
+    timeoutMs: timeoutS * 1000,
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Tears one service down: terminate program (unless dash-nine), removal of
+ * its working directory, then termination of the VM if cloudboot launched it.
+ */
+import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
+import type { MachineTarget } from '../exec/machine.js';
+import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { programFailure, runProgram } from './run-program.js';
+import { type ServiceSettings, serviceSettings } from './service-settings.js';
+
+/** Options of {@link shutdownService}. */
+export interface ShutdownServiceOptions {
+  /** Skip terminate programs and working-directory removal; just kill VMs. */
+  readonly dashNine?: boolean;
+}
+
+const KNOWN_ERRORS = [DriverError, DriverLoadError, RemoteError, TemplateError];
+
+/** Shuts one service down; never throws for service failures. */
+export async function shutdownService(
+  ctx: OperationContext,
+  name: string,
+  options: ShutdownServiceOptions = {},
+): Promise<ServiceOutcome> {
+  const started = performance.now();
+  const record = ctx.record(name);
+  if (record.state === 'terminated') {
+    return { service: name, level: record.level, status: 'not-executed' };
+  }
+  ctx.starting(name);
+  if (record.instanceId === null && record.launchToken === null) {
+    ctx.move(name, 'terminated', { detail: 'never launched' });
+    return ctx.complete(name, started);
+  }
+  ctx.move(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
+  try {
+    const settings = serviceSettings(ctx.attrs, name);
+    if (!options.dashNine && record.hostname !== null) {
+      const failure = await cleanUpMachine(ctx, settings, record.hostname);
+      if (failure !== undefined) return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
+    }
+    if (record.instanceId !== null || record.launchToken !== null) {
+      await terminateInstance(ctx, settings, record.instanceId, record.driver);
+    }
+  } catch (error) {
+    if (KNOWN_ERRORS.some((E) => error instanceof E)) {
+      return ctx.fail(name, 'terminate', (error as Error).message, {}, started);
+    }
+    throw error;
+  }
+  ctx.move(name, 'terminated');
+  return ctx.complete(name, started);
+}
+
+async function cleanUpMachine(
+  ctx: OperationContext,
+  settings: ServiceSettings,
+  hostname: string,
+): Promise<{ message: string; tails: { stdoutTail: string; stderrTail: string } } | undefined> {
+  const target: MachineTarget =
+    settings.target.kind === 'ssh' ? { ...settings.target, host: hostname } : settings.target;
+  const session = await ctx.machines.session(target, settings.timeoutMs, ctx.signal);
+  if (settings.terminatepgm !== undefined) {
+    // The working directory may be gone (a boot that never got that far).
+    await session.mkdirp(settings.workdir);
+    const result = await runProgram(ctx, session, settings, settings.terminatepgm);
+    const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
+    if (failure !== undefined) {
+      return {
+        message: `${failure}; the machine was left as it is (use dash-nine to skip terminate programs)`,
+        tails: result,
+      };
+    }
+  }
+  await session.removeDir(settings.workdir);
+  return undefined;
+}
+
+async function terminateInstance(
+  ctx: OperationContext,
+  settings: ServiceSettings,
+  instanceId: string | null,
+  driverName: string | null,
+): Promise<void> {
+  const driver = await ctx.drivers.get(driverName ?? settings.driver, settings.driverBase, settings.driverSettings);
+  if (!driver.driver.capabilities.launchesMachines || instanceId === null) return;
+  await driver.terminate([instanceId]);
+  ctx.store.recordTerminated([instanceId], driver.driver.name);
+}

@@ -1,0 +1,105 @@
+/**
+ * Runs a service's programs on this machine (`local_exe: true`), with the
+ * same contract as a remote machine: files in a working directory, programs
+ * run from there, killed at their timeout.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { MachineSession, RunRequest, RunResult } from './machine.js';
+import { OutputTail } from './output-tail.js';
+
+/** How long to wait for output after a program exits while something else still holds its pipes. */
+const STDIO_GRACE_MS = 250;
+
+/** Kills a detached child's whole process group, so programs it started die too. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The {@link MachineSession} for this machine. */
+export class LocalSession implements MachineSession {
+  readonly label = 'local';
+
+  async mkdirp(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+  }
+
+  async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    await writeFile(path, data, { mode });
+    // writeFile's mode applies only when creating the file.
+    await chmod(path, mode);
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  run(request: RunRequest): Promise<RunResult> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const stdout = new OutputTail();
+      const stderr = new OutputTail();
+      let timedOut = false;
+      const child = spawn(request.program, [...request.args], {
+        cwd: request.cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child.pid);
+      }, request.timeoutMs);
+      const onAbort = () => killGroup(child.pid);
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout.push(chunk);
+        request.onOutput?.('stdout', chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr.push(chunk);
+        request.onOutput?.('stderr', chunk);
+      });
+      let done = false;
+      const finish = (exitCode: number | null, signal: string | null, spawnError?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        request.signal?.removeEventListener('abort', onAbort);
+        if (spawnError !== undefined) stderr.push(Buffer.from(`${spawnError.message}\n`));
+        resolve({
+          exitCode: spawnError !== undefined ? 127 : exitCode,
+          signal,
+          timedOut,
+          stdoutTail: stdout.text(),
+          stderrTail: stderr.text(),
+          durationMs: performance.now() - started,
+        });
+      };
+      child.on('error', (error) => finish(null, null, error));
+      child.on('close', (code, signal) => finish(code, signal));
+      // A program that leaves a daemon behind (`server &`) may hand it our
+      // pipes; don't wait for the daemon, only for the program itself.
+      child.on('exit', (code, signal) => {
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(code, signal);
+        }, STDIO_GRACE_MS).unref();
+      });
+    });
+  }
+}

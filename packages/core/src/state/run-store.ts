@@ -1,0 +1,492 @@
+/**
+ * Durable record of one run: one SQLite file `<dbDir>/cloudboot-<run>.db`
+ * (mode 0600, WAL). Every method that changes state commits before it
+ * returns, so callers can rely on "recorded, then act".
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { hostname as machineName } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { RunExistsError, RunLockedError, RunNotFoundError, type ServicePhase } from '../errors.js';
+import type { Plan } from '../plan/model.js';
+import type { ServiceState } from './service-state.js';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+/** What the database knows about one service. */
+export interface ServiceRecord {
+  readonly name: string;
+  readonly level: number;
+  readonly state: ServiceState;
+  /** Driver that owns the instance (`static-ip`, `ec2` …). */
+  readonly driver: string | null;
+  /** Idempotency token of the launch in progress or done. */
+  readonly launchToken: string | null;
+  readonly instanceId: string | null;
+  readonly hostname: string | null;
+  /** True once the boot program succeeded (and its attributes are stored). */
+  readonly contextualized: boolean;
+  /** Attributes the boot program published through `bootout.json`. */
+  readonly published: Readonly<Record<string, string>>;
+  readonly failure: ServiceFailure | null;
+  /** Milliseconds since the epoch of the last transition. */
+  readonly updatedAt: number;
+}
+
+/** Why a service is in state `failed`. */
+export interface ServiceFailure {
+  readonly phase: ServicePhase;
+  readonly message: string;
+  readonly stdoutTail: string;
+  readonly stderrTail: string;
+}
+
+/** Fields a transition may set besides the state. */
+export interface TransitionFields {
+  driver?: string;
+  launchToken?: string | null;
+  instanceId?: string | null;
+  hostname?: string | null;
+  contextualized?: boolean;
+  published?: Readonly<Record<string, string>>;
+  failure?: ServiceFailure | null;
+  /** Free text for the transition log. */
+  detail?: string;
+}
+
+/** One row of the transition log. */
+export interface TransitionRecord {
+  readonly service: string;
+  readonly from: ServiceState;
+  readonly to: ServiceState;
+  readonly at: number;
+  readonly detail: string | null;
+}
+
+/** Every instance ever launched (or attempted) for the run. */
+export interface InstanceRecord {
+  readonly token: string;
+  readonly service: string;
+  readonly driver: string;
+  /** Null when the launch was interrupted before the cloud answered. */
+  readonly instanceId: string | null;
+  readonly launchedAt: number;
+  readonly terminatedAt: number | null;
+}
+
+/** Summary of a run for `list`. */
+export interface RunSummary {
+  readonly name: string;
+  readonly file: string;
+  readonly createdAt: number;
+  readonly topFile: string;
+  readonly services: number;
+  readonly states: Readonly<Partial<Record<ServiceState, number>>>;
+}
+
+const FILE_PREFIX = 'cloudboot-';
+const FILE_SUFFIX = '.db';
+
+/** Path of a run's database file. */
+export function runDatabasePath(dbDir: string, runName: string): string {
+  return join(dbDir, `${FILE_PREFIX}${runName}${FILE_SUFFIX}`);
+}
+
+/** Names of the runs stored in `dbDir`, sorted. */
+export function listRunNames(dbDir: string): string[] {
+  if (!existsSync(dbDir)) return [];
+  return readdirSync(dbDir)
+    .filter((f) => f.startsWith(FILE_PREFIX) && f.endsWith(FILE_SUFFIX))
+    .map((f) => f.slice(FILE_PREFIX.length, -FILE_SUFFIX.length))
+    .sort();
+}
+
+interface ServiceRow {
+  name: string;
+  level: number;
+  state: ServiceState;
+  driver: string | null;
+  launch_token: string | null;
+  instance_id: string | null;
+  hostname: string | null;
+  contextualized: number;
+  published: string;
+  failed_phase: ServicePhase | null;
+  failure: string | null;
+  stdout_tail: string | null;
+  stderr_tail: string | null;
+  updated_at: number;
+}
+
+function toRecord(row: ServiceRow): ServiceRecord {
+  return {
+    name: row.name,
+    level: row.level,
+    state: row.state,
+    driver: row.driver,
+    launchToken: row.launch_token,
+    instanceId: row.instance_id,
+    hostname: row.hostname,
+    contextualized: row.contextualized === 1,
+    published: JSON.parse(row.published) as Record<string, string>,
+    failure:
+      row.failed_phase === null
+        ? null
+        : {
+            phase: row.failed_phase,
+            message: row.failure ?? '',
+            stdoutTail: row.stdout_tail ?? '',
+            stderrTail: row.stderr_tail ?? '',
+          },
+    updatedAt: row.updated_at,
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The SQLite state of one run. */
+export class RunStore {
+  readonly #db: Database.Database;
+  /** Identifies this handle as a lock holder (several handles may live in one process). */
+  readonly #owner = randomUUID();
+  /** The run's name. */
+  readonly runName: string;
+  /** Absolute path of the database file. */
+  readonly file: string;
+
+  private constructor(db: Database.Database, runName: string, file: string) {
+    this.#db = db;
+    this.runName = runName;
+    this.file = file;
+  }
+
+  /**
+   * Creates the database of a new run with its plan and services, all `pending`.
+   * @throws RunExistsError when a run of that name exists.
+   */
+  static create(dbDir: string, runName: string, plan: Plan): RunStore {
+    mkdirSync(dbDir, { recursive: true, mode: 0o700 });
+    const file = runDatabasePath(dbDir, runName);
+    if (existsSync(file)) throw new RunExistsError(runName, dbDir);
+    const db = new Database(file);
+    chmodSync(file, 0o600);
+    const store = new RunStore(db, runName, file);
+    store.#configure();
+    db.exec(SCHEMA);
+    const now = Date.now();
+    db.transaction(() => {
+      const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      meta.run('schema_version', String(SCHEMA_VERSION));
+      meta.run('run_name', runName);
+      meta.run('created_at', String(now));
+      store.#writePlan(plan, now);
+    })();
+    return store;
+  }
+
+  /**
+   * Opens an existing run.
+   * @throws RunNotFoundError when there is no such run.
+   */
+  static open(dbDir: string, runName: string): RunStore {
+    const file = runDatabasePath(dbDir, runName);
+    if (!existsSync(file)) throw new RunNotFoundError(runName, dbDir);
+    const db = new Database(file, { fileMustExist: true });
+    const store = new RunStore(db, runName, file);
+    store.#configure();
+    return store;
+  }
+
+  #configure(): void {
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a crash of this process; launch intents
+    // additionally force a full sync (see recordLaunchIntent).
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('foreign_keys = ON');
+  }
+
+  #writePlan(plan: Plan, now: number): void {
+    this.#setMeta('plan', JSON.stringify(plan));
+    const insert = this.#db.prepare(
+      `INSERT INTO services (name, level, position, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
+       ON CONFLICT(name) DO UPDATE SET level = excluded.level, position = excluded.position`,
+    );
+    let position = 0;
+    for (const level of plan.levels) {
+      for (const service of level.services) insert.run(service.name, level.level, position++, now);
+    }
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#db
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  #meta(key: string): string | undefined {
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  /** The plan stored with the run. */
+  plan(): Plan {
+    return JSON.parse(this.#meta('plan') ?? 'null') as Plan;
+  }
+
+  /** When the run was created (ms since epoch). */
+  createdAt(): number {
+    return Number(this.#meta('created_at') ?? 0);
+  }
+
+  /**
+   * Replaces the stored plan (reload). Services that are new start `pending`;
+   * services that are gone from the plan are returned so the caller can shut them down first.
+   */
+  replacePlan(plan: Plan): void {
+    this.#db.transaction(() => this.#writePlan(plan, Date.now()))();
+  }
+
+  /** Removes services no longer in the plan (after they were shut down). */
+  forgetServices(names: readonly string[]): void {
+    const del = this.#db.prepare('DELETE FROM services WHERE name = ?');
+    this.#db.transaction(() => {
+      for (const name of names) del.run(name);
+    })();
+  }
+
+  /** Every service, in plan order. */
+  services(): ServiceRecord[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM services ORDER BY level, position')
+      .all() as ServiceRow[];
+    return rows.map(toRecord);
+  }
+
+  /** One service. */
+  service(name: string): ServiceRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as
+      | ServiceRow
+      | undefined;
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /**
+   * Moves a service to `to`, setting the given fields, and logs the transition.
+   * Committed when this returns.
+   */
+  transition(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
+    const apply = this.#db.transaction(() => {
+      const before = this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as
+        | ServiceRow
+        | undefined;
+      if (before === undefined) throw new Error(`unknown service ${name}`);
+      const sets = ['state = @state', 'updated_at = @now'];
+      const now = Date.now();
+      const params: Record<string, unknown> = { name, state: to, now };
+      if (fields.driver !== undefined) {
+        sets.push('driver = @driver');
+        params.driver = fields.driver;
+      }
+      if (fields.launchToken !== undefined) {
+        sets.push('launch_token = @launch_token');
+        params.launch_token = fields.launchToken;
+      }
+      if (fields.instanceId !== undefined) {
+        sets.push('instance_id = @instance_id');
+        params.instance_id = fields.instanceId;
+      }
+      if (fields.hostname !== undefined) {
+        sets.push('hostname = @hostname');
+        params.hostname = fields.hostname;
+      }
+      if (fields.contextualized !== undefined) {
+        sets.push('contextualized = @contextualized');
+        params.contextualized = fields.contextualized ? 1 : 0;
+      }
+      if (fields.published !== undefined) {
+        sets.push('published = @published');
+        params.published = JSON.stringify(fields.published);
+      }
+      if (fields.failure !== undefined || to !== 'failed') {
+        const failure = to === 'failed' ? (fields.failure ?? null) : null;
+        sets.push(
+          'failed_phase = @failed_phase',
+          'failure = @failure',
+          'stdout_tail = @stdout_tail',
+          'stderr_tail = @stderr_tail',
+        );
+        params.failed_phase = failure?.phase ?? null;
+        params.failure = failure?.message ?? null;
+        params.stdout_tail = failure?.stdoutTail ?? null;
+        params.stderr_tail = failure?.stderrTail ?? null;
+      }
+      this.#db.prepare(`UPDATE services SET ${sets.join(', ')} WHERE name = @name`).run(params);
+      this.#db
+        .prepare(
+          'INSERT INTO transitions (service, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(name, before.state, to, now, fields.detail ?? null);
+      return this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as ServiceRow;
+    });
+    return toRecord(apply());
+  }
+
+  /**
+   * Records the intent to launch (state `launching` with `token`) and the
+   * instance history row, durably (full fsync), before the cloud is called.
+   */
+  recordLaunchIntent(name: string, driver: string, token: string): ServiceRecord {
+    this.#db.pragma('synchronous = FULL');
+    try {
+      this.#db
+        .prepare(
+          `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(token) DO NOTHING`,
+        )
+        .run(token, name, driver, Date.now());
+      return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
+    } finally {
+      this.#db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** Records the instance id the cloud returned for a launch token, and moves the service to `launched`. */
+  recordLaunched(name: string, token: string, instanceId: string): ServiceRecord {
+    return this.#db.transaction(() => {
+      this.#db
+        .prepare('UPDATE instances SET instance_id = ? WHERE token = ?')
+        .run(instanceId, token);
+      return this.transition(name, 'launched', { instanceId, detail: instanceId });
+    })();
+  }
+
+  /** Marks instances as terminated in the history. */
+  recordTerminated(instanceIds: readonly string[], driver: string): void {
+    const update = this.#db.prepare(
+      'UPDATE instances SET terminated_at = ? WHERE driver = ? AND instance_id = ? AND terminated_at IS NULL',
+    );
+    const now = Date.now();
+    this.#db.transaction(() => {
+      for (const id of instanceIds) update.run(now, driver, id);
+    })();
+  }
+
+  /** Every instance ever launched for the run, oldest first. */
+  instances(): InstanceRecord[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM instances ORDER BY launched_at, rowid')
+      .all() as Array<{
+      token: string;
+      service: string;
+      driver: string;
+      instance_id: string | null;
+      launched_at: number;
+      terminated_at: number | null;
+    }>;
+    return rows.map((r) => ({
+      token: r.token,
+      service: r.service,
+      driver: r.driver,
+      instanceId: r.instance_id,
+      launchedAt: r.launched_at,
+      terminatedAt: r.terminated_at,
+    }));
+  }
+
+  /** The transition log, oldest first (optionally of one service). */
+  transitions(service?: string): TransitionRecord[] {
+    const rows = (
+      service === undefined
+        ? this.#db.prepare('SELECT * FROM transitions ORDER BY id').all()
+        : this.#db.prepare('SELECT * FROM transitions WHERE service = ? ORDER BY id').all(service)
+    ) as Array<{ service: string; from_state: ServiceState; to_state: ServiceState; at: number; detail: string | null }>;
+    return rows.map((r) => ({
+      service: r.service,
+      from: r.from_state,
+      to: r.to_state,
+      at: r.at,
+      detail: r.detail,
+    }));
+  }
+
+  /** Globals given on the command line, stored so later commands need not repeat them. */
+  storedGlobals(): Record<string, string> {
+    return JSON.parse(this.#meta('cli_globals') ?? '{}') as Record<string, string>;
+  }
+
+  /** Stores command-line globals (merged over earlier ones). */
+  storeGlobals(globals: Readonly<Record<string, string>>): void {
+    this.#setMeta('cli_globals', JSON.stringify({ ...this.storedGlobals(), ...globals }));
+  }
+
+  /** The pinned SSH host key of `host:port`, if any. */
+  hostKey(host: string, port: number): string | undefined {
+    const row = this.#db
+      .prepare('SELECT key FROM host_keys WHERE host = ? AND port = ?')
+      .get(host, port) as { key: string } | undefined;
+    return row?.key;
+  }
+
+  /** Pins the SSH host key of `host:port` for this run. */
+  pinHostKey(host: string, port: number, key: string): void {
+    this.#db
+      .prepare(
+        'INSERT INTO host_keys (host, port, key, pinned_at) VALUES (?, ?, ?, ?) ON CONFLICT(host, port) DO NOTHING',
+      )
+      .run(host, port, key, Date.now());
+  }
+
+  /**
+   * Takes the run's lock for `operation`. A lock held by a process that is
+   * gone (same machine) is taken over.
+   * @throws RunLockedError when a live process holds it.
+   */
+  lock(operation: string): void {
+    const me = machineName();
+    this.#db
+      .transaction(() => {
+        const row = this.#db.prepare('SELECT * FROM run_lock WHERE id = 1').get() as
+          | { pid: number; host: string; owner: string; operation: string; acquired_at: number }
+          | undefined;
+        if (row !== undefined && row.owner !== this.#owner) {
+          const stale = row.host === me && !processAlive(row.pid);
+          if (!stale) {
+            throw new RunLockedError(
+              this.runName,
+              `"${row.operation}" (pid ${row.pid} on ${row.host}, since ${new Date(row.acquired_at).toISOString()})`,
+            );
+          }
+        }
+        this.#db
+          .prepare(
+            `INSERT INTO run_lock (id, pid, host, owner, operation, acquired_at) VALUES (1, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, host = excluded.host, owner = excluded.owner,
+               operation = excluded.operation, acquired_at = excluded.acquired_at`,
+          )
+          .run(process.pid, me, this.#owner, operation, Date.now());
+      })
+      .immediate();
+  }
+
+  /** Releases the lock if this handle holds it. */
+  unlock(): void {
+    this.#db.prepare('DELETE FROM run_lock WHERE id = 1 AND owner = ?').run(this.#owner);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

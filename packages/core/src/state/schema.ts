@@ -1,0 +1,58 @@
+/** Version of the run database layout; bumped with every incompatible change. */
+export const SCHEMA_VERSION = 1;
+
+/** Tables of a run database. */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS services (
+  name           TEXT PRIMARY KEY,
+  level          INTEGER NOT NULL,
+  position       INTEGER NOT NULL,
+  state          TEXT NOT NULL,
+  driver         TEXT,
+  launch_token   TEXT,
+  instance_id    TEXT,
+  hostname       TEXT,
+  contextualized INTEGER NOT NULL DEFAULT 0,
+  published      TEXT NOT NULL DEFAULT '{}',
+  failed_phase   TEXT,
+  failure        TEXT,
+  stdout_tail    TEXT,
+  stderr_tail    TEXT,
+  updated_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  service    TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state   TEXT NOT NULL,
+  at         INTEGER NOT NULL,
+  detail     TEXT
+);
+CREATE TABLE IF NOT EXISTS instances (
+  token         TEXT PRIMARY KEY,
+  service       TEXT NOT NULL,
+  driver        TEXT NOT NULL,
+  instance_id   TEXT,
+  launched_at   INTEGER NOT NULL,
+  terminated_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS host_keys (
+  host      TEXT NOT NULL,
+  port      INTEGER NOT NULL,
+  key       TEXT NOT NULL,
+  pinned_at INTEGER NOT NULL,
+  PRIMARY KEY (host, port)
+);
+CREATE TABLE IF NOT EXISTS run_lock (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  pid         INTEGER NOT NULL,
+  host        TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  operation   TEXT NOT NULL,
+  acquired_at INTEGER NOT NULL
+);
+`;

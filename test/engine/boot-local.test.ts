@@ -1,0 +1,233 @@
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BootFailedError, type CloudBootEvent, CloudBoot, RunLockedError, UsageError } from '@cloudboot/core';
+import { createDriver } from '@cloudboot/driver-static-ip';
+import { type PlanDir, samplePlan, writePlan } from '../support/plan-files.js';
+
+const drivers = { 'static-ip': createDriver };
+let dirs: PlanDir[] = [];
+const track = (dir: PlanDir) => {
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const d of dirs) d.remove();
+  dirs = [];
+});
+
+describe('booting the sample plan locally', () => {
+  it('fills bootconf and bootenv, flows attributes between levels and reaches ready', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'sample', drivers });
+    const result = await boot.run();
+    expect(result.failures.map((f) => f.message)).toEqual([]);
+    expect(result.ok).toBe(true);
+
+    expect(plan.read('machine/database/bootconf.json')).toBe('{"name":"orders","price":"$10"}');
+    const price = execFileSync('/bin/sh', ['-c', '. ./bootenv.sh; printf %s "$name|$price"'], {
+      cwd: plan.path('machine/database'),
+    }).toString();
+    expect(price).toBe('orders|$10');
+    for (const web of ['web-0', 'web-1']) {
+      expect(JSON.parse(plan.read(`machine/${web}/bootconf.json`))).toEqual({
+        db_url: 'postgres://app:generated-secret@localhost:5433/orders',
+      });
+    }
+    expect(boot.getServices().map((level) => level.map((s) => [s.name, s.state]))).toEqual([
+      [['database', 'ready']],
+      [
+        ['web-0', 'ready'],
+        ['web-1', 'ready'],
+      ],
+    ]);
+    const db = boot.getServices()[0]?.[0];
+    expect(db?.getAttrFromBag('password')).toBe('generated-secret');
+    expect(db?.getAttrFromBag('port')).toBe('5433');
+    expect(statSync(boot.databaseFile).mode & 0o777).toBe(0o600);
+    boot.close();
+  });
+
+  it('commits transitions in order and starts level 2 only after level 1 is ready', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'order', drivers });
+    await boot.run();
+    const transitions = boot.store.transitions();
+    expect(transitions.filter((t) => t.service === 'database').map((t) => t.to)).toEqual([
+      'launching',
+      'launched',
+      'addressed',
+      'reachable',
+      'contextualizing',
+      'contextualized',
+      'ready',
+    ]);
+    const dbReady = transitions.findIndex((t) => t.service === 'database' && t.to === 'ready');
+    const firstWeb = transitions.findIndex((t) => t.service.startsWith('web-'));
+    expect(dbReady).toBeGreaterThanOrEqual(0);
+    expect(firstWeb).toBeGreaterThan(dbReady);
+    boot.close();
+  });
+
+  it('shuts down in reverse level order and removes working directories', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\nterminatepgm: stop.sh\nterminatepgm_args: ${.service}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\nlevel3: l3.conf\n',
+        'l1.conf': '[svc-a]\n',
+        'l2.conf': '[svc-b]\n[svc-c]\n',
+        'l3.conf': '[svc-d]\n',
+        'stop.sh': '#!/bin/sh\necho "$1" >> ${ROOT}/stopped\n',
+      }),
+    );
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'down', drivers });
+    expect((await boot.run()).ok).toBe(true);
+    expect(existsSync(plan.path('machine/a'))).toBe(true);
+    const result = await boot.shutdown();
+    expect(result.ok).toBe(true);
+    const order = plan.read('stopped').trim().split('\n');
+    expect(order[0]).toBe('d');
+    expect(order.slice(1, 3).sort()).toEqual(['b', 'c']);
+    expect(order[3]).toBe('a');
+    for (const s of ['a', 'b', 'c', 'd']) expect(existsSync(plan.path('machine', s))).toBe(false);
+    expect(boot.getServices().flat().map((s) => s.state)).toEqual(Array(4).fill('terminated'));
+    boot.close();
+  });
+});
+
+describe('failures', () => {
+  const failingPlan = () =>
+    writePlan({
+      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\npgm_timeout: 1\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'l1.conf': '[svc-ok]\nbootpgm: ok.sh\n[svc-bad]\nbootpgm: bad.sh\n[svc-slow]\nreadypgm: slow.sh\n',
+      'l2.conf': '[svc-later]\nbootpgm: ok.sh\n',
+      'ok.sh': '#!/bin/sh\necho booted >> ${ROOT}/booted\n',
+      'bad.sh': '#!/bin/sh\necho "some output"\necho "disk full" >&2\nexit 3\n',
+      'slow.sh': '#!/bin/sh\nsleep 30\n',
+    });
+
+  it('fails the service with the stderr tail, finishes the level and skips later levels', async () => {
+    const plan = track(failingPlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'fail', drivers });
+    const started = Date.now();
+    const result = await boot.run();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.ok).toBe(false);
+    expect(result.levels.map((l) => l.status)).toEqual(['error', 'not-executed']);
+    expect(result.failures.map((f) => f.message).sort()).toEqual([
+      'bad: contextualize failed: boot program bad.sh exited with status 3',
+      'slow: ready failed: ready program slow.sh did not finish within 1 s (pgm_timeout) and was killed',
+    ]);
+    const bad = boot.record('bad');
+    expect(bad.state).toBe('failed');
+    expect(bad.failure).toEqual({
+      phase: 'contextualize',
+      message: 'boot program bad.sh exited with status 3',
+      stdoutTail: 'some output\n',
+      stderrTail: 'disk full\n',
+    });
+    expect(boot.record('ok').state).toBe('ready');
+    expect(boot.record('later').state).toBe('pending');
+    expect(boot.errorStatus().map((l) => l.map((s) => s.name).sort())).toEqual([['bad', 'slow'], []]);
+    expect(() => boot.poll()).toThrow(BootFailedError);
+    // The slow ready program was killed, not left behind.
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/sleep 30$/m);
+    boot.close();
+  });
+
+  it('start() again does not restart failed services; repair() restarts them', async () => {
+    const plan = track(failingPlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'again', drivers });
+    await boot.run();
+    const again = await boot.run();
+    expect(again.levels[0]?.services.find((s) => s.service === 'bad')?.status).toBe('error');
+    expect(plan.read('booted').trim().split('\n')).toHaveLength(1);
+
+    // Fix the broken programs, then repair: failed services are contextualized again.
+    writeFileSync(plan.path('bad.sh'), '#!/bin/sh\necho fixed >> ${ROOT}/booted\n'.replace('${ROOT}', plan.root));
+    writeFileSync(plan.path('slow.sh'), '#!/bin/sh\nexit 0\n');
+    boot.repair();
+    const repaired = await boot.wait();
+    expect(repaired.failures).toEqual([]);
+    expect(boot.getServices().flat().map((s) => [s.name, s.state])).toEqual([
+      ['ok', 'ready'],
+      ['bad', 'ready'],
+      ['slow', 'ready'],
+      ['later', 'ready'],
+    ]);
+    expect(plan.read('booted').trim().split('\n').sort()).toEqual(['booted', 'booted', 'fixed']);
+    boot.close();
+  });
+});
+
+describe('reopening a run', () => {
+  it('only re-runs ready programs for services already booted', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\nbootpgm: boot.sh\nreadypgm: ready.sh\n',
+        'boot.sh': '#!/bin/sh\necho boot >> ${ROOT}/log\n',
+        'ready.sh': '#!/bin/sh\necho ready >> ${ROOT}/log\n',
+      }),
+    );
+    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'reopen', drivers });
+    await first.run();
+    first.close();
+    const second = new CloudBoot({ dbDir: plan.dbDir, runName: 'reopen', drivers });
+    expect((await second.run()).ok).toBe(true);
+    expect(plan.read('log')).toBe('boot\nready\nready\n');
+    second.close();
+  });
+
+  it('refuses a second operation while the run is locked', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\nreadypgm: ready.sh\n',
+        'ready.sh': '#!/bin/sh\nsleep 0.5\n',
+      }),
+    );
+    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'locked', drivers });
+    first.start();
+    expect(() => first.start()).toThrow(UsageError);
+    const second = new CloudBoot({ dbDir: plan.dbDir, runName: 'locked', drivers });
+    expect(() => second.start()).toThrow(RunLockedError);
+    expect(() => second.start()).toThrow(/Run "locked" is in use by "boot" \(pid \d+/);
+    await first.wait();
+    expect((await second.run()).ok).toBe(true);
+    first.close();
+    second.close();
+  });
+});
+
+describe('the seed API', () => {
+  it('poll() throws before start and delivers level and service callbacks in order', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'poll', drivers });
+    expect(() => boot.poll()).toThrow('poll() was called before start() or shutdown()');
+    const seen: string[] = [];
+    boot.start();
+    await boot.blockUntilComplete({
+      onLevel: (e) => seen.push(`level ${e.level} ${e.action}`),
+      onService: (e) => {
+        if (e.action !== 'transition') seen.push(`${e.service} ${e.action}`);
+      },
+      pollPeriodMs: 10,
+    });
+    expect(seen[0]).toBe('level 1 starting');
+    expect(seen.indexOf('database complete')).toBeLessThan(seen.indexOf('level 1 complete'));
+    expect(seen.indexOf('level 1 complete')).toBeLessThan(seen.indexOf('level 2 starting'));
+    expect(seen.at(-1)).toBe('level 2 complete');
+    expect(boot.poll()).toBe(true);
+    boot.close();
+  });
+
+  it('streams typed events through an async iterator', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'iter', drivers });
+    boot.start();
+    const events: CloudBootEvent[] = [];
+    for await (const event of boot.events()) events.push(event);
+    expect(events.filter((e) => e.type === 'service' && e.action === 'complete')).toHaveLength(3);
+    boot.close();
+  });
+});
