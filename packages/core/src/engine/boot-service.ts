@@ -108,7 +108,9 @@ export async function bootService(
   }
   if (record.state === 'addressed') record = ctx.move(name, 'reachable', { detail: session.label });
 
-  if (!record.contextualized) {
+  // A restarted service that failed (even after contextualizing: its ready
+  // program failed) is contextualized again, as `restart` promises.
+  if (!record.contextualized || (options.restart && record.state === 'failed')) {
     const outcome = await contextualize(ctx, session, settings, started);
     if (outcome !== undefined) return outcome;
   }

@@ -29,6 +29,8 @@ export interface OperationResult {
   /** Every service failure, in level order. */
   readonly failures: readonly ServiceFailedError[];
   readonly durationMs: number;
+  /** SSH handshakes this operation made (one per machine is the goal). */
+  readonly sshHandshakes: number;
 }
 
 /** Options of {@link runOperation}. */
@@ -107,5 +109,6 @@ export async function runOperation(
     levels: outcomes,
     failures,
     durationMs: performance.now() - started,
+    sshHandshakes: ctx.machines.handshakes,
   };
 }

@@ -82,8 +82,9 @@ async function terminateInstance(
   instanceId: string | null,
   driverName: string | null,
 ): Promise<void> {
-  const driver = await ctx.drivers.get(driverName ?? settings.driver, settings.driverBase, settings.driverSettings);
+  const name = driverName ?? settings.driver;
+  const driver = await ctx.drivers.get(name, settings.driverBase, settings.driverSettings);
   if (!driver.driver.capabilities.launchesMachines || instanceId === null) return;
   await driver.terminate([instanceId]);
-  ctx.store.recordTerminated([instanceId], driver.driver.name);
+  ctx.store.recordTerminated([instanceId], name);
 }

@@ -30,9 +30,14 @@ export class LocalSession implements MachineSession {
   }
 
   async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-    await writeFile(path, data, { mode });
-    // writeFile's mode applies only when creating the file.
-    await chmod(path, mode);
+    try {
+      // One call in the common case: the file is new, so `mode` applies.
+      await writeFile(path, data, { mode, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await writeFile(path, data);
+      await chmod(path, mode);
+    }
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {

@@ -1,0 +1,89 @@
+/**
+ * `pnpm bench`: boots generated plans and reports, per scenario, the median
+ * over several runs of wall time, the critical path (per level, the slowest
+ * service's program time, summed over levels) and the orchestration
+ * overhead between them, plus SSH handshakes. Local scenarios need nothing;
+ * the SSH scenario starts real sshd processes on loopback addresses.
+ *
+ *   pnpm bench [--runs N] [--only NAME]
+ */
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
+import { createDriver } from '@cloudboot/driver-static-ip';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+
+interface Sample {
+  readonly wallMs: number;
+  readonly criticalMs: number;
+  readonly handshakes: number;
+}
+
+/** Critical path: for each level, the largest per-service sum of program times; summed. */
+function criticalPath(events: readonly CloudBootEvent[]): number {
+  const perService = new Map<string, { level: number; ms: number }>();
+  for (const e of events) {
+    if (e.type !== 'program') continue;
+    const entry = perService.get(e.service) ?? { level: e.level, ms: 0 };
+    entry.ms += e.durationMs;
+    perService.set(e.service, entry);
+  }
+  const perLevel = new Map<number, number>();
+  for (const { level, ms } of perService.values()) perLevel.set(level, Math.max(perLevel.get(level) ?? 0, ms));
+  return [...perLevel.values()].reduce((a, b) => a + b, 0);
+}
+
+async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
+  const setup = await scenario.setup(index);
+  try {
+    const boot = new CloudBoot({
+      dbDir: setup.dbDir,
+      planFile: setup.planFile,
+      runName: `bench-${index}`,
+      drivers: { 'static-ip': createDriver },
+      ...(scenario.concurrency !== undefined && { concurrency: scenario.concurrency }),
+    });
+    const events: CloudBootEvent[] = [];
+    boot.on((e) => events.push(e));
+    const started = performance.now();
+    const result = await boot.run();
+    const wallMs = performance.now() - started;
+    if (!result.ok) throw new Error(`bench run failed: ${result.failures.map((f) => f.message).join('; ')}`);
+    await boot.shutdown({ dashNine: true });
+    boot.close();
+    return { wallMs, criticalMs: criticalPath(events), handshakes: result.sshHandshakes };
+  } finally {
+    await setup.cleanup();
+  }
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } } });
+  const runs = Number(values.runs);
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`# cloudboot benchmark\n`);
+  console.log(`machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+  console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
+  console.log('| scenario | services | wall (median) | critical path (median) | overhead (median) | overhead per service | ssh handshakes |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const scenario of SCENARIOS.filter((s) => values.only === undefined || s.name === values.only)) {
+    await runOnce(scenario, 0);
+    const samples: Sample[] = [];
+    for (let i = 1; i <= runs; i++) samples.push(await runOnce(scenario, i));
+    const wall = median(samples.map((s) => s.wallMs));
+    const critical = median(samples.map((s) => s.criticalMs));
+    const overhead = median(samples.map((s) => s.wallMs - s.criticalMs));
+    console.log(
+      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(critical)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${median(samples.map((s) => s.handshakes))} |`,
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloudBoot, RunStore } from '@cloudboot/core';
+import { createDriver } from '@cloudboot/driver-static-ip';
+import { type PlanDir, writePlan } from '../support/plan-files.js';
+
+const drivers = { 'static-ip': createDriver };
+const child = new URL('../support/boot-child.ts', import.meta.url).pathname;
+const leaseDriver = new URL('../fixtures/drivers/slow-lease-driver.mjs', import.meta.url).pathname;
+let dirs: PlanDir[] = [];
+let children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of dirs) d.remove();
+  dirs = [];
+  children = [];
+});
+
+function startChild(plan: PlanDir, run: string): ChildProcess {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', child, plan.path('top.conf'), plan.dbDir, run], {
+    cwd: new URL('..', import.meta.url).pathname,
+    stdio: 'ignore',
+  });
+  children.push(proc);
+  return proc;
+}
+
+/** Waits until `check` holds for the run's database (read while the child writes it). */
+async function waitFor(plan: PlanDir, run: string, check: (store: RunStore) => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (existsSync(`${plan.dbDir}/cloudboot-${run}.db`)) {
+      const store = RunStore.open(plan.dbDir, run);
+      try {
+        if (check(store)) return;
+      } finally {
+        store.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('timed out waiting for the child run');
+}
+
+async function kill(proc: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGKILL');
+  await exited;
+}
+
+describe('resuming after a crash', () => {
+  it('continues a killed boot without re-running finished work, taking over the stale lock', async () => {
+    const plan = writePlan({
+      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'l1.conf': '[svc-db]\nbootpgm: db.sh\n',
+      'l2.conf': '[svc-web]\nbootpgm: web.sh\n',
+      'db.sh': '#!/bin/sh\necho db >> ${ROOT}/runs\necho \'{"port": "5432"}\' > bootout.json\n',
+      'web.sh': '#!/bin/sh\necho web >> ${ROOT}/runs\n[ -f ${ROOT}/fast ] || sleep 60\n',
+    });
+    dirs.push(plan);
+    const proc = startChild(plan, 'crash');
+    await waitFor(plan, 'crash', (s) => s.service('web')?.state === 'contextualizing' && existsSync(plan.path('runs')) && readFileSync(plan.path('runs'), 'utf8').includes('web'));
+    await kill(proc);
+    writeFileSync(plan.path('fast'), '');
+
+    const boot = new CloudBoot({ dbDir: plan.dbDir, runName: 'crash', drivers });
+    expect(boot.record('web').state).toBe('contextualizing');
+    const result = await boot.run();
+    expect(result.failures).toEqual([]);
+    expect(plan.read('runs')).toBe('db\nweb\nweb\n');
+    expect(boot.getServices().flat().map((s) => s.state)).toEqual(['ready', 'ready']);
+    expect(boot.store.instances()).toHaveLength(2);
+    boot.close();
+  });
+
+  it('relaunches an interrupted launch with the same token, so no second machine appears', async () => {
+    const plan = writePlan({
+      'top.conf': `[defaults]\nlocal_exe: true\nworkdir: \${WORKDIR}\nimage: test-image\ndriver: ${leaseDriver}\nlease_file: \${ROOT}/leases.json\nanswer_delay_ms: \${global.delay}\n[globals]\ndelay: 60000\n[runlevels]\nlevel1: l1.conf\n`,
+      'l1.conf': '[svc-vm]\n',
+    });
+    dirs.push(plan);
+    const proc = startChild(plan, 'launch');
+    await waitFor(plan, 'launch', () => existsSync(plan.path('leases.json')));
+    await kill(proc);
+
+    const before = RunStore.open(plan.dbDir, 'launch');
+    const token = before.service('vm')?.launchToken;
+    expect(before.service('vm')?.state).toBe('launching');
+    expect(before.service('vm')?.instanceId).toBeNull();
+    before.close();
+
+    const boot = new CloudBoot({ dbDir: plan.dbDir, runName: 'launch', globals: { delay: '0' }, drivers });
+    const result = await boot.run();
+    expect(result.failures).toEqual([]);
+    const leases = JSON.parse(plan.read('leases.json')) as Array<{ id: string; token: string }>;
+    expect(leases).toEqual([{ id: 'vm-1', token, service: 'vm', state: 'running' }]);
+    expect(boot.record('vm')).toMatchObject({ state: 'ready', instanceId: 'vm-1', launchToken: token });
+    expect(boot.store.instances().map((i) => [i.token, i.instanceId])).toEqual([[token, 'vm-1']]);
+
+    expect((await boot.shutdown()).ok).toBe(true);
+    expect(JSON.parse(plan.read('leases.json'))[0].state).toBe('terminated');
+    boot.close();
+  });
+});
