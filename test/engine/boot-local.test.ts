@@ -178,6 +178,30 @@ describe('reopening a run', () => {
     second.close();
   });
 
+  it('stores globals given to later commands, so they need not be repeated', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[globals]\ncolour: red\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\nreadypgm: ready.sh\nreadypgm_args: ${global.colour}\n',
+        'ready.sh': '#!/bin/sh\necho "$1" >> ${ROOT}/colours\n',
+        'more.conf': '[globals]\ncolour: green\n',
+      }),
+    );
+    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'globals', drivers });
+    await first.run();
+    first.close();
+    const blue = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', globals: { COLOUR: 'blue' }, drivers });
+    await blue.run();
+    blue.close();
+    const again = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', drivers });
+    await again.run();
+    again.close();
+    const file = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', globalsFiles: [plan.path('more.conf')], drivers });
+    await file.run();
+    file.close();
+    expect(plan.read('colours')).toBe('red\nblue\nblue\ngreen\n');
+  });
+
   it('refuses a second operation while the run is locked', async () => {
     const plan = track(
       writePlan({

@@ -1,1 +1,43 @@
-export {};
+/**
+ * `@cloudboot/core`: plan model and loader, attribute/template engine, level
+ * engine and service state machine, SQLite persistence, the driver contract
+ * and registry, local and SSH execution, and the `CloudBoot` API.
+ */
+export * from './errors.js';
+export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
+export { KNOWN_SERVICE_KEYS, PATH_KEYS } from './plan/model.js';
+export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
+export { findReferences, type Reference, substituteReferences } from './template/references.js';
+export { shellJoin, shellQuote, splitShellWords } from './template/shell-words.js';
+export { fillBootconf, fillTemplate, renderBootenv } from './template/bootconf.js';
+export type { ServiceState } from './state/service-state.js';
+export {
+  type InstanceRecord,
+  listRunNames,
+  RunStore,
+  runDatabasePath,
+  type RunSummary,
+  type ServiceFailure,
+  type ServiceRecord,
+  type TransitionRecord,
+} from './state/run-store.js';
+export * from './driver/driver.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
+export { ManagedDriver, type ManagedDriverOptions } from './driver/managed-driver.js';
+export {
+  BUILTIN_DRIVERS,
+  checkDriverShape,
+  driverFactoryOf,
+  DriverRegistry,
+  type DriverRegistryOptions,
+  type ModuleImporter,
+} from './driver/registry.js';
+export type * from './exec/machine.js';
+export { LocalSession } from './exec/local-session.js';
+export { type HostKeyStore, SshPool, type SshPoolOptions } from './exec/ssh-pool.js';
+export type * from './engine/events.js';
+export type { LevelOutcome, OperationResult } from './engine/engine.js';
+export type { ServiceOutcome } from './engine/operation-context.js';
+export { CloudBoot, type CloudBootOptions, DEFAULT_DB_DIR, isCloudbootError, type PollCallbacks } from './api/cloud-boot.js';
+export { CloudService } from './api/cloud-service.js';
+export { REDACTED, type RunDescription, SECRET_KEYS, type ServiceDescription } from './api/describe-run.js';

@@ -16,7 +16,7 @@ import { MachinePool } from '../engine/machines.js';
 import { OperationContext } from '../engine/operation-context.js';
 import { ProgramFiles } from '../engine/programs.js';
 import { ServiceLogs } from '../engine/service-log.js';
-import { loadPlan } from '../plan/loader.js';
+import { loadGlobals, loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
 import { RunStore, type ServiceRecord } from '../state/run-store.js';
 import { CloudService } from './cloud-service.js';
@@ -36,9 +36,9 @@ export interface CloudBootOptions {
   readonly planFile?: string;
   /** Name of the run: chosen for a new run (default: generated), required to reopen one. */
   readonly runName?: string;
-  /** `-g KEY=VALUE` globals; on a reopened run they override the stored ones and are stored. */
+  /** `-g KEY=VALUE` globals; on a reopened run they override earlier ones and are stored with the run. */
   readonly globals?: Readonly<Record<string, string>>;
-  /** `-G FILE` globals files (new runs). */
+  /** `-G FILE` globals files, lowest rank first; on a reopened run, like `globals`. */
   readonly globalsFiles?: readonly string[];
   /** Where per-service logs go (`<logDir>/<run>/<service>.log`); default `<dbDir>/logs`. */
   readonly logDir?: string;
@@ -116,7 +116,14 @@ export class CloudBoot {
       this.name = checkRunName(options.runName);
       this.#store = RunStore.open(this.#dbDir, this.name);
       this.#plan = this.#store.plan();
-      if (options.globals !== undefined) this.#store.storeGlobals(options.globals);
+      if (options.globals !== undefined || options.globalsFiles !== undefined) {
+        this.#store.storeGlobals(
+          loadGlobals({
+            ...(options.globals !== undefined && { globals: options.globals }),
+            ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
+          }),
+        );
+      }
     }
     for (const record of this.#store.services()) this.#records.set(record.name, record);
   }
@@ -136,17 +143,23 @@ export class CloudBoot {
     return this.#plan;
   }
 
-  /** Effective globals: plan (`[globals]`, `-G`, first `-g`) < stored `-g` < this call's `-g`. */
+  /**
+   * Effective globals: those loaded with the plan (`[globals]` < `-G` < `-g`)
+   * < those given to later commands on this run (stored, latest wins).
+   * `env.NAME` values are resolved now and never stored resolved.
+   */
   globals(): Record<string, string> {
     const env = this.#options.env ?? process.env;
+    const raw = {
+      ...Object.fromEntries(Object.entries(this.#plan.globals).map(([name, v]) => [name, v.value])),
+      ...this.#store.storedGlobals(),
+    };
     const globals: Record<string, string> = {};
-    for (const [name, value] of Object.entries(this.#plan.globals)) {
-      const resolved = resolveEnv(value.value, env);
+    for (const [name, value] of Object.entries(raw)) {
+      const resolved = resolveEnv(value, env);
       if (resolved !== undefined) globals[name] = resolved;
     }
-    const lower = (map: Readonly<Record<string, string>> = {}) =>
-      Object.fromEntries(Object.entries(map).map(([k, v]) => [k.toLowerCase(), v]));
-    return { ...globals, ...lower(this.#store.storedGlobals()), ...lower(this.#options.globals) };
+    return globals;
   }
 
   /** Attribute resolution over the current records. */

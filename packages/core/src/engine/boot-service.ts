@@ -33,7 +33,8 @@ export async function bootService(
   const started = performance.now();
   let record = ctx.record(name);
   ctx.starting(name);
-  if (options.checkOnly && !record.contextualized) {
+  // Nothing to check on a service that never got that far or was shut down.
+  if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
     return { service: name, level: record.level, status: 'not-executed' };
   }
   if (record.state === 'failed' && !options.restart && !options.checkOnly) {

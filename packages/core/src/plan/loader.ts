@@ -540,3 +540,16 @@ export function loadPlan(topFile: string, options: LoadOptions = {}): Plan {
     globals: Object.fromEntries(globals),
   };
 }
+
+/**
+ * Reads globals given to a command on an existing run (`-G FILE`, `-g
+ * KEY=VALUE`), merged by rank. Values stay raw (`env.NAME` unresolved).
+ *
+ * @throws PlanError when a globals file is missing or malformed.
+ */
+export function loadGlobals(options: LoadOptions): Record<string, string> {
+  const ctx: Context = { problems: [], home: homedir() };
+  const globals = mergeGlobals(new Map(), options, options.cwd ?? process.cwd(), ctx);
+  if (ctx.problems.length > 0) throw new PlanError(distinctProblems(ctx.problems));
+  return Object.fromEntries([...globals].map(([name, value]) => [name, value.value]));
+}

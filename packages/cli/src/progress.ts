@@ -1,0 +1,219 @@
+/**
+ * Human progress of an operation: a header naming the run, one block per
+ * level with a line per service (state and time), failure details with the
+ * tail of the failing program's output, and a closing line.
+ */
+import { join } from 'node:path';
+import type {
+  CloudBootEvent,
+  LevelEvent,
+  OperationKind,
+  OperationResult,
+  Plan,
+  ProgramEvent,
+  ServiceEvent,
+  ServiceState,
+} from '@cloudboot/core';
+import type { Output } from './io.js';
+
+/** The run an operation works on, as progress needs it. */
+export interface ProgressRun {
+  readonly name: string;
+  readonly plan: Plan;
+  /** The run's log directory (`<logDir>/<run>`). */
+  readonly logDir: string;
+  /** Current state of a service. */
+  state(service: string): ServiceState;
+}
+
+const VERBS: Readonly<Record<OperationKind, string>> = {
+  boot: 'booting',
+  status: 'checking',
+  repair: 'repairing',
+  shutdown: 'terminating',
+};
+
+const NOUNS: Readonly<Record<OperationKind, string>> = {
+  boot: 'boot',
+  status: 'status',
+  repair: 'repair',
+  shutdown: 'terminate',
+};
+
+/** Lines of program output shown under a failure. */
+const TAIL_LINES = 10;
+
+/** Seconds with two decimals: `0.12s`. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function lastLines(text: string): string[] {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines[0] === '' ? [] : lines.slice(-TAIL_LINES);
+}
+
+/** What a user can do after an operation failed. */
+function nextStep(operation: OperationKind, run: string): string {
+  return operation === 'shutdown'
+    ? `fix the terminate program and run "cloudboot terminate ${run}" again, or add --dash-nine to skip terminate programs`
+    : `"cloudboot repair ${run}" restarts services that are not ready; "cloudboot terminate ${run}" tears the run down`;
+}
+
+/** Prints the events of one run's operations. */
+export class Progress {
+  readonly #out: Output;
+  readonly #run: ProgressRun;
+  #width = 0;
+  /** Services that reported complete or error in the current operation. */
+  readonly #finished = new Set<string>();
+  /** Services repair restarted in the current operation. */
+  readonly #restarted = new Set<string>();
+
+  constructor(out: Output, run: ProgressRun) {
+    this.#out = out;
+    this.#run = run;
+  }
+
+  /** Header of an operation; names the run. */
+  begin(operation: OperationKind, note = ''): void {
+    this.#finished.clear();
+    this.#restarted.clear();
+    const levels = this.#run.plan.levels;
+    this.#width = Math.max(16, ...levels.flatMap((l) => l.services.map((s) => s.name.length))) + 1;
+    const services = levels.reduce((n, l) => n + l.services.length, 0);
+    this.#out.info(
+      `run ${this.#run.name}: ${VERBS[operation]} ${plural(services, 'service')} in ${plural(levels.length, 'level')}${note}`,
+    );
+  }
+
+  /** Prints one event. */
+  event(event: CloudBootEvent): void {
+    if (event.type === 'level') this.#level(event);
+    else if (event.type === 'program') this.#program(event);
+    else this.#service(event);
+  }
+
+  /**
+   * Levels that never started, the log directory, and the closing line.
+   * `success` is the command's verdict (for status: every service ready).
+   */
+  end(result: OperationResult, success: boolean): void {
+    for (const level of result.levels) {
+      if (level.status === 'not-executed') {
+        this.#out.info(
+          `level ${level.level} (${plural(level.services.length, 'service')}) not started: an earlier level failed`,
+        );
+      }
+    }
+    this.#out.info(`logs: ${this.#run.logDir}`);
+    if (!success) this.#out.warn(`next: ${nextStep(result.operation, this.#run.name)}`);
+    const all = this.#run.plan.levels.flatMap((l) => l.services.map((s) => s.name));
+    const goal: ServiceState = result.operation === 'shutdown' ? 'terminated' : 'ready';
+    const reached = all.filter((s) => this.#run.state(s) === goal).length;
+    const failed = result.failures.map((f) => f.service);
+    const verdict = success ? 'ok' : this.#out.paint('red', 'FAILED');
+    this.#out.final(
+      `run ${this.#run.name}: ${NOUNS[result.operation]} ${verdict} in ${seconds(result.durationMs)}: ` +
+        `${reached} of ${plural(all.length, 'service')} ${goal}` +
+        (failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''),
+    );
+  }
+
+  #level(event: LevelEvent): void {
+    const { level, services } = event;
+    if (event.action === 'starting') {
+      this.#out.info(`level ${level} (${plural(services.length, 'service')})`);
+      return;
+    }
+    for (const name of services) {
+      if (!this.#finished.has(name)) {
+        const state = this.#run.state(name);
+        this.#out.info(`  ${this.#out.paint('dim', '-')} ${this.#row(name, state)} skipped`);
+      }
+    }
+    const took = seconds(event.elapsedMs ?? 0);
+    if (event.action === 'complete') {
+      this.#out.info(`level ${level} done in ${took}`);
+    } else {
+      const failed = services.filter((s) => this.#run.state(s) === 'failed').length;
+      this.#out.error(
+        `level ${level} failed in ${took}: ${failed} of ${plural(services.length, 'service')} failed`,
+      );
+    }
+  }
+
+  #service(event: ServiceEvent): void {
+    const name = event.service;
+    switch (event.action) {
+      case 'starting':
+        if (this.#finished.delete(name)) {
+          // Repair restarts a service whose check failed.
+          this.#restarted.add(name);
+          this.#out.info(
+            `  ${this.#out.paint('yellow', '↻')} ${this.#row(name, event.state)} restarting`,
+          );
+        } else {
+          this.#out.debug(`  · ${name}: starting from ${event.state}`);
+        }
+        return;
+      case 'transition': {
+        const detail = event.detail !== undefined ? ` (${event.detail})` : '';
+        this.#out.debug(`  · ${name}: ${event.previous ?? '?'} -> ${event.state}${detail}`);
+        return;
+      }
+      case 'complete':
+        this.#finished.add(name);
+        this.#out.info(
+          `  ${this.#out.paint('green', '✓')} ${this.#row(name, event.state)} ${seconds(event.elapsedMs ?? 0)}`,
+        );
+        return;
+      case 'error':
+        this.#finished.add(name);
+        this.#failure(event);
+    }
+  }
+
+  #program(event: ProgramEvent): void {
+    const how = event.timedOut
+      ? 'timed out'
+      : event.exitCode === null
+        ? 'was killed'
+        : `exited ${event.exitCode}`;
+    this.#out.debug(
+      `  · ${event.service}: ${event.program} ${how} after ${seconds(event.durationMs)}`,
+    );
+  }
+
+  #failure(event: ServiceEvent): void {
+    const name = event.service;
+    const error = event.error;
+    // In repair, a failed check is followed by a restart: not an error yet.
+    const checkOnly = event.operation === 'repair' && !this.#restarted.has(name);
+    const print = (line: string) => (checkOnly ? this.#out.info(line) : this.#out.error(line));
+    const state = `${checkOnly ? 'not ready' : 'failed'}${error !== undefined ? ` (${error.phase})` : ''}`;
+    const mark = checkOnly ? this.#out.paint('yellow', '!') : this.#out.paint('red', '✗');
+    print(`  ${mark} ${this.#row(name, state)} ${seconds(event.elapsedMs ?? 0)}`);
+    if (error === undefined) return;
+    print(`    ${error.message}`);
+    for (const [label, text] of [
+      ['stderr', error.stderrTail],
+      ['stdout', error.stdoutTail],
+    ] as const) {
+      let prefix = `    ${label}: `;
+      for (const line of lastLines(text)) {
+        print(`${prefix}${line}`);
+        prefix = ' '.repeat(prefix.length);
+      }
+    }
+    print(`    log: ${join(this.#run.logDir, `${name}.log`)}`);
+  }
+
+  #row(name: string, state: string): string {
+    return `${name.padEnd(this.#width)}${state.padEnd(17)} `;
+  }
+}
