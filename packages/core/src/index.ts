@@ -34,10 +34,18 @@ export {
 } from './driver/registry.js';
 export type * from './exec/machine.js';
 export { LocalSession } from './exec/local-session.js';
-export { type HostKeyStore, SshPool, type SshPoolOptions } from './exec/ssh-pool.js';
+export {
+  type HostKeyStore,
+  hostKeyFingerprint,
+  MemoryHostKeyStore,
+  SshPool,
+  type SshPoolOptions,
+  type SshSessionOptions,
+} from './exec/ssh-pool.js';
 export type * from './engine/events.js';
 export type { LevelOutcome, OperationResult } from './engine/engine.js';
 export type { ServiceOutcome } from './engine/operation-context.js';
 export { CloudBoot, type CloudBootOptions, DEFAULT_DB_DIR, isCloudbootError, type PollCallbacks } from './api/cloud-boot.js';
 export { CloudService } from './api/cloud-service.js';
 export { REDACTED, type RunDescription, SECRET_KEYS, type ServiceDescription } from './api/describe-run.js';
+export { type InstanceStatus, isOrphan } from './api/instances.js';

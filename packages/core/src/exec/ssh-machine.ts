@@ -1,0 +1,325 @@
+/**
+ * One machine reached over SSH: a single connection (re-established when it
+ * drops), one lazily opened SFTP channel, and a bounded number of exec
+ * channels, shared by every step of every service on that machine.
+ */
+import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
+import { type ConnectStage, RemoteError } from '../errors.js';
+import { shellJoin } from '../template/shell-words.js';
+import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine.js';
+import { connectOnce } from './ssh-connect.js';
+import { loadCredentials } from './ssh-credentials.js';
+import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
+import { SshLimit } from './ssh-limit.js';
+import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
+import { execCommand, runProgram, type StopSignal } from './ssh-run.js';
+
+/** How a caller waits for a machine to become usable. */
+export interface SshSessionOptions {
+  /** Give up after this long (staged readiness: tcp, handshake, auth, command). */
+  readonly timeoutMs: number;
+  /** Stops waiting (the connect attempt itself continues for other callers). */
+  readonly signal?: AbortSignal;
+  /** Told about each failed attempt that will be retried. */
+  readonly onRetry?: (stage: ConnectStage, error: Error) => void;
+  /** Overrides the pool's `authGraceMs` (see `ssh-retry.ts`) for this call. */
+  readonly authGraceMs?: number;
+}
+
+/** What a machine needs from its pool. */
+export interface SshMachineContext {
+  readonly hostKeys: HostKeyStore;
+  readonly agent: string | undefined;
+  readonly authGraceMs: number;
+  /** Aborted (with a `UsageError`) when the pool closes. */
+  readonly closing: AbortSignal;
+  /** Runs one connect attempt inside the pool's handshake limits. */
+  limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client>;
+  /** Counts one completed key exchange. */
+  countHandshake(): void;
+}
+
+/**
+ * sshd's default `MaxSessions` is 10 channels per connection: 8 for commands
+ * and programs, 1 for SFTP, 1 reserved for killing programs that overran.
+ */
+const EXEC_CHANNELS = 8;
+
+/** How long `close()` waits for the server to acknowledge the disconnect. */
+const CLOSE_WAIT_MS = 1_000;
+
+/** A {@link MachineSession} over one pooled SSH connection. */
+export class SshMachine implements MachineSession {
+  /** `user@host:port`. */
+  readonly label: string;
+  readonly #target: SshTarget;
+  readonly #context: SshMachineContext;
+  readonly #execs = new SshLimit(EXEC_CHANNELS);
+  readonly #kills = new SshLimit(1);
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #sftp: Promise<SFTPWrapper> | undefined;
+  /** This machine has accepted our credential at least once. */
+  #proven = false;
+  /** Time budget for re-establishing a dropped connection on next use. */
+  #reconnectTimeoutMs = 0;
+
+  constructor(target: SshTarget, context: SshMachineContext) {
+    this.label = `${target.username}@${target.host}:${target.port}`;
+    this.#target = target;
+    this.#context = context;
+  }
+
+  /** Waits until the machine is usable (connecting if needed). */
+  async open(options: SshSessionOptions): Promise<void> {
+    this.#reconnectTimeoutMs = options.timeoutMs;
+    await this.#connection(options);
+  }
+
+  /** {@inheritDoc MachineSession.mkdirp} */
+  async mkdirp(dir: string): Promise<void> {
+    await this.#command(shellJoin(['mkdir', '-p', '--', dir]));
+  }
+
+  /** {@inheritDoc MachineSession.removeDir} */
+  async removeDir(dir: string): Promise<void> {
+    await this.#command(shellJoin(['rm', '-rf', '--', dir]));
+  }
+
+  /** {@inheritDoc MachineSession.writeFile} */
+  async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    const { client, sftp } = await this.#sftpChannel();
+    const bytes =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      await sftpCall((done) => sftp.writeFile(path, bytes, { mode }, done));
+      // The mode given at creation is reduced by the umask and ignored for an existing file.
+      await sftpCall((done) => sftp.chmod(path, mode, done));
+    } catch (error) {
+      throw this.#failure(client, `cannot write ${path}`, error as Error);
+    }
+  }
+
+  /** {@inheritDoc MachineSession.readFile} */
+  async readFile(path: string): Promise<Buffer | undefined> {
+    const { client, sftp } = await this.#sftpChannel();
+    return new Promise((resolve, reject) => {
+      sftp.readFile(path, (error: (Error & { code?: number }) | undefined, data: Buffer) => {
+        if (!error) resolve(data);
+        else if (error.code === ssh2.utils.sftp.STATUS_CODE.NO_SUCH_FILE) resolve(undefined);
+        else reject(this.#failure(client, `cannot read ${path}`, error));
+      });
+    });
+  }
+
+  /** {@inheritDoc MachineSession.run} */
+  async run(request: RunRequest): Promise<RunResult> {
+    request.signal?.throwIfAborted();
+    const client = await this.#connection();
+    const killGroup = (pgid: number, signal: StopSignal): Promise<void> =>
+      this.#killGroup(client, pgid, signal);
+    return this.#execs.use(() => runProgram(client, this.label, request, killGroup));
+  }
+
+  /** Disconnects; a later use would connect again. */
+  async close(): Promise<void> {
+    await this.#connecting?.catch(() => {});
+    const client = this.#client;
+    this.#client = undefined;
+    this.#sftp = undefined;
+    if (client === undefined) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      client.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.end();
+    });
+  }
+
+  /** The live client; connects (sharing an attempt already under way) when there is none. */
+  async #connection(options?: SshSessionOptions): Promise<Client> {
+    const opts = options ?? { timeoutMs: this.#reconnectTimeoutMs };
+    const deadline = Date.now() + opts.timeoutMs;
+    for (;;) {
+      if (this.#client !== undefined) return this.#client;
+      const joined = this.#connecting !== undefined;
+      this.#connecting ??= this.#startConnect(opts, deadline);
+      try {
+        return await abortable(this.#connecting, opts.signal);
+      } catch (error) {
+        // An attempt started by another caller may have had an earlier deadline than ours.
+        const retry =
+          joined && error instanceof RemoteError && !error.permanent && Date.now() < deadline;
+        if (!retry) throw error;
+      }
+    }
+  }
+
+  #startConnect(options: SshSessionOptions, deadline: number): Promise<Client> {
+    const connecting: Promise<Client> = this.#connect(options, deadline).finally(() => {
+      if (this.#connecting === connecting) this.#connecting = undefined;
+    });
+    // Callers may stop waiting (abort); the outcome must not become an unhandled rejection.
+    connecting.catch(() => {});
+    return connecting;
+  }
+
+  async #connect(options: SshSessionOptions, deadline: number): Promise<Client> {
+    const { host, port, username, privateKeyPath } = this.#target;
+    const context = this.#context;
+    const credentials = await loadCredentials(this.label, privateKeyPath, context.agent);
+    this.#checkPlanHostKey();
+    const attempt = (): Promise<Client> =>
+      connectOnce({
+        host,
+        port,
+        username,
+        credentials,
+        expectedHostKey: this.#expectedHostKey(),
+        timeoutMs: attemptTimeout(deadline),
+        onHostKey: (line) => this.#pin(line),
+        onHandshake: () => context.countHandshake(),
+        signal: context.closing,
+      });
+    const client = await connectWithRetry(
+      this.label,
+      () => context.limitHandshake(host, port, attempt),
+      {
+        deadline,
+        authGraceMs: options.authGraceMs ?? context.authGraceMs,
+        proven: () => this.#proven,
+        signal: context.closing,
+        ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+      },
+    );
+    return this.#adopt(client);
+  }
+
+  #adopt(client: Client): Client {
+    if (this.#context.closing.aborted) {
+      client.end();
+      throw this.#context.closing.reason;
+    }
+    this.#proven = true;
+    this.#client = client;
+    client.on('close', () => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      this.#sftp = undefined;
+    });
+    return client;
+  }
+
+  #checkPlanHostKey(): void {
+    const planKey = this.#target.expectedHostKey;
+    const problem = planKey === undefined ? undefined : invalidHostKeyReason(planKey);
+    if (problem !== undefined) throw new RemoteError(this.label, 'host-key', problem, true);
+  }
+
+  /** The plan's `host_key` wins over the key pinned for the run. */
+  #expectedHostKey(): ExpectedHostKey | undefined {
+    const { host, port, expectedHostKey } = this.#target;
+    if (expectedHostKey !== undefined) return { key: expectedHostKey, source: 'plan' };
+    const pinned = this.#context.hostKeys.get(host, port);
+    return pinned === undefined ? undefined : { key: pinned, source: 'pinned' };
+  }
+
+  #pin(line: string): void {
+    const { host, port } = this.#target;
+    const { hostKeys } = this.#context;
+    if (hostKeys.get(host, port) !== line) hostKeys.pin(host, port, line);
+  }
+
+  /** Runs a helper command; a non-zero exit is a permanent `command` error. */
+  async #command(command: string): Promise<void> {
+    const client = await this.#connection();
+    const exit = await this.#execs
+      .use(() => execCommand(client, command))
+      .catch((error: Error) => {
+        throw this.#failure(client, `cannot run ${command}`, error);
+      });
+    if (exit.code === 0) return;
+    if (exit.code === undefined) {
+      const reason = `the connection was lost during ${command}`;
+      throw new RemoteError(this.label, 'command', reason, false);
+    }
+    const stderr = exit.stderr.trim();
+    const status = exit.code === null ? `signal ${exit.signal}` : `exit status ${exit.code}`;
+    const reason = `${command} failed (${status})${stderr === '' ? '' : `: ${stderr}`}`;
+    throw new RemoteError(this.label, 'command', reason, true);
+  }
+
+  async #killGroup(client: Client, pgid: number, signal: StopSignal): Promise<void> {
+    const group = shellJoin(['kill', '-s', signal, '--', `-${pgid}`]);
+    // Fall back to the process alone if the server did not make the session its own group.
+    const alone = shellJoin(['kill', '-s', signal, String(pgid)]);
+    await this.#kills.use(() => execCommand(client, `${group} 2>/dev/null || ${alone}`));
+  }
+
+  /** The SFTP channel of the live connection, opened on first use. */
+  async #sftpChannel(): Promise<{ client: Client; sftp: SFTPWrapper }> {
+    const client = await this.#connection();
+    const opening = this.#sftp ?? this.#openSftp(client);
+    this.#sftp = opening;
+    const sftp = await opening.catch((error: Error) => {
+      throw this.#failure(
+        client,
+        'cannot open an SFTP channel (is "Subsystem sftp" enabled in sshd_config?)',
+        error,
+      );
+    });
+    return { client, sftp };
+  }
+
+  #openSftp(client: Client): Promise<SFTPWrapper> {
+    const opening = new Promise<SFTPWrapper>((resolve, reject) => {
+      // ssh2 throws "Not connected" synchronously when the socket is gone; the executor rejects.
+      client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp)));
+    });
+    const forget = (): void => {
+      if (this.#sftp === opening) this.#sftp = undefined;
+    };
+    opening.then((sftp) => sftp.once('close', forget), forget);
+    return opening;
+  }
+
+  /** A failure of `client`: not permanent when the connection was lost meanwhile. */
+  #failure(client: Client, what: string, error: Error): RemoteError {
+    const lost = this.#client !== client;
+    const reason = lost
+      ? `${what}: the connection was lost (${error.message})`
+      : `${what}: ${error.message}`;
+    return new RemoteError(this.label, 'command', reason, !lost, { cause: error });
+  }
+}
+
+/** Performs one callback-style SFTP operation. */
+function sftpCall(operation: (done: (error?: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) =>
+    operation((error) => (error ? reject(error) : resolve())),
+  );
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The SSH executor: a pool of connections, one per (user, host, port,
+ * credential), each reused for every step of every service on that machine.
+ * `session()` waits through staged readiness (see `ssh-retry.ts`); host keys
+ * are trusted on first use and pinned in the run's {@link HostKeyStore}.
+ */
+import type { Client } from 'ssh2';
+import { UsageError } from '../errors.js';
+import type { MachineSession, SshTarget } from './machine.js';
+import type { HostKeyStore } from './ssh-host-key.js';
+import { SshLimit } from './ssh-limit.js';
+import { SshMachine, type SshMachineContext, type SshSessionOptions } from './ssh-machine.js';
+
+export type { HostKeyStore } from './ssh-host-key.js';
+export { hostKeyFingerprint, MemoryHostKeyStore } from './ssh-host-key.js';
+export type { SshSessionOptions } from './ssh-machine.js';
+
+/** Options of {@link SshPool}. */
+export interface SshPoolOptions {
+  /** Pinned host keys of the run. */
+  readonly hostKeys: HostKeyStore;
+  /** Concurrent handshakes across the pool (default 16), so big levels don't trip sshd `MaxStartups`. */
+  readonly maxHandshakes?: number;
+  /** Concurrent handshakes per host:port (default 4). */
+  readonly maxHandshakesPerHost?: number;
+  /** ssh agent socket; default `process.env.SSH_AUTH_SOCK`. Used when a target has no `privateKeyPath`. */
+  readonly agent?: string;
+  /**
+   * How long authentication refusals are retried on a machine this pool has
+   * never logged in to (its keys may not be installed yet); default 30 s.
+   */
+  readonly authGraceMs?: number;
+}
+
+const DEFAULT_MAX_HANDSHAKES = 16;
+const DEFAULT_MAX_HANDSHAKES_PER_HOST = 4;
+const DEFAULT_AUTH_GRACE_MS = 30_000;
+
+/** Pooled SSH connections to the machines of a run. */
+export class SshPool {
+  readonly #machines = new Map<string, SshMachine>();
+  readonly #closing = new AbortController();
+  readonly #allHandshakes: SshLimit;
+  readonly #hostHandshakes = new Map<string, SshLimit>();
+  readonly #maxPerHost: number;
+  readonly #context: SshMachineContext;
+  #handshakes = 0;
+
+  constructor(options: SshPoolOptions) {
+    this.#allHandshakes = new SshLimit(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.#maxPerHost = options.maxHandshakesPerHost ?? DEFAULT_MAX_HANDSHAKES_PER_HOST;
+    this.#context = {
+      hostKeys: options.hostKeys,
+      agent: options.agent ?? process.env.SSH_AUTH_SOCK,
+      authGraceMs: options.authGraceMs ?? DEFAULT_AUTH_GRACE_MS,
+      closing: this.#closing.signal,
+      limitHandshake: (host, port, task) => this.#limitHandshake(host, port, task),
+      countHandshake: () => {
+        this.#handshakes++;
+      },
+    };
+  }
+
+  /** Number of SSH handshakes (completed key exchanges) made so far. */
+  get handshakes(): number {
+    return this.#handshakes;
+  }
+
+  /**
+   * The session of the machine at `target`, once it is usable: one connection
+   * per (user, host, port, key), shared by all callers and re-established on
+   * the next use after it drops. Concurrent calls share one connect attempt.
+   * Rejects with a `RemoteError` naming the stage that failed.
+   */
+  async session(target: SshTarget, options: SshSessionOptions): Promise<MachineSession> {
+    if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+    const key = [
+      target.username,
+      target.host,
+      target.port,
+      target.privateKeyPath ?? '(agent)',
+    ].join('\0');
+    let machine = this.#machines.get(key);
+    if (machine === undefined) {
+      machine = new SshMachine(target, this.#context);
+      this.#machines.set(key, machine);
+    }
+    await machine.open(options);
+    return machine;
+  }
+
+  /** Stops connect attempts and disconnects every machine; later calls reject. */
+  async close(): Promise<void> {
+    this.#closing.abort(new UsageError('the SSH pool is closed'));
+    const machines = [...this.#machines.values()];
+    this.#machines.clear();
+    await Promise.all(machines.map((machine) => machine.close()));
+  }
+
+  #limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client> {
+    const hostKey = `${host}:${port}`;
+    let perHost = this.#hostHandshakes.get(hostKey);
+    if (perHost === undefined) {
+      perHost = new SshLimit(this.#maxPerHost);
+      this.#hostHandshakes.set(hostKey, perHost);
+    }
+    // Per host first, so a busy host does not hold pool-wide slots while it waits.
+    return perHost.use(() => this.#allHandshakes.use(task));
+  }
+}

@@ -1,0 +1,46 @@
+/** Small helpers shared by the SSH tests. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { MachineSession, SshTarget } from '../../packages/core/src/exec/machine.js';
+import type { SshHosts } from '../harness/sshd.js';
+
+/** The SSH target of test host `i`, logging in with the harness's client key. */
+export function targetOf(
+  hosts: SshHosts,
+  i: number,
+  overrides: Partial<SshTarget> = {},
+): SshTarget {
+  const host = hosts.hosts[i];
+  if (host === undefined) throw new RangeError(`no test host #${i}`);
+  return {
+    kind: 'ssh',
+    host: host.address,
+    port: host.port,
+    username: hosts.username,
+    privateKeyPath: hosts.clientKeyPath,
+    ...overrides,
+  };
+}
+
+/** `user@address:port` of test host `i`, as errors name it. */
+export function labelOf(hosts: SshHosts, i: number): string {
+  const target = targetOf(hosts, i);
+  return `${target.username}@${target.host}:${target.port}`;
+}
+
+/** Generates a fresh ed25519 key pair at `path` (no passphrase). */
+export async function generateKey(path: string): Promise<void> {
+  await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
+}
+
+/**
+ * Whether process `pid` is still running on the machine (zombies count as
+ * gone: PID 1 of this container does not reap). A process that has just
+ * closed its pipes may still be exiting, so callers poll this.
+ */
+export async function isRunning(session: MachineSession, pid: number): Promise<boolean> {
+  const stat = await session.readFile(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  const text = stat.toString('utf8');
+  return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) !== 'Z';
+}
