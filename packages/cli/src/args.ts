@@ -24,6 +24,7 @@ export const OPTION_SPECS = {
   json: { type: 'boolean' },
   parallel: { type: 'string' },
   'dash-nine': { type: 'boolean' },
+  kill: { type: 'boolean', short: 'k' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,6 +53,8 @@ export interface CliOptions {
   /** `--parallel N`. */
   readonly parallel?: number;
   readonly dashNine: boolean;
+  /** `history --kill`. */
+  readonly kill: boolean;
   readonly help: boolean;
 }
 
@@ -162,6 +165,7 @@ export function parseCommandLine(argv: readonly string[], io: CliIo): ParsedArgs
     json: values.json ?? false,
     ...(values.parallel !== undefined && { parallel: parallelOf(values.parallel) }),
     dashNine: values['dash-nine'] ?? false,
+    kill: values.kill ?? false,
     help: values.help ?? false,
   };
   if (options.validate && options.dryrun)

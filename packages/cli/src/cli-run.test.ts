@@ -257,18 +257,11 @@ describe('list, history, clean', () => {
     expect(code).toBe(EXIT.ok);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toBe('run h: 6 instances, 3 current');
-    expect(lines[1]).toMatch(/^TOKEN +SERVICE +DRIVER +INSTANCE +LAUNCHED +TERMINATED +CURRENT$/);
+    expect(lines[1]).toMatch(/^TOKEN +SERVICE +DRIVER +INSTANCE +LAUNCHED +TERMINATED +CURRENT +CLOUD STATE$/);
     expect(lines).toHaveLength(8);
     expect(lines[2]).toMatch(
-      /^[0-9a-f-]{36} +database +static-ip +static:localhost +\d{4}-.*Z +- +-$/,
+      /^[0-9a-f-]{36} +database +static-ip +static:localhost +\d{4}-.*Z +\d{4}-.*Z +- +running \(existing\)$/,
     );
-    expect(lines.filter((l) => / yes$/.test(l))).toHaveLength(3);
-  });
-
-  it('clean says it is not supported yet', async () => {
-    const f = makeFixture();
-    const { code, stderr } = await f.cli(['clean', 'x']);
-    expect(code).toBe(EXIT.usage);
-    expect(stderr).toMatch(/^cloudboot: clean is not yet supported\. "cloudboot history x" lists/);
+    expect(lines.filter((l) => / yes +running \(existing\)$/.test(l))).toHaveLength(3);
   });
 });

@@ -20,6 +20,7 @@ const OPTION_HELP: Readonly<Record<OptionName, readonly [string, string]>> = {
   json: ['', 'JSON lines on stdout: one per event, then {"type":"result",...}'],
   parallel: ['N', 'services started at once within a level (default 128)'],
   'dash-nine': ['', 'skip terminate programs and working-dir removal; just kill launched VMs'],
+  kill: ['', 'history: terminate every instance of the run still alive in its cloud'],
   help: ['', 'show help ("cloudboot COMMAND --help" for one command)'],
 };
 

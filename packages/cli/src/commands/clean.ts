@@ -1,22 +1,29 @@
-/** `cloudboot clean NAME`: terminate orphaned instances (not yet supported). */
-import { UsageError } from '@cloudboot/core';
+/** `cloudboot clean NAME`: terminate the run's orphaned instances. */
+import { EXIT } from '../exit-codes.js';
 import { type Command, runNameArg } from './command.js';
+import { printInstances } from './history.js';
+import { openRun } from './run-session.js';
 
 /**
- * The `clean` command. Not supported yet: finding orphans needs each
- * instance's driver account (and a tag search for launches the cloud never
- * answered), which the library does not expose yet.
+ * The `clean` command: terminates orphans, i.e. instances launched for the
+ * run that are no service's current machine but are still alive in their
+ * cloud (left by a relaunch or a crash). Services are not touched.
  */
 export const cleanCommand: Command = {
   name: 'clean',
   usage: 'clean NAME',
-  summary: 'terminate orphaned instances of the run (not yet supported)',
+  summary: 'terminate orphaned instances of the run (launched for it, no longer any service\'s machine)',
   options: ['name'],
   async run(ctx) {
-    const name = runNameArg(ctx, this.name);
-    throw new UsageError(
-      `clean is not yet supported. "cloudboot history ${name}" lists every instance launched for the run; ` +
-        `instances that are not current and not terminated are orphans to terminate with the cloud's own tools.`,
-    );
+    const { out } = ctx;
+    const boot = openRun(ctx, runNameArg(ctx, this.name));
+    try {
+      const killed = await boot.killInstances();
+      out.info(`run ${boot.name}: ${killed.length} orphan${killed.length === 1 ? '' : 's'} terminated`);
+      printInstances(out, boot.name, killed);
+      return { exitCode: EXIT.ok, details: { run: boot.name, killed: killed.map((k) => k.instanceId) } };
+    } finally {
+      boot.close();
+    }
   },
 };

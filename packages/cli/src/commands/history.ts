@@ -1,58 +1,58 @@
-/** `cloudboot history NAME`: every instance ever launched for a run. */
-import { RunStore } from '@cloudboot/core';
+/** `cloudboot history NAME [--kill]`: every instance ever launched for a run. */
+import type { InstanceStatus } from '@cloudboot/core';
 import { EXIT } from '../exit-codes.js';
+import type { Output } from '../io.js';
 import { formatTable, formatTime } from '../table.js';
 import { type Command, runNameArg } from './command.js';
+import { openRun } from './run-session.js';
+
+const HEADER = ['TOKEN', 'SERVICE', 'DRIVER', 'INSTANCE', 'LAUNCHED', 'TERMINATED', 'CURRENT', 'CLOUD STATE'];
+
+/** Prints instance rows as a table (and as JSON lines with --json). */
+export function printInstances(out: Output, run: string, instances: readonly InstanceStatus[]): void {
+  for (const instance of instances) out.jsonLine({ type: 'instance', run, ...instance });
+  const rows = instances.map((i) => [
+    i.token,
+    i.service,
+    i.driver,
+    i.instanceId ?? '(launch unanswered)',
+    formatTime(i.launchedAt),
+    formatTime(i.terminatedAt),
+    i.current ? 'yes' : '-',
+    i.cloud !== undefined ? `${i.cloud.state} (${i.cloud.nativeState})` : (i.note ?? '-'),
+  ]);
+  if (instances.length > 0) for (const line of formatTable([HEADER, ...rows])) out.final(line);
+}
 
 /**
- * The `history` command. An instance is "current" when it is the instance of
- * a service that is not terminated. (`--kill` and cloud states are not
- * supported yet.)
+ * The `history` command: every instance with what its cloud says now. An
+ * instance is "current" when it is the machine of a service that is not
+ * terminated. `--kill` terminates every instance of the run still alive in
+ * its cloud (existing machines are never killed).
  */
 export const historyCommand: Command = {
   name: 'history',
-  usage: 'history NAME',
-  summary: 'list every instance ever launched for the run, and which are current',
-  options: ['name'],
+  usage: 'history NAME [--kill]',
+  summary: 'list every instance ever launched for the run with its cloud state; --kill terminates the live ones',
+  options: ['name', 'kill'],
   async run(ctx) {
     const { out, options } = ctx;
-    const store = RunStore.open(options.dbDir, runNameArg(ctx, this.name));
+    const boot = openRun(ctx, runNameArg(ctx, this.name));
     try {
-      const current = new Set(
-        store
-          .services()
-          .filter((s) => s.state !== 'terminated' && s.launchToken !== null)
-          .map((s) => s.launchToken),
-      );
-      const instances = store.instances().map((i) => ({ ...i, current: current.has(i.token) }));
-      for (const instance of instances)
-        out.jsonLine({ type: 'instance', run: store.runName, ...instance });
+      const killed = options.kill ? await boot.killInstances({ all: true }) : [];
+      const instances = await boot.history();
       out.info(
-        `run ${store.runName}: ${instances.length} instance${instances.length === 1 ? '' : 's'}, ` +
-          `${instances.filter((i) => i.current).length} current`,
+        `run ${boot.name}: ${instances.length} instance${instances.length === 1 ? '' : 's'}, ` +
+          `${instances.filter((i) => i.current).length} current` +
+          (options.kill ? `, ${killed.length} terminated now` : ''),
       );
-      const rows = instances.map((i) => [
-        i.token,
-        i.service,
-        i.driver,
-        i.instanceId ?? '(launch unanswered)',
-        formatTime(i.launchedAt),
-        formatTime(i.terminatedAt),
-        i.current ? 'yes' : '-',
-      ]);
-      const header = [
-        'TOKEN',
-        'SERVICE',
-        'DRIVER',
-        'INSTANCE',
-        'LAUNCHED',
-        'TERMINATED',
-        'CURRENT',
-      ];
-      if (instances.length > 0) for (const line of formatTable([header, ...rows])) out.final(line);
-      return { exitCode: EXIT.ok, details: { run: store.runName, instances: instances.length } };
+      printInstances(out, boot.name, instances);
+      return {
+        exitCode: EXIT.ok,
+        details: { run: boot.name, instances: instances.length, killed: killed.map((k) => k.instanceId) },
+      };
     } finally {
-      store.close();
+      boot.close();
     }
   },
 };

@@ -38,9 +38,10 @@ export function createRun(ctx: CommandContext, planFile: string): CloudBoot {
   });
 }
 
-/** Reopens the run `name`; `-g` globals given now are stored with it. */
+/** Reopens the run `name`; `-g`/`-G` globals given now are stored with it. */
 export function openRun(ctx: CommandContext, name: string): CloudBoot {
-  return new CloudBoot({ ...commonOptions(ctx), runName: name });
+  const files = ctx.options.globalsFiles;
+  return new CloudBoot({ ...commonOptions(ctx), runName: name, ...(files.length > 0 && { globalsFiles: files }) });
 }
 
 /** Writes `-o FILE` (mode 0600: published attributes may be sensitive). */

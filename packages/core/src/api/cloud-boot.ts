@@ -24,6 +24,7 @@ import { EventHub } from './event-queue.js';
 import { checkRunName, newRunName } from './run-name.js';
 import { describeRun, type RunDescription } from './describe-run.js';
 import { preflight } from './preflight.js';
+import { type InstanceStatus, instanceHistory, killInstances } from './instances.js';
 
 /** Default directory of run databases. */
 export const DEFAULT_DB_DIR = join(homedir(), '.cloudboot');
@@ -313,6 +314,25 @@ export class CloudBoot {
     for (const record of this.#store.services()) this.#records.set(record.name, record);
   }
 
+  /** Every instance ever launched for the run, with its cloud state now (the CLI's `history`). */
+  history(): Promise<InstanceStatus[]> {
+    return instanceHistory(this.#store, this.attributes(), this.#drivers());
+  }
+
+  /**
+   * Terminates orphans: instances of this run that are no service's current
+   * machine but still exist in their cloud (`clean`); with `all`, every
+   * instance still alive (`history --kill`). Returns what was terminated.
+   */
+  async killInstances(options: { all?: boolean } = {}): Promise<InstanceStatus[]> {
+    this.#store.lock(options.all ? 'history --kill' : 'clean');
+    try {
+      return await killInstances(this.#store, this.attributes(), this.#drivers(), { all: options.all ?? false });
+    } finally {
+      this.#store.unlock();
+    }
+  }
+
   /** Closes the database. Call when done with the object. */
   close(): void {
     this.#store.close();
@@ -326,6 +346,14 @@ export class CloudBoot {
   /** @internal The current operation, for CloudService.poll. */
   get currentOperation(): ActiveOperation | undefined {
     return this.#operation;
+  }
+
+  #drivers(): DriverRegistry {
+    return new DriverRegistry({
+      ...(this.#options.drivers !== undefined && { factories: this.#options.drivers }),
+      ...(this.#options.importModule !== undefined && { importModule: this.#options.importModule }),
+      ...(this.#options.driverPolicy !== undefined && { managed: this.#options.driverPolicy }),
+    });
   }
 
   #requireOperation(what: string): ActiveOperation {
@@ -362,11 +390,7 @@ export class CloudBoot {
     kind: OperationKind,
     options: { dashNine?: boolean; only?: ReadonlySet<string> },
   ): Promise<OperationResult> {
-    const drivers = new DriverRegistry({
-      ...(this.#options.drivers !== undefined && { factories: this.#options.drivers }),
-      ...(this.#options.importModule !== undefined && { importModule: this.#options.importModule }),
-      ...(this.#options.driverPolicy !== undefined && { managed: this.#options.driverPolicy }),
-    });
+    const drivers = this.#drivers();
     const attrs = this.attributes();
     if (kind === 'boot' || kind === 'repair') await preflight(this.#plan, attrs, drivers);
     const machines = new MachinePool({

@@ -82,9 +82,10 @@ async function terminateInstance(
   instanceId: string | null,
   driverName: string | null,
 ): Promise<void> {
+  if (instanceId === null) return;
   const name = driverName ?? settings.driver;
   const driver = await ctx.drivers.get(name, settings.driverBase, settings.driverSettings);
-  if (!driver.driver.capabilities.launchesMachines || instanceId === null) return;
-  await driver.terminate([instanceId]);
+  // An existing machine is only released: it is not ours to kill.
+  if (driver.driver.capabilities.launchesMachines) await driver.terminate([instanceId]);
   ctx.store.recordTerminated([instanceId], name);
 }
