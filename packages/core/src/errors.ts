@@ -51,7 +51,9 @@ export class PlanError extends CloudbootError {
 
   constructor(problems: readonly PlanProblem[]) {
     const head =
-      problems.length === 1 ? 'The plan has a problem:' : `The plan has ${problems.length} problems:`;
+      problems.length === 1
+        ? 'The plan has a problem:'
+        : `The plan has ${problems.length} problems:`;
     super('PLAN_INVALID', [head, ...problems.map((p) => `  ${formatProblem(p)}`)].join('\n'));
     this.problems = problems;
   }
@@ -80,7 +82,10 @@ export class RunExistsError extends CloudbootError {
     readonly runName: string,
     readonly dbDir: string,
   ) {
-    super('RUN_EXISTS', `A run named "${runName}" already exists in ${dbDir}; pick another name or use "reload".`);
+    super(
+      'RUN_EXISTS',
+      `A run named "${runName}" already exists in ${dbDir}; pick another name or use "reload".`,
+    );
   }
 }
 

@@ -45,7 +45,18 @@ export {
 export type * from './engine/events.js';
 export type { LevelOutcome, OperationResult } from './engine/engine.js';
 export type { ServiceOutcome } from './engine/operation-context.js';
-export { CloudBoot, type CloudBootOptions, DEFAULT_DB_DIR, isCloudbootError, type PollCallbacks } from './api/cloud-boot.js';
+export {
+  CloudBoot,
+  type CloudBootOptions,
+  DEFAULT_DB_DIR,
+  isCloudbootError,
+  type PollCallbacks,
+} from './api/cloud-boot.js';
 export { CloudService } from './api/cloud-service.js';
-export { REDACTED, type RunDescription, SECRET_KEYS, type ServiceDescription } from './api/describe-run.js';
+export {
+  REDACTED,
+  type RunDescription,
+  SECRET_KEYS,
+  type ServiceDescription,
+} from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';

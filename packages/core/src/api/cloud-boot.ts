@@ -11,7 +11,13 @@ import type { ManagedDriverOptions } from '../driver/managed-driver.js';
 import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
 import { Attributes, resolveEnv } from '../engine/attributes.js';
 import { runOperation, type OperationResult } from '../engine/engine.js';
-import type { CloudBootEvent, EventSink, LevelEvent, OperationKind, ServiceEvent } from '../engine/events.js';
+import type {
+  CloudBootEvent,
+  EventSink,
+  LevelEvent,
+  OperationKind,
+  ServiceEvent,
+} from '../engine/events.js';
 import { MachinePool } from '../engine/machines.js';
 import { OperationContext } from '../engine/operation-context.js';
 import { ProgramFiles } from '../engine/programs.js';
@@ -244,11 +250,16 @@ export class CloudBoot {
   }
 
   /** Polls until the operation completes (event-driven; `pollPeriodMs` caps callback latency). */
-  async blockUntilComplete(callbacks: PollCallbacks & { pollPeriodMs?: number } = {}): Promise<void> {
+  async blockUntilComplete(
+    callbacks: PollCallbacks & { pollPeriodMs?: number } = {},
+  ): Promise<void> {
     const op = this.#requireOperation('blockUntilComplete()');
     const period = callbacks.pollPeriodMs ?? 100;
     while (!this.poll(callbacks)) {
-      await Promise.race([op.done.catch(() => undefined), new Promise((r) => setTimeout(r, period))]);
+      await Promise.race([
+        op.done.catch(() => undefined),
+        new Promise((r) => setTimeout(r, period)),
+      ]);
     }
   }
 
@@ -267,7 +278,8 @@ export class CloudBoot {
   /** The record of one service (current state, instance, failure …). */
   record(name: string): ServiceRecord {
     const record = this.#records.get(name);
-    if (record === undefined) throw new UsageError(`the run ${this.name} has no service named "${name}"`);
+    if (record === undefined)
+      throw new UsageError(`the run ${this.name} has no service named "${name}"`);
     return record;
   }
 
@@ -327,7 +339,9 @@ export class CloudBoot {
   async killInstances(options: { all?: boolean } = {}): Promise<InstanceStatus[]> {
     this.#store.lock(options.all ? 'history --kill' : 'clean');
     try {
-      return await killInstances(this.#store, this.attributes(), this.#drivers(), { all: options.all ?? false });
+      return await killInstances(this.#store, this.attributes(), this.#drivers(), {
+        all: options.all ?? false,
+      });
     } finally {
       this.#store.unlock();
     }
@@ -364,8 +378,14 @@ export class CloudBoot {
   }
 
   #begin(kind: OperationKind, options: { dashNine?: boolean; only?: ReadonlySet<string> }): void {
-    if (this.#operation !== undefined && this.#operation.result === undefined && this.#operation.error === undefined) {
-      throw new UsageError(`an operation (${this.#operation.kind}) is already running on run ${this.name}`);
+    if (
+      this.#operation !== undefined &&
+      this.#operation.result === undefined &&
+      this.#operation.error === undefined
+    ) {
+      throw new UsageError(
+        `an operation (${this.#operation.kind}) is already running on run ${this.name}`,
+      );
     }
     this.#store.lock(kind);
     const pending: CloudBootEvent[] = [];

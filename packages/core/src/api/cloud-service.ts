@@ -63,7 +63,10 @@ export class CloudService {
 
   /** Shuts this service down alone (terminate program unless `dashNine`, then its VM). */
   shutdown(options: { dashNine?: boolean } = {}): void {
-    this.#boot.begin('shutdown', { dashNine: options.dashNine ?? false, only: new Set([this.name]) });
+    this.#boot.begin('shutdown', {
+      dashNine: options.dashNine ?? false,
+      only: new Set([this.name]),
+    });
   }
 
   /**

@@ -28,7 +28,10 @@ export interface ServiceDescription {
 export interface RunDescription {
   readonly run: string;
   readonly plan: string;
-  readonly levels: ReadonlyArray<{ readonly level: number; readonly services: readonly ServiceDescription[] }>;
+  readonly levels: ReadonlyArray<{
+    readonly level: number;
+    readonly services: readonly ServiceDescription[];
+  }>;
 }
 
 function safeBag(attrs: Attributes, name: string): Record<string, string> {

@@ -57,7 +57,10 @@ export async function instanceHistory(
   const notes = new Map<InstanceRecord, string>();
   for (const record of records) {
     if (record.instanceId === null) {
-      notes.set(record, 'the launch was interrupted before the cloud answered; look for tag cloudboot-token');
+      notes.set(
+        record,
+        'the launch was interrupted before the cloud answered; look for tag cloudboot-token',
+      );
       continue;
     }
     try {

@@ -11,7 +11,11 @@ import { parseBoolean } from '../plan/values.js';
 import { hasReferences } from '../template/references.js';
 
 /** Loads every driver module the plan needs. @throws DriverLoadError */
-export async function preflight(plan: Plan, attrs: Attributes, drivers: DriverRegistry): Promise<void> {
+export async function preflight(
+  plan: Plan,
+  attrs: Attributes,
+  drivers: DriverRegistry,
+): Promise<void> {
   const wanted = new Map<string, { name: string; base: string }>();
   for (const level of plan.levels) {
     for (const service of level.services) {
@@ -19,7 +23,8 @@ export async function preflight(plan: Plan, attrs: Attributes, drivers: DriverRe
       if (raw !== undefined && hasReferences(raw.value)) continue;
       const launchRaw = service.keys.iaas_launch?.value;
       const launch =
-        (launchRaw === undefined ? undefined : parseBoolean(launchRaw)) ?? service.keys.hostname === undefined;
+        (launchRaw === undefined ? undefined : parseBoolean(launchRaw)) ??
+        service.keys.hostname === undefined;
       const name = launch ? (attrs.key(service.name, 'driver') ?? 'ec2') : 'static-ip';
       const base = dirname(raw?.source.file ?? service.source.file);
       wanted.set(`${name}\0${base}`, { name, base });

@@ -13,7 +13,13 @@
  * - `terminated`: gone, by request.
  * - `vanished`: the cloud does not know this id (never existed, or purged).
  */
-export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminated' | 'vanished';
+export type InstanceState =
+  | 'pending'
+  | 'running'
+  | 'stopping'
+  | 'stopped'
+  | 'terminated'
+  | 'vanished';
 
 /** Every {@link InstanceState}, for conformance checks of drivers' state maps. */
 export const INSTANCE_STATES: readonly InstanceState[] = [
@@ -107,7 +113,10 @@ export interface Driver {
   /** Checks credentials and endpoint without launching anything. */
   validate(context?: CallContext): Promise<void>;
   /** Instances carrying all the given tags (only when `capabilities.findsByTags`). */
-  findByTags?(tags: Readonly<Record<string, string>>, context?: CallContext): Promise<InstanceInfo[]>;
+  findByTags?(
+    tags: Readonly<Record<string, string>>,
+    context?: CallContext,
+  ): Promise<InstanceInfo[]>;
 }
 
 /**

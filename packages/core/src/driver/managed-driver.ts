@@ -6,13 +6,7 @@
  */
 import { DriverError, type DriverErrorKind } from '../errors.js';
 import { DEFAULT_RETRY, type RetryPolicy, backoffDelay, sleep } from './backoff.js';
-import type {
-  CallContext,
-  Driver,
-  InstanceInfo,
-  LaunchContext,
-  LaunchSpec,
-} from './driver.js';
+import type { CallContext, Driver, InstanceInfo, LaunchContext, LaunchSpec } from './driver.js';
 
 /** Tuning of a {@link ManagedDriver}. */
 export interface ManagedDriverOptions {
@@ -76,7 +70,8 @@ export class ManagedDriver {
     this.#retry = options.retry ?? DEFAULT_RETRY;
     const rate = driver.capabilities.launchesMachines ? (options.callsPerSecond ?? 20) : 0;
     this.#minGapMs = rate > 0 ? 1000 / rate : 0;
-    this.#pollIntervalMs = options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
+    this.#pollIntervalMs =
+      options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
   }
 
   async #throttle(signal?: AbortSignal): Promise<void> {
@@ -171,19 +166,34 @@ export class ManagedDriver {
     const name = this.driver.name;
     if (info.state === 'running' && info.address !== undefined) {
       this.#settle(info.instanceId, info);
-    } else if (info.state === 'vanished' && ++waiters[0]!.vanishedRounds <= VANISHED_ROUNDS_TOLERATED) {
+    } else if (
+      info.state === 'vanished' &&
+      ++waiters[0]!.vanishedRounds <= VANISHED_ROUNDS_TOLERATED
+    ) {
       // Give the cloud a moment to know its new instance.
-    } else if (info.state === 'terminated' || info.state === 'stopped' || info.state === 'vanished') {
+    } else if (
+      info.state === 'terminated' ||
+      info.state === 'stopped' ||
+      info.state === 'vanished'
+    ) {
       this.#settle(
         info.instanceId,
         undefined,
-        new DriverError('not-found', name, `instance ${info.instanceId} is ${info.state} (${info.nativeState}) instead of running`),
+        new DriverError(
+          'not-found',
+          name,
+          `instance ${info.instanceId} is ${info.state} (${info.nativeState}) instead of running`,
+        ),
       );
     } else if (waiters.every((w) => w.deadline <= now)) {
       this.#settle(
         info.instanceId,
         undefined,
-        new DriverError('transient', name, `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`),
+        new DriverError(
+          'transient',
+          name,
+          `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`,
+        ),
       );
     }
   }

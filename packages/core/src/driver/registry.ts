@@ -43,7 +43,9 @@ export function driverFactoryOf(module: unknown, label: string): DriverFactory {
   const m = module as { createDriver?: unknown; default?: { createDriver?: unknown } | unknown };
   const candidate =
     m?.createDriver ??
-    (typeof m?.default === 'function' ? m.default : (m?.default as { createDriver?: unknown })?.createDriver);
+    (typeof m?.default === 'function'
+      ? m.default
+      : (m?.default as { createDriver?: unknown })?.createDriver);
   if (typeof candidate !== 'function') {
     throw new DriverLoadError(
       `${label} does not export a driver factory: expected "export function createDriver(settings) { return driver }"`,
@@ -61,7 +63,9 @@ export function checkDriverShape(driver: unknown, label: string): Driver {
   if (typeof d?.name !== 'string') missing.unshift('name');
   if (typeof d?.capabilities !== 'object' || d.capabilities === null) missing.push('capabilities');
   if (missing.length > 0) {
-    throw new DriverLoadError(`${label} created an object that is not a driver: missing ${missing.join(', ')}`);
+    throw new DriverLoadError(
+      `${label} created an object that is not a driver: missing ${missing.join(', ')}`,
+    );
   }
   return d as Driver;
 }
@@ -80,7 +84,8 @@ export class DriverRegistry {
   static specifier(name: string, base: string): string {
     const builtin = BUILTIN_DRIVERS[name];
     if (builtin !== undefined) return builtin;
-    if (isPath(name)) return name.startsWith('file:') ? name : pathToFileURL(resolve(base, name)).href;
+    if (isPath(name))
+      return name.startsWith('file:') ? name : pathToFileURL(resolve(base, name)).href;
     return name;
   }
 
@@ -99,7 +104,8 @@ export class DriverRegistry {
 
   async #import(name: string, specifier: string): Promise<DriverFactory> {
     const importer = this.#options.importModule ?? ((s: string) => import(s));
-    const label = specifier === name ? `driver module "${name}"` : `driver "${name}" (${specifier})`;
+    const label =
+      specifier === name ? `driver module "${name}"` : `driver "${name}" (${specifier})`;
     let module: unknown;
     try {
       module = await importer(specifier);
@@ -118,11 +124,18 @@ export class DriverRegistry {
 
   /** The managed driver for a name and account settings (one per distinct account/endpoint). */
   get(name: string, base: string, settings: DriverSettings): Promise<ManagedDriver> {
-    const key = JSON.stringify([DriverRegistry.specifier(name, base), Object.entries(settings).sort()]);
+    const key = JSON.stringify([
+      DriverRegistry.specifier(name, base),
+      Object.entries(settings).sort(),
+    ]);
     let driver = this.#drivers.get(key);
     if (driver === undefined) {
       driver = this.factory(name, base).then(
-        (factory) => new ManagedDriver(checkDriverShape(factory(settings), `driver "${name}"`), this.#options.managed),
+        (factory) =>
+          new ManagedDriver(
+            checkDriverShape(factory(settings), `driver "${name}"`),
+            this.#options.managed,
+          ),
       );
       this.#drivers.set(key, driver);
     }

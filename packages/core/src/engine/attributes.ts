@@ -74,6 +74,17 @@ export class Attributes {
   }
 
   /**
+   * One of the service's plan keys with `env.NAME` resolved but its `${…}`
+   * references left as they are, for values that are split into words before
+   * each word is substituted (`*_args`): substituting first would split (and
+   * substitute again) inside attribute values.
+   */
+  rawKey(service: string, key: string): string | undefined {
+    const raw = this.service(service).keys[key];
+    return raw === undefined ? undefined : resolveEnv(raw.value, this.#sources.env);
+  }
+
+  /**
    * One attribute of a service. Order: the machine's real `hostname` and
    * `instance_id` once known, `run_name`, then published attributes, deps,
    * plan keys, and finally the service's own name as `service`.
@@ -87,9 +98,11 @@ export class Attributes {
     const published = facts?.published[name];
     if (published !== undefined) return published;
     const dep = plan.deps[name];
-    if (dep !== undefined) return this.#guarded(service, name, () => this.#resolveValue(service, dep));
+    if (dep !== undefined)
+      return this.#guarded(service, name, () => this.#resolveValue(service, dep));
     const key = plan.keys[name];
-    if (key !== undefined) return this.#guarded(service, name, () => this.#resolveValue(service, key));
+    if (key !== undefined)
+      return this.#guarded(service, name, () => this.#resolveValue(service, key));
     if (name === 'service') return service;
     return undefined;
   }
@@ -138,7 +151,8 @@ export class Attributes {
     let owner: string;
     if (ref.scope === 'global') {
       value = this.global(ref.name);
-      if (value === undefined) throw new TemplateError(`${context}${ref.text}: there is no global "${ref.name}"`);
+      if (value === undefined)
+        throw new TemplateError(`${context}${ref.text}: there is no global "${ref.name}"`);
       return value;
     }
     if (ref.scope === 'self') {
@@ -162,7 +176,9 @@ export class Attributes {
   #guarded(service: string, name: string, resolve: () => string | undefined): string | undefined {
     const id = `${service}.${name}`;
     if (this.#resolving.has(id)) {
-      throw new TemplateError(`attribute ${name} of ${service} refers to itself (a reference cycle)`);
+      throw new TemplateError(
+        `attribute ${name} of ${service} refers to itself (a reference cycle)`,
+      );
     }
     this.#resolving.add(id);
     try {

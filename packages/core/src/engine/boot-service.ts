@@ -72,12 +72,25 @@ export async function bootService(
 
   if (record.instanceId === null) {
     const token =
-      record.state === 'launching' && record.launchToken !== null ? record.launchToken : randomUUID();
-    if (record.state !== 'launching') record = ctx.moveLaunching(name, settings.driver, token);
+      record.state === 'launching' && record.launchToken !== null
+        ? record.launchToken
+        : randomUUID();
+    if (record.state !== 'launching') {
+      record = ctx.moveLaunching(
+        name,
+        settings.driver,
+        token,
+        driver.driver.capabilities.launchesMachines,
+      );
+    }
     try {
       const { instanceId } = await driver.launch(settings.launchSpec, {
         token,
-        tags: { 'cloudboot-run': ctx.store.runName, 'cloudboot-service': name, 'cloudboot-token': token },
+        tags: {
+          'cloudboot-run': ctx.store.runName,
+          'cloudboot-service': name,
+          'cloudboot-token': token,
+        },
         ...(ctx.signal !== undefined && { signal: ctx.signal }),
       });
       record = ctx.moveLaunched(name, token, instanceId);
@@ -91,7 +104,10 @@ export async function bootService(
   if (record.hostname === null) {
     try {
       const info = await driver.waitUntilRunning(record.instanceId ?? '', settings.timeoutMs);
-      record = ctx.move(name, 'addressed', { hostname: info.address ?? null, detail: info.address });
+      record = ctx.move(name, 'addressed', {
+        hostname: info.address ?? null,
+        detail: info.address,
+      });
     } catch (error) {
       if (error instanceof DriverError) return fail('address', error);
       throw error;
@@ -99,7 +115,9 @@ export async function bootService(
   }
 
   const target: MachineTarget =
-    settings.target.kind === 'ssh' ? { ...settings.target, host: record.hostname ?? '' } : settings.target;
+    settings.target.kind === 'ssh'
+      ? { ...settings.target, host: record.hostname ?? '' }
+      : settings.target;
   let session: MachineSession;
   try {
     session = await ctx.machines.session(target, settings.timeoutMs, ctx.signal);
@@ -129,11 +147,14 @@ async function contextualize(
   ctx.move(name, 'contextualizing');
   try {
     // A earlier attempt may have left files (a stale bootout.json); start clean.
-    if (before === 'failed' || before === 'contextualizing') await session.removeDir(settings.workdir);
+    if (before === 'failed' || before === 'contextualizing')
+      await session.removeDir(settings.workdir);
     await session.mkdirp(settings.workdir);
     const bag = ctx.attrs.bag(name);
     const template =
-      settings.bootconf === undefined ? '{}' : (await ctx.files.read(settings.bootconf)).toString('utf8');
+      settings.bootconf === undefined
+        ? '{}'
+        : (await ctx.files.read(settings.bootconf)).toString('utf8');
     const bootconf = fillBootconf(
       template,
       bag,
@@ -142,7 +163,10 @@ async function contextualize(
     );
     const bootenv = renderBootenv(bootconf.document);
     if (bootenv.skipped.length > 0) {
-      ctx.logs.note(name, `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`);
+      ctx.logs.note(
+        name,
+        `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
+      );
     }
     await writeBootFiles(session, settings.workdir, bootconf.json, bootenv.text);
     if (settings.bootpgm !== undefined) {
@@ -154,7 +178,10 @@ async function contextualize(
     ctx.move(name, 'contextualized', {
       contextualized: true,
       published,
-      detail: Object.keys(published).length > 0 ? `published ${Object.keys(published).join(', ')}` : undefined,
+      detail:
+        Object.keys(published).length > 0
+          ? `published ${Object.keys(published).join(', ')}`
+          : undefined,
     });
     return undefined;
   } catch (error) {

@@ -56,7 +56,11 @@ function perService(ctx: OperationContext, options: RunOperationOptions) {
       return (name: string) => bootService(ctx, name, { checkOnly: true });
     case 'shutdown':
       return (name: string) =>
-        shutdownService(ctx, name, options.dashNine !== undefined ? { dashNine: options.dashNine } : {});
+        shutdownService(
+          ctx,
+          name,
+          options.dashNine !== undefined ? { dashNine: options.dashNine } : {},
+        );
   }
 }
 
@@ -81,12 +85,23 @@ export async function runOperation(
       outcomes.push({
         level: level.level,
         status: 'not-executed',
-        services: names.map((service) => ({ service, level: level.level, status: 'not-executed' as const })),
+        services: names.map((service) => ({
+          service,
+          level: level.level,
+          status: 'not-executed' as const,
+        })),
       });
       continue;
     }
     const levelStarted = performance.now();
-    ctx.emit({ type: 'level', action: 'starting', operation: ctx.operation, level: level.level, services: names, at: Date.now() });
+    ctx.emit({
+      type: 'level',
+      action: 'starting',
+      operation: ctx.operation,
+      level: level.level,
+      services: names,
+      at: Date.now(),
+    });
     const services = await mapLimit(names, options.concurrency, run);
     const failed = services.some((s) => s.status === 'error');
     ctx.emit({

@@ -22,7 +22,9 @@ export class MachinePool {
     this.#ssh = new SshPool({
       hostKeys: options.hostKeys,
       ...(options.maxHandshakes !== undefined && { maxHandshakes: options.maxHandshakes }),
-      ...(options.maxHandshakesPerHost !== undefined && { maxHandshakesPerHost: options.maxHandshakesPerHost }),
+      ...(options.maxHandshakesPerHost !== undefined && {
+        maxHandshakesPerHost: options.maxHandshakesPerHost,
+      }),
     });
   }
 
@@ -37,8 +39,9 @@ export class MachinePool {
     return this.#ssh.handshakes;
   }
 
-  /** Closes every connection. */
+  /** Closes every connection (and the local program runner). */
   close(): Promise<void> {
+    this.#local.close();
     return this.#ssh.close();
   }
 }

@@ -50,9 +50,9 @@ export class OperationContext {
     return this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
   }
 
-  /** Commits a launch intent (durably), then emits it. */
-  moveLaunching(name: string, driver: string, token: string): ServiceRecord {
-    return this.#emitTransition(this.store.recordLaunchIntent(name, driver, token), token);
+  /** Commits a launch intent (synced to disk when `durable`), then emits it. */
+  moveLaunching(name: string, driver: string, token: string, durable: boolean): ServiceRecord {
+    return this.#emitTransition(this.store.recordLaunchIntent(name, driver, token, durable), token);
   }
 
   /** Commits a launched instance id, then emits it. */
@@ -63,7 +63,10 @@ export class OperationContext {
   #emitTransition(record: ServiceRecord, detail: string | undefined): ServiceRecord {
     const previous = this.records.get(record.name)?.state;
     this.records.set(record.name, record);
-    this.logs.note(record.name, `${previous ?? '?'} -> ${record.state}${detail ? ` (${detail})` : ''}`);
+    this.logs.note(
+      record.name,
+      `${previous ?? '?'} -> ${record.state}${detail ? ` (${detail})` : ''}`,
+    );
     this.emit({
       type: 'service',
       action: 'transition',

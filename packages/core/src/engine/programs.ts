@@ -62,10 +62,18 @@ export async function installProgram(
     timeoutMs,
   });
   if (unpack.exitCode !== 0) {
-    throw new InstallError(`could not unpack ${name}: tar exited with ${unpack.exitCode ?? unpack.signal}`, unpack);
+    throw new InstallError(
+      `could not unpack ${name}: tar exited with ${unpack.exitCode ?? unpack.signal}`,
+      unpack,
+    );
   }
   const runScript = posix.join(workdir, top, 'run.sh');
-  const check = await session.run({ program: 'test', args: ['-x', runScript], cwd: workdir, timeoutMs });
+  const check = await session.run({
+    program: 'test',
+    args: ['-x', runScript],
+    cwd: workdir,
+    timeoutMs,
+  });
   if (check.exitCode !== 0) {
     throw new InstallError(
       `${name} must contain a top directory "${top}" with an executable run.sh; ${top}/run.sh is missing or not executable`,
@@ -106,7 +114,9 @@ export async function readBootout(
     throw new Error(`${BOOTOUT} is not valid JSON: ${(error as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error(`${BOOTOUT} must hold a JSON object, not ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+    throw new Error(
+      `${BOOTOUT} must hold a JSON object, not ${Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+    );
   }
   const attrs: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {

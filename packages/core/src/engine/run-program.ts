@@ -16,7 +16,11 @@ const ROLE: Record<ProgramSetting['key'], string> = {
 };
 
 /** Splits the program's `*_args` like a shell and substitutes each word. */
-export function programArgs(ctx: OperationContext, service: string, program: ProgramSetting): string[] {
+export function programArgs(
+  ctx: OperationContext,
+  service: string,
+  program: ProgramSetting,
+): string[] {
   return splitShellWords(program.args).map((word) =>
     ctx.attrs.substitute(service, word, `${service}: ${program.key}_args: `),
   );
@@ -31,8 +35,17 @@ export async function runProgram(
 ): Promise<RunResult> {
   const name = settings.name;
   const args = programArgs(ctx, name, program);
-  const path = await installProgram(session, ctx.files, program.path, settings.workdir, settings.timeoutMs);
-  ctx.logs.note(name, `${program.key} ${basename(program.path)} ${JSON.stringify(args)} on ${session.label}`);
+  const path = await installProgram(
+    session,
+    ctx.files,
+    program.path,
+    settings.workdir,
+    settings.timeoutMs,
+  );
+  ctx.logs.note(
+    name,
+    `${program.key} ${basename(program.path)} ${JSON.stringify(args)} on ${session.label}`,
+  );
   const result = await session.run({
     program: path,
     args,

@@ -61,8 +61,6 @@ export class ServiceLogs {
   async close(): Promise<void> {
     const streams = [...this.#streams.values()];
     this.#streams.clear();
-    await Promise.all(
-      streams.map((s) => new Promise<void>((resolve) => s.end(() => resolve()))),
-    );
+    await Promise.all(streams.map((s) => new Promise<void>((resolve) => s.end(() => resolve()))));
   }
 }

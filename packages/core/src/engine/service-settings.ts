@@ -90,7 +90,9 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
   const timeoutS = parseNumber(key('pgm_timeout'), 'pgm_timeout', name) ?? DEFAULT_PGM_TIMEOUT_S;
   const program = (k: ProgramSetting['key']): ProgramSetting | undefined => {
     const path = key(k);
-    return path === undefined ? undefined : { path, args: key(`${k}_args`) ?? '', key: k };
+    // Raw: split and substituted word by word when the program runs (see `programArgs`).
+    const args = attrs.rawKey(name, `${k}_args`) ?? '';
+    return path === undefined ? undefined : { path, args, key: k };
   };
 
   const driverSettings: Record<string, string> = {};
@@ -122,9 +124,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
       ...(key('allocation') !== undefined && { allocation: key('allocation') }),
       ...(hostname !== undefined && { hostname }),
       ...(keyName !== undefined && { keyName }),
-      securityGroups: (key('securitygroups') ?? '')
-        .split(/[,\s]+/)
-        .filter((g) => g !== ''),
+      securityGroups: (key('securitygroups') ?? '').split(/[,\s]+/).filter((g) => g !== ''),
       options,
     },
     target: localExe

@@ -37,7 +37,8 @@ export async function shutdownService(
     const settings = serviceSettings(ctx.attrs, name);
     if (!options.dashNine && record.hostname !== null) {
       const failure = await cleanUpMachine(ctx, settings, record.hostname);
-      if (failure !== undefined) return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
+      if (failure !== undefined)
+        return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
     }
     if (record.instanceId !== null || record.launchToken !== null) {
       await terminateInstance(ctx, settings, record.instanceId, record.driver);

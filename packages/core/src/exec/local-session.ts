@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { MachineSession, RunRequest, RunResult } from './machine.js';
 import { OutputTail } from './output-tail.js';
+import { ShellSpawner } from './shell-spawner.js';
 
 /** How long to wait for output after a program exits while something else still holds its pipes. */
 const STDIO_GRACE_MS = 250;
@@ -24,6 +25,21 @@ function killGroup(pid: number | undefined): void {
 /** The {@link MachineSession} for this machine. */
 export class LocalSession implements MachineSession {
   readonly label = 'local';
+  /** Cheap program starts where the platform allows (see shell-spawner.ts). */
+  readonly #spawner: ShellSpawner | undefined;
+
+  /**
+   * `useShell: false` forces direct child processes (what platforms without
+   * `setsid` get); by default the helper shell is used where available.
+   */
+  constructor(options: { useShell?: boolean } = {}) {
+    this.#spawner = (options.useShell ?? true) && ShellSpawner.available() ? new ShellSpawner() : undefined;
+  }
+
+  /** Stops the helper shell, if one was started. */
+  close(): void {
+    this.#spawner?.close();
+  }
 
   async mkdirp(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
@@ -54,57 +70,62 @@ export class LocalSession implements MachineSession {
   }
 
   run(request: RunRequest): Promise<RunResult> {
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const stdout = new OutputTail();
-      const stderr = new OutputTail();
-      let timedOut = false;
-      const child = spawn(request.program, [...request.args], {
-        cwd: request.cwd,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup(child.pid);
-      }, request.timeoutMs);
-      const onAbort = () => killGroup(child.pid);
-      request.signal?.addEventListener('abort', onAbort, { once: true });
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout.push(chunk);
-        request.onOutput?.('stdout', chunk);
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr.push(chunk);
-        request.onOutput?.('stderr', chunk);
-      });
-      let done = false;
-      const finish = (exitCode: number | null, signal: string | null, spawnError?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        request.signal?.removeEventListener('abort', onAbort);
-        if (spawnError !== undefined) stderr.push(Buffer.from(`${spawnError.message}\n`));
-        resolve({
-          exitCode: spawnError !== undefined ? 127 : exitCode,
-          signal,
-          timedOut,
-          stdoutTail: stdout.text(),
-          stderrTail: stderr.text(),
-          durationMs: performance.now() - started,
-        });
-      };
-      child.on('error', (error) => finish(null, null, error));
-      child.on('close', (code, signal) => finish(code, signal));
-      // A program that leaves a daemon behind (`server &`) may hand it our
-      // pipes; don't wait for the daemon, only for the program itself.
-      child.on('exit', (code, signal) => {
-        setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
-          finish(code, signal);
-        }, STDIO_GRACE_MS).unref();
-      });
-    });
+    return this.#spawner?.run(request) ?? spawnDirectly(request);
   }
+}
+
+/** Runs a program as a direct child of this process (where no helper shell can be used). */
+function spawnDirectly(request: RunRequest): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const stdout = new OutputTail();
+    const stderr = new OutputTail();
+    let timedOut = false;
+    const child = spawn(request.program, [...request.args], {
+      cwd: request.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, request.timeoutMs);
+    const onAbort = () => killGroup(child.pid);
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      request.onOutput?.('stdout', chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      request.onOutput?.('stderr', chunk);
+    });
+    let done = false;
+    const finish = (exitCode: number | null, signal: string | null, spawnError?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+      if (spawnError !== undefined) stderr.push(Buffer.from(`${spawnError.message}\n`));
+      resolve({
+        exitCode: spawnError !== undefined ? 127 : exitCode,
+        signal,
+        timedOut,
+        stdoutTail: stdout.text(),
+        stderrTail: stderr.text(),
+        durationMs: performance.now() - started,
+      });
+    };
+    child.on('error', (error) => finish(null, null, error));
+    child.on('close', (code, signal) => finish(code, signal));
+    // A program that leaves a daemon behind (`server &`) may hand it our
+    // pipes; don't wait for the daemon, only for the program itself.
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code, signal);
+      }, STDIO_GRACE_MS).unref();
+    });
+  });
 }

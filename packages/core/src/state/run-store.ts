@@ -161,6 +161,18 @@ export class RunStore {
   /** Absolute path of the database file. */
   readonly file: string;
 
+  readonly #statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per handle. */
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private constructor(db: Database.Database, runName: string, file: string) {
     this.#db = db;
     this.runName = runName;
@@ -215,7 +227,7 @@ export class RunStore {
 
   #writePlan(plan: Plan, now: number): void {
     this.#setMeta('plan', JSON.stringify(plan));
-    const insert = this.#db.prepare(
+    const insert = this.#sql(
       `INSERT INTO services (name, level, position, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
        ON CONFLICT(name) DO UPDATE SET level = excluded.level, position = excluded.position`,
     );
@@ -226,15 +238,13 @@ export class RunStore {
   }
 
   #setMeta(key: string, value: string): void {
-    this.#db
-      .prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    this.#sql(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
   }
 
   #meta(key: string): string | undefined {
-    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+    const row = this.#sql('SELECT value FROM meta WHERE key = ?').get(key) as
       | { value: string }
       | undefined;
     return row?.value;
@@ -260,7 +270,7 @@ export class RunStore {
 
   /** Removes services no longer in the plan (after they were shut down). */
   forgetServices(names: readonly string[]): void {
-    const del = this.#db.prepare('DELETE FROM services WHERE name = ?');
+    const del = this.#sql('DELETE FROM services WHERE name = ?');
     this.#db.transaction(() => {
       for (const name of names) del.run(name);
     })();
@@ -268,15 +278,13 @@ export class RunStore {
 
   /** Every service, in plan order. */
   services(): ServiceRecord[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM services ORDER BY level, position')
-      .all() as ServiceRow[];
+    const rows = this.#sql('SELECT * FROM services ORDER BY level, position').all() as ServiceRow[];
     return rows.map(toRecord);
   }
 
   /** One service. */
   service(name: string): ServiceRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as
+    const row = this.#sql('SELECT * FROM services WHERE name = ?').get(name) as
       | ServiceRow
       | undefined;
     return row === undefined ? undefined : toRecord(row);
@@ -288,7 +296,7 @@ export class RunStore {
    */
   transition(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
     const apply = this.#db.transaction(() => {
-      const before = this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as
+      const before = this.#sql('SELECT * FROM services WHERE name = ?').get(name) as
         | ServiceRow
         | undefined;
       if (before === undefined) throw new Error(`unknown service ${name}`);
@@ -332,49 +340,50 @@ export class RunStore {
         params.stdout_tail = failure?.stdoutTail ?? null;
         params.stderr_tail = failure?.stderrTail ?? null;
       }
-      this.#db.prepare(`UPDATE services SET ${sets.join(', ')} WHERE name = @name`).run(params);
-      this.#db
-        .prepare(
-          'INSERT INTO transitions (service, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)',
-        )
-        .run(name, before.state, to, now, fields.detail ?? null);
-      return this.#db.prepare('SELECT * FROM services WHERE name = ?').get(name) as ServiceRow;
+      this.#sql(`UPDATE services SET ${sets.join(', ')} WHERE name = @name`).run(params);
+      this.#sql(
+        'INSERT INTO transitions (service, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)',
+      ).run(name, before.state, to, now, fields.detail ?? null);
+      // The row as written, without reading it back.
+      const after: ServiceRow = { ...before, state: to, updated_at: now };
+      for (const [column, value] of Object.entries(params)) {
+        if (column in after) (after as unknown as Record<string, unknown>)[column] = value;
+      }
+      return after;
     });
     return toRecord(apply());
   }
 
   /**
    * Records the intent to launch (state `launching` with `token`) and the
-   * instance history row, durably (full fsync), before the cloud is called.
+   * instance history row before the cloud is called. With `durable` (drivers
+   * that create machines: a lost record would be a leaked VM) the commit is
+   * fully synced to disk, not only safe against a crash of this process.
    */
-  recordLaunchIntent(name: string, driver: string, token: string): ServiceRecord {
-    this.#db.pragma('synchronous = FULL');
+  recordLaunchIntent(name: string, driver: string, token: string, durable: boolean): ServiceRecord {
+    if (durable) this.#db.pragma('synchronous = FULL');
     try {
-      this.#db
-        .prepare(
-          `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
+      this.#sql(
+        `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
            ON CONFLICT(token) DO NOTHING`,
-        )
-        .run(token, name, driver, Date.now());
+      ).run(token, name, driver, Date.now());
       return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
     } finally {
-      this.#db.pragma('synchronous = NORMAL');
+      if (durable) this.#db.pragma('synchronous = NORMAL');
     }
   }
 
   /** Records the instance id the cloud returned for a launch token, and moves the service to `launched`. */
   recordLaunched(name: string, token: string, instanceId: string): ServiceRecord {
     return this.#db.transaction(() => {
-      this.#db
-        .prepare('UPDATE instances SET instance_id = ? WHERE token = ?')
-        .run(instanceId, token);
+      this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token);
       return this.transition(name, 'launched', { instanceId, detail: instanceId });
     })();
   }
 
   /** Marks instances as terminated in the history. */
   recordTerminated(instanceIds: readonly string[], driver: string): void {
-    const update = this.#db.prepare(
+    const update = this.#sql(
       'UPDATE instances SET terminated_at = ? WHERE driver = ? AND instance_id = ? AND terminated_at IS NULL',
     );
     const now = Date.now();
@@ -385,9 +394,7 @@ export class RunStore {
 
   /** Every instance ever launched for the run, oldest first. */
   instances(): InstanceRecord[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM instances ORDER BY launched_at, rowid')
-      .all() as Array<{
+    const rows = this.#sql('SELECT * FROM instances ORDER BY launched_at, rowid').all() as Array<{
       token: string;
       service: string;
       driver: string;
@@ -409,9 +416,15 @@ export class RunStore {
   transitions(service?: string): TransitionRecord[] {
     const rows = (
       service === undefined
-        ? this.#db.prepare('SELECT * FROM transitions ORDER BY id').all()
-        : this.#db.prepare('SELECT * FROM transitions WHERE service = ? ORDER BY id').all(service)
-    ) as Array<{ service: string; from_state: ServiceState; to_state: ServiceState; at: number; detail: string | null }>;
+        ? this.#sql('SELECT * FROM transitions ORDER BY id').all()
+        : this.#sql('SELECT * FROM transitions WHERE service = ? ORDER BY id').all(service)
+    ) as Array<{
+      service: string;
+      from_state: ServiceState;
+      to_state: ServiceState;
+      at: number;
+      detail: string | null;
+    }>;
     return rows.map((r) => ({
       service: r.service,
       from: r.from_state,
@@ -433,19 +446,18 @@ export class RunStore {
 
   /** The pinned SSH host key of `host:port`, if any. */
   hostKey(host: string, port: number): string | undefined {
-    const row = this.#db
-      .prepare('SELECT key FROM host_keys WHERE host = ? AND port = ?')
-      .get(host, port) as { key: string } | undefined;
+    const row = this.#sql('SELECT key FROM host_keys WHERE host = ? AND port = ?').get(
+      host,
+      port,
+    ) as { key: string } | undefined;
     return row?.key;
   }
 
   /** Pins the SSH host key of `host:port` for this run. */
   pinHostKey(host: string, port: number, key: string): void {
-    this.#db
-      .prepare(
-        'INSERT INTO host_keys (host, port, key, pinned_at) VALUES (?, ?, ?, ?) ON CONFLICT(host, port) DO NOTHING',
-      )
-      .run(host, port, key, Date.now());
+    this.#sql(
+      'INSERT INTO host_keys (host, port, key, pinned_at) VALUES (?, ?, ?, ?) ON CONFLICT(host, port) DO NOTHING',
+    ).run(host, port, key, Date.now());
   }
 
   /**
@@ -457,7 +469,7 @@ export class RunStore {
     const me = machineName();
     this.#db
       .transaction(() => {
-        const row = this.#db.prepare('SELECT * FROM run_lock WHERE id = 1').get() as
+        const row = this.#sql('SELECT * FROM run_lock WHERE id = 1').get() as
           | { pid: number; host: string; owner: string; operation: string; acquired_at: number }
           | undefined;
         if (row !== undefined && row.owner !== this.#owner) {
@@ -482,7 +494,7 @@ export class RunStore {
 
   /** Releases the lock if this handle holds it. */
   unlock(): void {
-    this.#db.prepare('DELETE FROM run_lock WHERE id = 1 AND owner = ?').run(this.#owner);
+    this.#sql('DELETE FROM run_lock WHERE id = 1 AND owner = ?').run(this.#owner);
   }
 
   /** Closes the database. */

@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalSession } from './local-session.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cloudboot-local-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function script(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return path;
+}
+
+/** True while `pid` runs (a zombie waiting to be reaped counts as gone). */
+function running(pid: number): boolean {
+  try {
+    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+describe.each([
+  ['through the helper shell', true],
+  ['as direct children', false],
+])('LocalSession running programs %s', (_label, useShell) => {
+  const session = new LocalSession({ useShell });
+  afterAll(() => session.close());
+
+  it('passes argv verbatim, runs in cwd, and returns exit status and output tails', async () => {
+    const pgm = script(`args-${useShell}.sh`, 'printf "%s|" "$@"; pwd; echo oops >&2; exit 4');
+    const chunks: string[] = [];
+    const hostile = ['$(touch pwned)', '`touch pwned`', "it's", 'a b', 'line\nbreak', '; rm -rf /'];
+    const result = await session.run({
+      program: pgm,
+      args: hostile,
+      cwd: dir,
+      timeoutMs: 5000,
+      onOutput: (stream, chunk) => chunks.push(`${stream}:${chunk.toString()}`),
+    });
+    expect(result).toMatchObject({ exitCode: 4, signal: null, timedOut: false, stderrTail: 'oops\n' });
+    expect(result.stdoutTail).toBe(`${hostile.join('|')}|${dir}\n`);
+    expect(chunks.join('')).toContain('stderr:oops\n');
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+  });
+
+  it('kills the program and its children at the timeout', async () => {
+    const pidFile = join(dir, `child-${useShell}.pid`);
+    const pgm = script(`slow-${useShell}.sh`, `sleep 60 & echo $! > ${pidFile}; wait`);
+    const started = Date.now();
+    const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 300 });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(result).toMatchObject({ exitCode: null, timedOut: true });
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(running(child)).toBe(false);
+  });
+
+  it('does not wait for a daemon the program leaves behind', async () => {
+    const pidFile = join(dir, `daemon-${useShell}.pid`);
+    const pgm = script(`daemon-${useShell}.sh`, `sleep 30 & echo $! > ${pidFile}; echo started`);
+    const started = Date.now();
+    const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 10_000 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'started\n' });
+    const daemon = Number(readFileSync(pidFile, 'utf8'));
+    expect(running(daemon)).toBe(true);
+    process.kill(daemon, 'SIGKILL');
+  });
+
+  it('reports a program that cannot be started', async () => {
+    const result = await session.run({ program: join(dir, 'missing'), args: [], cwd: dir, timeoutMs: 5000 });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderrTail).toMatch(/missing|No such file/);
+  });
+
+  it('stops a program when aborted, without calling it a timeout', async () => {
+    const pgm = script(`abort-${useShell}.sh`, 'sleep 60');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 30_000, signal: controller.signal });
+    expect(result).toMatchObject({ exitCode: null, timedOut: false });
+  });
+});
