@@ -29,7 +29,8 @@ function criticalPath(events: readonly CloudBootEvent[]): number {
     perService.set(e.service, entry);
   }
   const perLevel = new Map<number, number>();
-  for (const { level, ms } of perService.values()) perLevel.set(level, Math.max(perLevel.get(level) ?? 0, ms));
+  for (const { level, ms } of perService.values())
+    perLevel.set(level, Math.max(perLevel.get(level) ?? 0, ms));
   return [...perLevel.values()].reduce((a, b) => a + b, 0);
 }
 
@@ -48,7 +49,8 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
     const started = performance.now();
     const result = await boot.run();
     const wallMs = performance.now() - started;
-    if (!result.ok) throw new Error(`bench run failed: ${result.failures.map((f) => f.message).join('; ')}`);
+    if (!result.ok)
+      throw new Error(`bench run failed: ${result.failures.map((f) => f.message).join('; ')}`);
     await boot.shutdown({ dashNine: true });
     boot.close();
     return { wallMs, criticalMs: criticalPath(events), handshakes: result.sshHandshakes };
@@ -65,15 +67,23 @@ const median = (xs: readonly number[]) => {
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
+  });
   const runs = Number(values.runs);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`# cloudboot benchmark\n`);
-  console.log(`machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+  console.log(
+    `machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+  );
   console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
-  console.log('| scenario | services | wall (median) | critical path (median) | overhead (median) | overhead per service | ssh handshakes |');
+  console.log(
+    '| scenario | services | wall (median) | critical path (median) | overhead (median) | overhead per service | ssh handshakes |',
+  );
   console.log('|---|---|---|---|---|---|---|');
-  for (const scenario of SCENARIOS.filter((s) => values.only === undefined || s.name === values.only)) {
+  for (const scenario of SCENARIOS.filter(
+    (s) => values.only === undefined || s.name === values.only,
+  )) {
     await runOnce(scenario, 0);
     const samples: Sample[] = [];
     for (let i = 1; i <= runs; i++) samples.push(await runOnce(scenario, i));

@@ -39,7 +39,8 @@ function writeGeneratedPlan(root: string, shape: PlanShape): string {
     if (shape.serviceLines === undefined) {
       sections.push(`[svc-l${level}]\nreplica_count: ${shape.perLevel}\n`);
     } else {
-      for (let i = 0; i < shape.perLevel; i++) sections.push(`[svc-l${level}-s${i}]\n${shape.serviceLines(level, i)}\n`);
+      for (let i = 0; i < shape.perLevel; i++)
+        sections.push(`[svc-l${level}-s${i}]\n${shape.serviceLines(level, i)}\n`);
     }
     writeFileSync(join(root, `level${level}.conf`), sections.join('\n'));
   }
@@ -63,7 +64,11 @@ function localScenario(name: string, levels: number, perLevel: number, program: 
         program,
         defaults: 'local_exe: true\nhostname: 127.0.0.1',
       });
-      return { planFile, dbDir: join(root, 'db'), cleanup: async () => rmSync(root, { recursive: true, force: true }) };
+      return {
+        planFile,
+        dbDir: join(root, 'db'),
+        cleanup: async () => rmSync(root, { recursive: true, force: true }),
+      };
     },
   };
 }

@@ -10,7 +10,10 @@ afterEach(() => {
   dirs = [];
 });
 
-async function cli(plan: PlanDir, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  plan: PlanDir,
+  argv: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli([...argv, '-d', plan.dbDir], {

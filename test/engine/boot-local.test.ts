@@ -1,7 +1,13 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BootFailedError, type CloudBootEvent, CloudBoot, RunLockedError, UsageError } from '@cloudboot/core';
+import {
+  BootFailedError,
+  type CloudBootEvent,
+  CloudBoot,
+  RunLockedError,
+  UsageError,
+} from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
 import { type PlanDir, samplePlan, writePlan } from '../support/plan-files.js';
 
@@ -19,7 +25,12 @@ afterEach(() => {
 describe('booting the sample plan locally', () => {
   it('fills bootconf and bootenv, flows attributes between levels and reaches ready', async () => {
     const plan = track(samplePlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'sample', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'sample',
+      drivers,
+    });
     const result = await boot.run();
     expect(result.failures.map((f) => f.message)).toEqual([]);
     expect(result.ok).toBe(true);
@@ -50,7 +61,12 @@ describe('booting the sample plan locally', () => {
 
   it('commits transitions in order and starts level 2 only after level 1 is ready', async () => {
     const plan = track(samplePlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'order', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'order',
+      drivers,
+    });
     await boot.run();
     const transitions = boot.store.transitions();
     expect(transitions.filter((t) => t.service === 'database').map((t) => t.to)).toEqual([
@@ -72,14 +88,20 @@ describe('booting the sample plan locally', () => {
   it('shuts down in reverse level order and removes working directories', async () => {
     const plan = track(
       writePlan({
-        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\nterminatepgm: stop.sh\nterminatepgm_args: ${.service}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\nlevel3: l3.conf\n',
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\nterminatepgm: stop.sh\nterminatepgm_args: ${.service}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\nlevel3: l3.conf\n',
         'l1.conf': '[svc-a]\n',
         'l2.conf': '[svc-b]\n[svc-c]\n',
         'l3.conf': '[svc-d]\n',
         'stop.sh': '#!/bin/sh\necho "$1" >> ${ROOT}/stopped\n',
       }),
     );
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'down', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'down',
+      drivers,
+    });
     expect((await boot.run()).ok).toBe(true);
     expect(existsSync(plan.path('machine/a'))).toBe(true);
     const result = await boot.shutdown();
@@ -89,7 +111,12 @@ describe('booting the sample plan locally', () => {
     expect(order.slice(1, 3).sort()).toEqual(['b', 'c']);
     expect(order[3]).toBe('a');
     for (const s of ['a', 'b', 'c', 'd']) expect(existsSync(plan.path('machine', s))).toBe(false);
-    expect(boot.getServices().flat().map((s) => s.state)).toEqual(Array(4).fill('terminated'));
+    expect(
+      boot
+        .getServices()
+        .flat()
+        .map((s) => s.state),
+    ).toEqual(Array(4).fill('terminated'));
     boot.close();
   });
 });
@@ -97,8 +124,10 @@ describe('booting the sample plan locally', () => {
 describe('failures', () => {
   const failingPlan = () =>
     writePlan({
-      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\npgm_timeout: 1\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
-      'l1.conf': '[svc-ok]\nbootpgm: ok.sh\n[svc-bad]\nbootpgm: bad.sh\n[svc-slow]\nreadypgm: slow.sh\n',
+      'top.conf':
+        '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\npgm_timeout: 1\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'l1.conf':
+        '[svc-ok]\nbootpgm: ok.sh\n[svc-bad]\nbootpgm: bad.sh\n[svc-slow]\nreadypgm: slow.sh\n',
       'l2.conf': '[svc-later]\nbootpgm: ok.sh\n',
       'ok.sh': '#!/bin/sh\necho booted >> ${ROOT}/booted\n',
       'bad.sh': '#!/bin/sh\necho "some output"\necho "disk full" >&2\nexit 3\n',
@@ -107,7 +136,12 @@ describe('failures', () => {
 
   it('fails the service with the stderr tail, finishes the level and skips later levels', async () => {
     const plan = track(failingPlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'fail', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'fail',
+      drivers,
+    });
     const started = Date.now();
     const result = await boot.run();
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -127,7 +161,10 @@ describe('failures', () => {
     });
     expect(boot.record('ok').state).toBe('ready');
     expect(boot.record('later').state).toBe('pending');
-    expect(boot.errorStatus().map((l) => l.map((s) => s.name).sort())).toEqual([['bad', 'slow'], []]);
+    expect(boot.errorStatus().map((l) => l.map((s) => s.name).sort())).toEqual([
+      ['bad', 'slow'],
+      [],
+    ]);
     expect(() => boot.poll()).toThrow(BootFailedError);
     // The slow ready program was killed, not left behind.
     expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/sleep 30$/m);
@@ -136,19 +173,32 @@ describe('failures', () => {
 
   it('start() again does not restart failed services; repair() restarts them', async () => {
     const plan = track(failingPlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'again', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'again',
+      drivers,
+    });
     await boot.run();
     const again = await boot.run();
     expect(again.levels[0]?.services.find((s) => s.service === 'bad')?.status).toBe('error');
     expect(plan.read('booted').trim().split('\n')).toHaveLength(1);
 
     // Fix the broken programs, then repair: failed services are contextualized again.
-    writeFileSync(plan.path('bad.sh'), '#!/bin/sh\necho fixed >> ${ROOT}/booted\n'.replace('${ROOT}', plan.root));
+    writeFileSync(
+      plan.path('bad.sh'),
+      '#!/bin/sh\necho fixed >> ${ROOT}/booted\n'.replace('${ROOT}', plan.root),
+    );
     writeFileSync(plan.path('slow.sh'), '#!/bin/sh\nexit 0\n');
     boot.repair();
     const repaired = await boot.wait();
     expect(repaired.failures).toEqual([]);
-    expect(boot.getServices().flat().map((s) => [s.name, s.state])).toEqual([
+    expect(
+      boot
+        .getServices()
+        .flat()
+        .map((s) => [s.name, s.state]),
+    ).toEqual([
       ['ok', 'ready'],
       ['bad', 'ready'],
       ['slow', 'ready'],
@@ -159,17 +209,49 @@ describe('failures', () => {
   });
 });
 
+describe('program arguments', () => {
+  it("may use attributes the service's own boot program published", async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf':
+          '[svc-db]\nbootconf: conf.json\nbootpgm: boot.sh\nreadypgm: ready.sh\nreadypgm_args: ${.port} "${.service} ok"\n',
+        'conf.json': '{"name": "${service}"}',
+        'boot.sh': '#!/bin/sh\necho \'{"port": "6543"}\' > bootout.json\n',
+        'ready.sh': '#!/bin/sh\nprintf "%s|" "$@" > ${ROOT}/argv\n',
+      }),
+    );
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'args',
+      drivers,
+    });
+    const result = await boot.run();
+    expect(result.failures.map((f) => f.message)).toEqual([]);
+    expect(plan.read('argv')).toBe('6543|db ok|');
+    boot.close();
+  });
+});
+
 describe('reopening a run', () => {
   it('only re-runs ready programs for services already booted', async () => {
     const plan = track(
       writePlan({
-        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
         'l1.conf': '[svc-a]\nbootpgm: boot.sh\nreadypgm: ready.sh\n',
         'boot.sh': '#!/bin/sh\necho boot >> ${ROOT}/log\n',
         'ready.sh': '#!/bin/sh\necho ready >> ${ROOT}/log\n',
       }),
     );
-    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'reopen', drivers });
+    const first = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'reopen',
+      drivers,
+    });
     await first.run();
     first.close();
     const second = new CloudBoot({ dbDir: plan.dbDir, runName: 'reopen', drivers });
@@ -181,22 +263,38 @@ describe('reopening a run', () => {
   it('stores globals given to later commands, so they need not be repeated', async () => {
     const plan = track(
       writePlan({
-        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[globals]\ncolour: red\n[runlevels]\nlevel1: l1.conf\n',
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[globals]\ncolour: red\n[runlevels]\nlevel1: l1.conf\n',
         'l1.conf': '[svc-a]\nreadypgm: ready.sh\nreadypgm_args: ${global.colour}\n',
         'ready.sh': '#!/bin/sh\necho "$1" >> ${ROOT}/colours\n',
         'more.conf': '[globals]\ncolour: green\n',
       }),
     );
-    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'globals', drivers });
+    const first = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'globals',
+      drivers,
+    });
     await first.run();
     first.close();
-    const blue = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', globals: { COLOUR: 'blue' }, drivers });
+    const blue = new CloudBoot({
+      dbDir: plan.dbDir,
+      runName: 'globals',
+      globals: { COLOUR: 'blue' },
+      drivers,
+    });
     await blue.run();
     blue.close();
     const again = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', drivers });
     await again.run();
     again.close();
-    const file = new CloudBoot({ dbDir: plan.dbDir, runName: 'globals', globalsFiles: [plan.path('more.conf')], drivers });
+    const file = new CloudBoot({
+      dbDir: plan.dbDir,
+      runName: 'globals',
+      globalsFiles: [plan.path('more.conf')],
+      drivers,
+    });
     await file.run();
     file.close();
     expect(plan.read('colours')).toBe('red\nblue\nblue\ngreen\n');
@@ -205,12 +303,18 @@ describe('reopening a run', () => {
   it('refuses a second operation while the run is locked', async () => {
     const plan = track(
       writePlan({
-        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
         'l1.conf': '[svc-a]\nreadypgm: ready.sh\n',
         'ready.sh': '#!/bin/sh\nsleep 0.5\n',
       }),
     );
-    const first = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'locked', drivers });
+    const first = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'locked',
+      drivers,
+    });
     first.start();
     expect(() => first.start()).toThrow(UsageError);
     const second = new CloudBoot({ dbDir: plan.dbDir, runName: 'locked', drivers });
@@ -226,7 +330,12 @@ describe('reopening a run', () => {
 describe('the seed API', () => {
   it('poll() throws before start and delivers level and service callbacks in order', async () => {
     const plan = track(samplePlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'poll', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'poll',
+      drivers,
+    });
     expect(() => boot.poll()).toThrow('poll() was called before start() or shutdown()');
     const seen: string[] = [];
     boot.start();
@@ -247,7 +356,12 @@ describe('the seed API', () => {
 
   it('streams typed events through an async iterator', async () => {
     const plan = track(samplePlan());
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'iter', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'iter',
+      drivers,
+    });
     boot.start();
     const events: CloudBootEvent[] = [];
     for await (const event of boot.events()) events.push(event);

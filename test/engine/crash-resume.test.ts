@@ -18,16 +18,24 @@ afterEach(() => {
 });
 
 function startChild(plan: PlanDir, run: string): ChildProcess {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', child, plan.path('top.conf'), plan.dbDir, run], {
-    cwd: new URL('..', import.meta.url).pathname,
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', child, plan.path('top.conf'), plan.dbDir, run],
+    {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: 'ignore',
+    },
+  );
   children.push(proc);
   return proc;
 }
 
 /** Waits until `check` holds for the run's database (read while the child writes it). */
-async function waitFor(plan: PlanDir, run: string, check: (store: RunStore) => boolean): Promise<void> {
+async function waitFor(
+  plan: PlanDir,
+  run: string,
+  check: (store: RunStore) => boolean,
+): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (existsSync(`${plan.dbDir}/cloudboot-${run}.db`)) {
@@ -52,7 +60,8 @@ async function kill(proc: ChildProcess): Promise<void> {
 describe('resuming after a crash', () => {
   it('continues a killed boot without re-running finished work, taking over the stale lock', async () => {
     const plan = writePlan({
-      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'top.conf':
+        '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
       'l1.conf': '[svc-db]\nbootpgm: db.sh\n',
       'l2.conf': '[svc-web]\nbootpgm: web.sh\n',
       'db.sh': '#!/bin/sh\necho db >> ${ROOT}/runs\necho \'{"port": "5432"}\' > bootout.json\n',
@@ -60,7 +69,14 @@ describe('resuming after a crash', () => {
     });
     dirs.push(plan);
     const proc = startChild(plan, 'crash');
-    await waitFor(plan, 'crash', (s) => s.service('web')?.state === 'contextualizing' && existsSync(plan.path('runs')) && readFileSync(plan.path('runs'), 'utf8').includes('web'));
+    await waitFor(
+      plan,
+      'crash',
+      (s) =>
+        s.service('web')?.state === 'contextualizing' &&
+        existsSync(plan.path('runs')) &&
+        readFileSync(plan.path('runs'), 'utf8').includes('web'),
+    );
     await kill(proc);
     writeFileSync(plan.path('fast'), '');
 
@@ -69,7 +85,12 @@ describe('resuming after a crash', () => {
     const result = await boot.run();
     expect(result.failures).toEqual([]);
     expect(plan.read('runs')).toBe('db\nweb\nweb\n');
-    expect(boot.getServices().flat().map((s) => s.state)).toEqual(['ready', 'ready']);
+    expect(
+      boot
+        .getServices()
+        .flat()
+        .map((s) => s.state),
+    ).toEqual(['ready', 'ready']);
     expect(boot.store.instances()).toHaveLength(2);
     boot.close();
   });
@@ -90,12 +111,21 @@ describe('resuming after a crash', () => {
     expect(before.service('vm')?.instanceId).toBeNull();
     before.close();
 
-    const boot = new CloudBoot({ dbDir: plan.dbDir, runName: 'launch', globals: { delay: '0' }, drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      runName: 'launch',
+      globals: { delay: '0' },
+      drivers,
+    });
     const result = await boot.run();
     expect(result.failures).toEqual([]);
     const leases = JSON.parse(plan.read('leases.json')) as Array<{ id: string; token: string }>;
     expect(leases).toEqual([{ id: 'vm-1', token, service: 'vm', state: 'running' }]);
-    expect(boot.record('vm')).toMatchObject({ state: 'ready', instanceId: 'vm-1', launchToken: token });
+    expect(boot.record('vm')).toMatchObject({
+      state: 'ready',
+      instanceId: 'vm-1',
+      launchToken: token,
+    });
     expect(boot.store.instances().map((i) => [i.token, i.instanceId])).toEqual([[token, 'vm-1']]);
 
     expect((await boot.shutdown()).ok).toBe(true);

@@ -16,7 +16,9 @@ afterEach(() => {
 /** True while `pid` is a live process (a zombie waiting to be reaped is dead). */
 function isRunning(pid: number): boolean {
   try {
-    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().startsWith('Z');
+    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)])
+      .toString()
+      .startsWith('Z');
   } catch {
     return false;
   }
@@ -40,7 +42,12 @@ describe('the in-house driver example', () => {
         .replace('/tmp/cloudboot-pool-leases.json', leases)
         .replace('[defaults]', `[defaults]\nworkdir: ${join(root, 'work')}`),
     );
-    const boot = new CloudBoot({ dbDir: join(root, 'db'), planFile: join(root, 'top.conf'), runName: 'pool', drivers: { 'static-ip': createDriver } });
+    const boot = new CloudBoot({
+      dbDir: join(root, 'db'),
+      planFile: join(root, 'top.conf'),
+      runName: 'pool',
+      drivers: { 'static-ip': createDriver },
+    });
     const result = await boot.run();
     expect(result.failures).toEqual([]);
     const services = boot.getServices().flat();
@@ -49,11 +56,21 @@ describe('the in-house driver example', () => {
       ['worker-1', expect.stringMatching(/^lease-[12]$/), 'ready'],
     ]);
     expect(services.map((s) => s.hostname).sort()).toEqual(['127.0.0.1', 'localhost']);
-    const leased = JSON.parse(readFileSync(leases, 'utf8')) as Record<string, { state: string; token: string }>;
+    const leased = JSON.parse(readFileSync(leases, 'utf8')) as Record<
+      string,
+      { state: string; token: string }
+    >;
     expect(Object.values(leased).map((l) => l.state)).toEqual(['leased', 'leased']);
     // The token recorded before the launch is the one the driver saw.
-    const tokens = boot.store.instances().map((i) => i.token).sort();
-    expect(Object.values(leased).map((l) => l.token).sort()).toEqual(tokens);
+    const tokens = boot.store
+      .instances()
+      .map((i) => i.token)
+      .sort();
+    expect(
+      Object.values(leased)
+        .map((l) => l.token)
+        .sort(),
+    ).toEqual(tokens);
 
     expect((await boot.shutdown()).ok).toBe(true);
     const released = JSON.parse(readFileSync(leases, 'utf8')) as Record<string, { state: string }>;
@@ -66,12 +83,26 @@ describe('the in-house driver example', () => {
     const root = copyExample('inhouse-driver');
     writeFileSync(
       join(root, 'top.conf'),
-      readFileSync(join(root, 'top.conf'), 'utf8').replace('./pool-driver.mjs', './no-such-driver.mjs'),
+      readFileSync(join(root, 'top.conf'), 'utf8').replace(
+        './pool-driver.mjs',
+        './no-such-driver.mjs',
+      ),
     );
-    const boot = new CloudBoot({ dbDir: join(root, 'db'), planFile: join(root, 'top.conf'), runName: 'missing' });
+    const boot = new CloudBoot({
+      dbDir: join(root, 'db'),
+      planFile: join(root, 'top.conf'),
+      runName: 'missing',
+    });
     await expect(boot.run()).rejects.toThrow(DriverLoadError);
-    await expect(boot.wait()).rejects.toThrow(/cannot load driver "\.\/no-such-driver\.mjs" \(file:\/\/.*no-such-driver\.mjs\)/);
-    expect(boot.getServices().flat().map((s) => s.state)).toEqual(['pending', 'pending']);
+    await expect(boot.wait()).rejects.toThrow(
+      /cannot load driver "\.\/no-such-driver\.mjs" \(file:\/\/.*no-such-driver\.mjs\)/,
+    );
+    expect(
+      boot
+        .getServices()
+        .flat()
+        .map((s) => s.state),
+    ).toEqual(['pending', 'pending']);
     expect(boot.store.instances()).toEqual([]);
     boot.close();
   });
@@ -82,9 +113,17 @@ describe('the webapp example', () => {
     const root = copyExample('webapp');
     writeFileSync(
       join(root, 'top.conf'),
-      readFileSync(join(root, 'top.conf'), 'utf8').replace('[defaults]', `[defaults]\nworkdir: ${join(root, 'work')}`),
+      readFileSync(join(root, 'top.conf'), 'utf8').replace(
+        '[defaults]',
+        `[defaults]\nworkdir: ${join(root, 'work')}`,
+      ),
     );
-    const boot = new CloudBoot({ dbDir: join(root, 'db'), planFile: join(root, 'top.conf'), runName: 'webapp', drivers: { 'static-ip': createDriver } });
+    const boot = new CloudBoot({
+      dbDir: join(root, 'db'),
+      planFile: join(root, 'top.conf'),
+      runName: 'webapp',
+      drivers: { 'static-ip': createDriver },
+    });
     const result = await boot.run();
     expect(result.failures.map((f) => `${f.message}\n${f.stderrTail}`)).toEqual([]);
     const store = boot.getServices()[0]?.[0];

@@ -65,6 +65,7 @@ export function samplePlan(): PlanDir {
   ];
   const files: Record<string, string> = {};
   for (const name of names) files[name] = readFileSync(join(base, name), 'utf8');
-  files['top.conf'] = files['top.conf']?.replace('[defaults]', '[defaults]\nworkdir: ${WORKDIR}') ?? '';
+  files['top.conf'] =
+    files['top.conf']?.replace('[defaults]', '[defaults]\nworkdir: ${WORKDIR}') ?? '';
   return writePlan(files);
 }

@@ -257,7 +257,9 @@ describe('list, history, clean', () => {
     expect(code).toBe(EXIT.ok);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toBe('run h: 6 instances, 3 current');
-    expect(lines[1]).toMatch(/^TOKEN +SERVICE +DRIVER +INSTANCE +LAUNCHED +TERMINATED +CURRENT +CLOUD STATE$/);
+    expect(lines[1]).toMatch(
+      /^TOKEN +SERVICE +DRIVER +INSTANCE +LAUNCHED +TERMINATED +CURRENT +CLOUD STATE$/,
+    );
     expect(lines).toHaveLength(8);
     expect(lines[2]).toMatch(
       /^[0-9a-f-]{36} +database +static-ip +static:localhost +\d{4}-.*Z +\d{4}-.*Z +- +running \(existing\)$/,

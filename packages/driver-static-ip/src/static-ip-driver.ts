@@ -43,21 +43,39 @@ export function createDriver(_settings: DriverSettings = {}): Driver {
     async launch(spec: LaunchSpec) {
       const host = spec.hostname;
       if (host === undefined || host === '') {
-        throw new DriverError('invalid-request', STATIC_IP_DRIVER_NAME, `service ${spec.service} has no hostname`);
+        throw new DriverError(
+          'invalid-request',
+          STATIC_IP_DRIVER_NAME,
+          `service ${spec.service} has no hostname`,
+        );
       }
       if (!(await resolves(host))) {
-        throw new DriverError('not-found', STATIC_IP_DRIVER_NAME, `hostname "${host}" of service ${spec.service} does not resolve`);
+        throw new DriverError(
+          'not-found',
+          STATIC_IP_DRIVER_NAME,
+          `hostname "${host}" of service ${spec.service} does not resolve`,
+        );
       }
       return { instanceId: `${PREFIX}${host}` };
     },
 
     async describe(instanceIds: readonly string[]): Promise<InstanceInfo[]> {
-      const hosts = [...new Set(instanceIds.map(hostOf).filter((h): h is string => h !== undefined))];
-      const alive = new Map(await Promise.all(hosts.map(async (h) => [h, await resolves(h)] as const)));
+      const hosts = [
+        ...new Set(instanceIds.map(hostOf).filter((h): h is string => h !== undefined)),
+      ];
+      const alive = new Map(
+        await Promise.all(hosts.map(async (h) => [h, await resolves(h)] as const)),
+      );
       return instanceIds.map((instanceId) => {
         const host = hostOf(instanceId);
         return host !== undefined && alive.get(host) === true
-          ? { instanceId, state: 'running', nativeState: 'existing', address: host, publicAddress: host }
+          ? {
+              instanceId,
+              state: 'running',
+              nativeState: 'existing',
+              address: host,
+              publicAddress: host,
+            }
           : { instanceId, state: 'vanished', nativeState: 'unknown' };
       });
     },

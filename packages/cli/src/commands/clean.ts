@@ -12,16 +12,22 @@ import { openRun } from './run-session.js';
 export const cleanCommand: Command = {
   name: 'clean',
   usage: 'clean NAME',
-  summary: 'terminate orphaned instances of the run (launched for it, no longer any service\'s machine)',
+  summary:
+    "terminate orphaned instances of the run (launched for it, no longer any service's machine)",
   options: ['name'],
   async run(ctx) {
     const { out } = ctx;
     const boot = openRun(ctx, runNameArg(ctx, this.name));
     try {
       const killed = await boot.killInstances();
-      out.info(`run ${boot.name}: ${killed.length} orphan${killed.length === 1 ? '' : 's'} terminated`);
+      out.info(
+        `run ${boot.name}: ${killed.length} orphan${killed.length === 1 ? '' : 's'} terminated`,
+      );
       printInstances(out, boot.name, killed);
-      return { exitCode: EXIT.ok, details: { run: boot.name, killed: killed.map((k) => k.instanceId) } };
+      return {
+        exitCode: EXIT.ok,
+        details: { run: boot.name, killed: killed.map((k) => k.instanceId) },
+      };
     } finally {
       boot.close();
     }

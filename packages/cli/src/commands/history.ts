@@ -6,10 +6,23 @@ import { formatTable, formatTime } from '../table.js';
 import { type Command, runNameArg } from './command.js';
 import { openRun } from './run-session.js';
 
-const HEADER = ['TOKEN', 'SERVICE', 'DRIVER', 'INSTANCE', 'LAUNCHED', 'TERMINATED', 'CURRENT', 'CLOUD STATE'];
+const HEADER = [
+  'TOKEN',
+  'SERVICE',
+  'DRIVER',
+  'INSTANCE',
+  'LAUNCHED',
+  'TERMINATED',
+  'CURRENT',
+  'CLOUD STATE',
+];
 
 /** Prints instance rows as a table (and as JSON lines with --json). */
-export function printInstances(out: Output, run: string, instances: readonly InstanceStatus[]): void {
+export function printInstances(
+  out: Output,
+  run: string,
+  instances: readonly InstanceStatus[],
+): void {
   for (const instance of instances) out.jsonLine({ type: 'instance', run, ...instance });
   const rows = instances.map((i) => [
     i.token,
@@ -33,7 +46,8 @@ export function printInstances(out: Output, run: string, instances: readonly Ins
 export const historyCommand: Command = {
   name: 'history',
   usage: 'history NAME [--kill]',
-  summary: 'list every instance ever launched for the run with its cloud state; --kill terminates the live ones',
+  summary:
+    'list every instance ever launched for the run with its cloud state; --kill terminates the live ones',
   options: ['name', 'kill'],
   async run(ctx) {
     const { out, options } = ctx;
@@ -49,7 +63,11 @@ export const historyCommand: Command = {
       printInstances(out, boot.name, instances);
       return {
         exitCode: EXIT.ok,
-        details: { run: boot.name, instances: instances.length, killed: killed.map((k) => k.instanceId) },
+        details: {
+          run: boot.name,
+          instances: instances.length,
+          killed: killed.map((k) => k.instanceId),
+        },
       };
     } finally {
       boot.close();

@@ -41,7 +41,11 @@ export function createRun(ctx: CommandContext, planFile: string): CloudBoot {
 /** Reopens the run `name`; `-g`/`-G` globals given now are stored with it. */
 export function openRun(ctx: CommandContext, name: string): CloudBoot {
   const files = ctx.options.globalsFiles;
-  return new CloudBoot({ ...commonOptions(ctx), runName: name, ...(files.length > 0 && { globalsFiles: files }) });
+  return new CloudBoot({
+    ...commonOptions(ctx),
+    runName: name,
+    ...(files.length > 0 && { globalsFiles: files }),
+  });
 }
 
 /** Writes `-o FILE` (mode 0600: published attributes may be sensitive). */

@@ -5,7 +5,7 @@
  * program, for its ready program) are always the current ones.
  */
 import { TemplateError } from '../errors.js';
-import type { Plan, PlanValue, ServicePlan } from '../plan/model.js';
+import { type Plan, type PlanValue, PROGRAM_ARG_KEYS, type ServicePlan } from '../plan/model.js';
 import { envVariableName } from '../plan/values.js';
 import { type Reference, substituteReferences } from '../template/references.js';
 
@@ -107,7 +107,11 @@ export class Attributes {
     return undefined;
   }
 
-  /** Every attribute of a service, as a flat map (for bootconf templates and `-o`). */
+  /**
+   * Every attribute of a service, as a flat map (for bootconf templates and
+   * `-o`). Program argument templates are not attributes: they are resolved
+   * word by word when their program runs.
+   */
   bag(service: string): Record<string, string> {
     const plan = this.service(service);
     const facts = this.#sources.facts(service);
@@ -116,7 +120,7 @@ export class Attributes {
       'run_name',
       'hostname',
       'instance_id',
-      ...Object.keys(plan.keys),
+      ...Object.keys(plan.keys).filter((k) => !PROGRAM_ARG_KEYS.has(k)),
       ...Object.keys(plan.deps),
       ...Object.keys(facts?.published ?? {}),
     ]);

@@ -120,7 +120,10 @@ export async function bootService(
       : settings.target;
   let session: MachineSession;
   try {
-    session = await ctx.machines.session(target, settings.timeoutMs, ctx.signal);
+    session = await ctx.machines.session(target, settings.timeoutMs, {
+      signal: ctx.signal,
+      existing: !driver.driver.capabilities.launchesMachines,
+    });
   } catch (error) {
     if (error instanceof RemoteError) return fail('connect', error);
     throw error;

@@ -28,10 +28,23 @@ export class MachinePool {
     });
   }
 
-  /** A session for `target`, waiting (within `timeoutMs`) until the machine is reachable. */
-  session(target: MachineTarget, timeoutMs: number, signal?: AbortSignal): Promise<MachineSession> {
+  /**
+   * A session for `target`, waiting (within `timeoutMs`) until the machine is
+   * reachable. A machine that existed before the run (`existing`) is up, so a
+   * refused key is final at once; a freshly launched VM gets time to install
+   * its keys.
+   */
+  session(
+    target: MachineTarget,
+    timeoutMs: number,
+    options: { signal?: AbortSignal | undefined; existing: boolean },
+  ): Promise<MachineSession> {
     if (target.kind === 'local') return Promise.resolve(this.#local);
-    return this.#ssh.session(target, { timeoutMs, ...(signal !== undefined && { signal }) });
+    return this.#ssh.session(target, {
+      timeoutMs,
+      ...(options.signal !== undefined && { signal: options.signal }),
+      ...(options.existing && { authGraceMs: 0 }),
+    });
   }
 
   /** SSH handshakes made so far. */

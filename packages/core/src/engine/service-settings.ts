@@ -7,7 +7,7 @@ import { dirname, posix } from 'node:path';
 import { TemplateError } from '../errors.js';
 import type { DriverSettings, LaunchSpec } from '../driver/driver.js';
 import type { MachineTarget } from '../exec/machine.js';
-import { KNOWN_SERVICE_KEYS } from '../plan/model.js';
+import { KNOWN_SERVICE_KEYS, PROGRAM_ARG_KEYS } from '../plan/model.js';
 import { parseBoolean } from '../plan/values.js';
 import type { Attributes } from './attributes.js';
 
@@ -104,6 +104,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
   }
   const options: Record<string, string> = {};
   for (const k of Object.keys(plan.keys)) {
+    if (PROGRAM_ARG_KEYS.has(k)) continue;
     const v = key(k);
     if (v !== undefined) options[k] = v;
   }

@@ -60,7 +60,11 @@ async function cleanUpMachine(
 ): Promise<{ message: string; tails: { stdoutTail: string; stderrTail: string } } | undefined> {
   const target: MachineTarget =
     settings.target.kind === 'ssh' ? { ...settings.target, host: hostname } : settings.target;
-  const session = await ctx.machines.session(target, settings.timeoutMs, ctx.signal);
+  // At shutdown every machine has been reached before: a refused key is final.
+  const session = await ctx.machines.session(target, settings.timeoutMs, {
+    signal: ctx.signal,
+    existing: true,
+  });
   if (settings.terminatepgm !== undefined) {
     // The working directory may be gone (a boot that never got that far).
     await session.mkdirp(settings.workdir);

@@ -17,7 +17,9 @@ function script(name: string, body: string): string {
 /** True while `pid` runs (a zombie waiting to be reaped counts as gone). */
 function running(pid: number): boolean {
   try {
-    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().startsWith('Z');
+    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)])
+      .toString()
+      .startsWith('Z');
   } catch {
     return false;
   }
@@ -41,7 +43,12 @@ describe.each([
       timeoutMs: 5000,
       onOutput: (stream, chunk) => chunks.push(`${stream}:${chunk.toString()}`),
     });
-    expect(result).toMatchObject({ exitCode: 4, signal: null, timedOut: false, stderrTail: 'oops\n' });
+    expect(result).toMatchObject({
+      exitCode: 4,
+      signal: null,
+      timedOut: false,
+      stderrTail: 'oops\n',
+    });
     expect(result.stdoutTail).toBe(`${hostile.join('|')}|${dir}\n`);
     expect(chunks.join('')).toContain('stderr:oops\n');
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
@@ -72,7 +79,12 @@ describe.each([
   });
 
   it('reports a program that cannot be started', async () => {
-    const result = await session.run({ program: join(dir, 'missing'), args: [], cwd: dir, timeoutMs: 5000 });
+    const result = await session.run({
+      program: join(dir, 'missing'),
+      args: [],
+      cwd: dir,
+      timeoutMs: 5000,
+    });
     expect(result.exitCode).not.toBe(0);
     expect(result.stderrTail).toMatch(/missing|No such file/);
   });
@@ -81,7 +93,13 @@ describe.each([
     const pgm = script(`abort-${useShell}.sh`, 'sleep 60');
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 30_000, signal: controller.signal });
+    const result = await session.run({
+      program: pgm,
+      args: [],
+      cwd: dir,
+      timeoutMs: 30_000,
+      signal: controller.signal,
+    });
     expect(result).toMatchObject({ exitCode: null, timedOut: false });
   });
 });

@@ -33,7 +33,8 @@ export class LocalSession implements MachineSession {
    * `setsid` get); by default the helper shell is used where available.
    */
   constructor(options: { useShell?: boolean } = {}) {
-    this.#spawner = (options.useShell ?? true) && ShellSpawner.available() ? new ShellSpawner() : undefined;
+    this.#spawner =
+      (options.useShell ?? true) && ShellSpawner.available() ? new ShellSpawner() : undefined;
   }
 
   /** Stops the helper shell, if one was started. */

@@ -98,3 +98,14 @@ export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'workdir',
   'host_key',
 ]);
+
+/**
+ * Argument templates of the programs: split and substituted word by word
+ * when the program runs (so they may use what the boot program published),
+ * never resolved as a whole.
+ */
+export const PROGRAM_ARG_KEYS: ReadonlySet<string> = new Set([
+  'bootpgm_args',
+  'readypgm_args',
+  'terminatepgm_args',
+]);
