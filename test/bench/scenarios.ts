@@ -1,13 +1,24 @@
 /** Generated plans the benchmark boots. */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalSession, type MachineSession, MemoryHostKeyStore, SshPool } from '@cloudboot/core';
 import { startSshHosts } from '../harness/sshd.js';
 
 /** What one benchmark run boots. */
 export interface ScenarioSetup {
   readonly planFile: string;
   readonly dbDir: string;
+  /** Time the program needs when run alone on the scenario's kind of machine (median of several). */
+  calibrate(): Promise<number>;
+  /**
+   * Wall time of the same programs started by a plain shell loop, level by
+   * level, with nothing else: the floor any orchestrator on this machine has
+   * (local scenarios only).
+   */
+  floor?(): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -15,6 +26,9 @@ export interface ScenarioSetup {
 export interface Scenario {
   readonly name: string;
   readonly services: number;
+  readonly levels: number;
+  /** Programs each service runs (boot and ready). */
+  readonly programsPerService: number;
   readonly concurrency?: number;
   setup(index: number): Promise<ScenarioSetup>;
 }
@@ -26,6 +40,8 @@ interface PlanShape {
   readonly program: string;
   /** Extra `[defaults]` lines. */
   readonly defaults: string;
+  /** Base of the working directories on the machines. */
+  readonly workdir: string;
   /** Per service section lines, by level and index (for spreading over machines). */
   readonly serviceLines?: (level: number, index: number) => string;
 }
@@ -47,15 +63,28 @@ function writeGeneratedPlan(root: string, shape: PlanShape): string {
   const top = join(root, 'top.conf');
   writeFileSync(
     top,
-    `[defaults]\nbootpgm: pgm.sh\nreadypgm: pgm.sh\nworkdir: ${join(root, 'work')}\n${shape.defaults}\n[runlevels]\n${runlevels.join('\n')}\n`,
+    `[defaults]\nbootpgm: pgm.sh\nreadypgm: pgm.sh\nworkdir: ${shape.workdir}\n${shape.defaults}\n[runlevels]\n${runlevels.join('\n')}\n`,
   );
   return top;
+}
+
+const CALIBRATION_RUNS = 15;
+
+async function medianRun(session: MachineSession, program: string, cwd: string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < CALIBRATION_RUNS; i++) {
+    times.push((await session.run({ program, args: [], cwd, timeoutMs: 30_000 })).durationMs);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? 0;
 }
 
 function localScenario(name: string, levels: number, perLevel: number, program: string): Scenario {
   return {
     name,
     services: levels * perLevel,
+    levels,
+    programsPerService: 2,
     async setup() {
       const root = mkdtempSync(join(tmpdir(), 'cloudboot-bench-'));
       const planFile = writeGeneratedPlan(root, {
@@ -63,10 +92,26 @@ function localScenario(name: string, levels: number, perLevel: number, program: 
         perLevel,
         program,
         defaults: 'local_exe: true\nhostname: 127.0.0.1',
+        workdir: join(root, 'work'),
       });
       return {
         planFile,
         dbDir: join(root, 'db'),
+        floor: async () => {
+          const pgm = join(root, 'pgm.sh');
+          const loop = `for l in $(seq ${levels}); do for i in $(seq ${perLevel}); do (setsid ${pgm}; setsid ${pgm}) & done; wait; done`;
+          const started = performance.now();
+          execFileSync('/bin/sh', ['-c', loop]);
+          return performance.now() - started;
+        },
+        calibrate: async () => {
+          const session = new LocalSession();
+          try {
+            return await medianRun(session, join(root, 'pgm.sh'), root);
+          } finally {
+            session.close();
+          }
+        },
         cleanup: async () => rmSync(root, { recursive: true, force: true }),
       };
     },
@@ -77,13 +122,18 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
   return {
     name,
     services: levels * perLevel,
+    levels,
+    programsPerService: 2,
     async setup() {
       const root = mkdtempSync(join(tmpdir(), 'cloudboot-bench-'));
+      // The machines' login user must be able to create it: not under root's temp dir.
+      const remote = `/tmp/cloudboot-bench-ssh-${randomBytes(4).toString('hex')}`;
       const hosts = await startSshHosts({ count: machines });
       const planFile = writeGeneratedPlan(root, {
         levels,
         perLevel,
         program: 'exit 0',
+        workdir: remote,
         defaults: `ssh_username: ${hosts.username}\nlocalsshkeypath: ${hosts.clientKeyPath}`,
         serviceLines: (level, i) => {
           const host = hosts.hosts[(level * perLevel + i) % machines];
@@ -93,9 +143,30 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
       return {
         planFile,
         dbDir: join(root, 'db'),
+        calibrate: async () => {
+          const pool = new SshPool({ hostKeys: new MemoryHostKeyStore() });
+          try {
+            const host = hosts.hosts[0];
+            const target = {
+              kind: 'ssh' as const,
+              host: host?.address ?? '',
+              port: host?.port ?? 22,
+              username: hosts.username,
+              privateKeyPath: hosts.clientKeyPath,
+            };
+            const session = await pool.session(target, { timeoutMs: 10_000 });
+            const dir = `${remote}/calibration`;
+            await session.mkdirp(dir);
+            await session.writeFile(`${dir}/pgm.sh`, '#!/bin/sh\nexit 0\n', 0o755);
+            return await medianRun(session, `${dir}/pgm.sh`, dir);
+          } finally {
+            await pool.close();
+          }
+        },
         cleanup: async () => {
           await hosts.stop();
           rmSync(root, { recursive: true, force: true });
+          rmSync(remote, { recursive: true, force: true });
         },
       };
     },

@@ -1,15 +1,30 @@
 /**
  * Per-service log files: every program's stdout and stderr, framed by what
- * ran and how it ended, under `<logDir>/<run>/<service>.log`.
+ * ran and how it ended, plus each state transition, under
+ * `<logDir>/<run>/<service>.log`.
+ *
+ * Entries are buffered in memory and written at most every
+ * {@link FLUSH_INTERVAL_MS} (and when the operation ends), by one writer at
+ * a time: a boot of a thousand services makes tens of thousands of small log
+ * entries, and creating a thousand files in one directory from several
+ * threads at once mostly contends for the directory's lock.
  */
-import { type WriteStream, createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunResult } from '../exec/machine.js';
+
+/** How long an entry may wait in memory before it is written. */
+export const FLUSH_INTERVAL_MS = 200;
 
 /** Opens log files lazily and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
-  readonly #streams = new Map<string, WriteStream>();
+  readonly #files = new Map<string, FileHandle>();
+  readonly #pending = new Map<string, Array<string | Buffer>>();
+  #timer: NodeJS.Timeout | undefined;
+  /** The flush in progress; flushes never overlap. */
+  #writing: Promise<void> = Promise.resolve();
   #created = false;
 
   /** `dir` is the run's own log directory. */
@@ -22,29 +37,53 @@ export class ServiceLogs {
     return join(this.#dir, `${service}.log`);
   }
 
-  #stream(service: string): WriteStream {
-    let stream = this.#streams.get(service);
-    if (stream === undefined) {
+  async #file(service: string): Promise<FileHandle> {
+    let file = this.#files.get(service);
+    if (file === undefined) {
       if (!this.#created) {
         mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
         this.#created = true;
       }
-      stream = createWriteStream(this.path(service), { flags: 'a', mode: 0o600 });
-      // A log that cannot be written must not stop the boot; the events still tell.
-      stream.on('error', () => {});
-      this.#streams.set(service, stream);
+      file = await open(this.path(service), 'a', 0o600);
+      this.#files.set(service, file);
     }
-    return stream;
+    return file;
+  }
+
+  #append(service: string, entry: string | Buffer): void {
+    const pending = this.#pending.get(service);
+    if (pending === undefined) this.#pending.set(service, [entry]);
+    else pending.push(entry);
+    this.#timer ??= setTimeout(() => this.#flush(), FLUSH_INTERVAL_MS).unref();
+  }
+
+  #flush(): Promise<void> {
+    this.#timer = undefined;
+    const batch = [...this.#pending];
+    this.#pending.clear();
+    this.#writing = this.#writing.then(async () => {
+      for (const [service, entries] of batch) {
+        try {
+          const file = await this.#file(service);
+          await file.write(
+            Buffer.concat(entries.map((e) => (typeof e === 'string' ? Buffer.from(e) : e))),
+          );
+        } catch {
+          // A log that cannot be written must not stop the boot; the events still tell.
+        }
+      }
+    });
+    return this.#writing;
   }
 
   /** Writes a timestamped note line. */
   note(service: string, text: string): void {
-    this.#stream(service).write(`[${new Date().toISOString()}] ${text}\n`);
+    this.#append(service, `[${new Date().toISOString()}] ${text}\n`);
   }
 
   /** Appends raw program output. */
   output(service: string, chunk: Buffer): void {
-    this.#stream(service).write(chunk);
+    this.#append(service, chunk);
   }
 
   /** Notes how a program ended. */
@@ -57,10 +96,12 @@ export class ServiceLogs {
     this.note(service, `${program}: ${how} after ${Math.round(result.durationMs)} ms`);
   }
 
-  /** Flushes and closes every open log file. */
+  /** Writes what is pending, then closes every log file. */
   async close(): Promise<void> {
-    const streams = [...this.#streams.values()];
-    this.#streams.clear();
-    await Promise.all(streams.map((s) => new Promise<void>((resolve) => s.end(() => resolve()))));
+    clearTimeout(this.#timer);
+    await this.#flush();
+    const files = [...this.#files.values()];
+    this.#files.clear();
+    await Promise.all(files.map((f) => f.close()));
   }
 }

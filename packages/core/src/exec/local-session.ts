@@ -46,15 +46,8 @@ export class LocalSession implements MachineSession {
     await mkdir(dir, { recursive: true });
   }
 
-  async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-    try {
-      // One call in the common case: the file is new, so `mode` applies.
-      await writeFile(path, data, { mode, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      await writeFile(path, data);
-      await chmod(path, mode);
-    }
+  writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    return writeWithMode(path, data, mode);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
@@ -66,12 +59,23 @@ export class LocalSession implements MachineSession {
     }
   }
 
-  async removeDir(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
+  removeDir(dir: string): Promise<void> {
+    return rm(dir, { recursive: true, force: true });
   }
 
   run(request: RunRequest): Promise<RunResult> {
     return this.#spawner?.run(request) ?? spawnDirectly(request);
+  }
+}
+
+/** Writes a whole file with `mode`, in one call when the file is new. */
+async function writeWithMode(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  try {
+    await writeFile(path, data, { mode, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await writeFile(path, data);
+    await chmod(path, mode);
   }
 }
 

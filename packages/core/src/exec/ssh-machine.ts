@@ -10,7 +10,7 @@ import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine
 import { connectOnce } from './ssh-connect.js';
 import { loadCredentials } from './ssh-credentials.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
-import { SshLimit } from './ssh-limit.js';
+import { Semaphore } from './semaphore.js';
 import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
 import { execCommand, runProgram, type StopSignal } from './ssh-run.js';
 
@@ -54,8 +54,8 @@ export class SshMachine implements MachineSession {
   readonly label: string;
   readonly #target: SshTarget;
   readonly #context: SshMachineContext;
-  readonly #execs = new SshLimit(EXEC_CHANNELS);
-  readonly #kills = new SshLimit(1);
+  readonly #execs = new Semaphore(EXEC_CHANNELS);
+  readonly #kills = new Semaphore(1);
   #client: Client | undefined;
   #connecting: Promise<Client> | undefined;
   #sftp: Promise<SFTPWrapper> | undefined;

@@ -8,7 +8,7 @@ import type { Client } from 'ssh2';
 import { UsageError } from '../errors.js';
 import type { MachineSession, SshTarget } from './machine.js';
 import type { HostKeyStore } from './ssh-host-key.js';
-import { SshLimit } from './ssh-limit.js';
+import { Semaphore } from './semaphore.js';
 import { SshMachine, type SshMachineContext, type SshSessionOptions } from './ssh-machine.js';
 
 export type { HostKeyStore } from './ssh-host-key.js';
@@ -40,14 +40,14 @@ const DEFAULT_AUTH_GRACE_MS = 30_000;
 export class SshPool {
   readonly #machines = new Map<string, SshMachine>();
   readonly #closing = new AbortController();
-  readonly #allHandshakes: SshLimit;
-  readonly #hostHandshakes = new Map<string, SshLimit>();
+  readonly #allHandshakes: Semaphore;
+  readonly #hostHandshakes = new Map<string, Semaphore>();
   readonly #maxPerHost: number;
   readonly #context: SshMachineContext;
   #handshakes = 0;
 
   constructor(options: SshPoolOptions) {
-    this.#allHandshakes = new SshLimit(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.#allHandshakes = new Semaphore(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
     this.#maxPerHost = options.maxHandshakesPerHost ?? DEFAULT_MAX_HANDSHAKES_PER_HOST;
     this.#context = {
       hostKeys: options.hostKeys,
@@ -101,7 +101,7 @@ export class SshPool {
     const hostKey = `${host}:${port}`;
     let perHost = this.#hostHandshakes.get(hostKey);
     if (perHost === undefined) {
-      perHost = new SshLimit(this.#maxPerHost);
+      perHost = new Semaphore(this.#maxPerHost);
       this.#hostHandshakes.set(hostKey, perHost);
     }
     // Per host first, so a busy host does not hold pool-wide slots while it waits.

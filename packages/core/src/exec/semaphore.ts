@@ -1,10 +1,10 @@
 /**
- * Counting semaphore used to bound SSH handshakes (so large levels do not
+ * Counting semaphore: bounds SSH handshakes (so large levels do not
  * trip sshd's `MaxStartups`) and channels per connection (`MaxSessions`).
  */
 
 /** Gives out at most `capacity` slots at a time, first come first served. */
-export class SshLimit {
+export class Semaphore {
   readonly #capacity: number;
   #used = 0;
   readonly #waiting: (() => void)[] = [];
