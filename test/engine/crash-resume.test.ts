@@ -57,6 +57,38 @@ async function kill(proc: ChildProcess): Promise<void> {
   await exited;
 }
 
+describe('interrupting an operation', () => {
+  it('abort() kills running programs, keeps states, and start() continues', async () => {
+    const plan = writePlan({
+      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'l1.conf': '[svc-db]\nbootpgm: db.sh\n[svc-cache]\nbootpgm: cache.sh\n',
+      'l2.conf': '[svc-web]\n',
+      'db.sh': '#!/bin/sh\necho $$ > ${ROOT}/db.pid\n[ -f ${ROOT}/fast ] || sleep 60\n',
+      'cache.sh': '#!/bin/sh\nexit 0\n',
+    });
+    dirs.push(plan);
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'abort', drivers });
+    boot.start();
+    while (!existsSync(plan.path('db.pid'))) await new Promise((r) => setTimeout(r, 20));
+    boot.abort();
+    const result = await boot.wait();
+    expect(result).toMatchObject({ ok: false, interrupted: true, failures: [] });
+    expect(result.levels.map((l) => l.status)).toEqual(['interrupted', 'not-executed']);
+    expect(boot.record('db').state).toBe('contextualizing');
+    expect(boot.record('cache').state).toBe('ready');
+    expect(boot.record('web').state).toBe('pending');
+    expect(() => boot.poll()).toThrow('the boot of run abort was interrupted');
+    const pid = Number(plan.read('db.pid'));
+    expect(() => process.kill(pid, 0)).toThrow();
+
+    writeFileSync(plan.path('fast'), '');
+    const resumed = await boot.run();
+    expect(resumed).toMatchObject({ ok: true, interrupted: false });
+    expect(boot.getServices().flat().map((s) => s.state)).toEqual(['ready', 'ready', 'ready']);
+    boot.close();
+  });
+});
+
 describe('resuming after a crash', () => {
   it('continues a killed boot without re-running finished work, taking over the stale lock', async () => {
     const plan = writePlan({

@@ -16,6 +16,8 @@ export const EXIT = {
   run: 3,
   /** A driver module could not be loaded or has the wrong shape. */
   driverLoad: 4,
+  /** Interrupted (Ctrl-C): the run keeps its state; `resume` continues it. */
+  interrupted: 130,
   /** A bug: an error cloudboot did not expect. */
   internal: 70,
 } as const;
@@ -42,7 +44,8 @@ export function exitCodeOfError(error: unknown): number {
 }
 
 /** Exit status for a command that ran to the end: 0 only when it fully succeeded. */
-export function exitCodeOfOutcome(success: boolean): number {
+export function exitCodeOfOutcome(success: boolean, interrupted = false): number {
+  if (interrupted) return EXIT.interrupted;
   return success ? EXIT.ok : EXIT.serviceFailed;
 }
 
@@ -53,5 +56,6 @@ export const EXIT_HELP: readonly string[] = [
   `${EXIT.usage}   usage error or invalid plan`,
   `${EXIT.run}   run not found, already exists, or locked by another process`,
   `${EXIT.driverLoad}   a driver module could not be loaded`,
+  `${EXIT.interrupted} interrupted (Ctrl-C); "cloudboot resume NAME" continues`,
   `${EXIT.internal}  internal error (a bug; run with -v for the stack trace)`,
 ];

@@ -19,6 +19,11 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Directory relative paths on the command line are resolved against. */
   readonly cwd: string;
+  /**
+   * Aborted when the user interrupts (Ctrl-C): the running operation stops,
+   * keeping every service's state for `resume`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** How much human output to print, lowest first (`-l`, `-v` = debug, `-q` = error). */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -87,5 +87,45 @@ describe('the cloudboot binary', () => {
     writeFileSync(join(f.dir, 'release'), '');
     expect(await exited).toBe(EXIT.ok);
     expect((await f.cli(['status', 'lk', '-q'])).code).toBe(EXIT.ok);
+  });
+
+  it('stops cleanly on Ctrl-C (exit 130), keeping state for resume', async () => {
+    const f = makeFixture();
+    f.write('slow.conf', `[svc-slow]\nbootpgm: wait-boot.sh\nbootpgm_args: ${f.dir}\n`);
+    // The boot program waits for the test to create `release` (and records that it ran).
+    f.write(
+      'wait-boot.sh',
+      '#!/bin/sh\necho started >> "$1/runs"\nwhile [ ! -e "$1/release" ]; do sleep 0.05; done\n',
+      true,
+    );
+    const plan = f.write(
+      'int.conf',
+      `[runlevels]\nlevel1: slow.conf\n\n[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${f.workdir}\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [...NODE_ARGS, 'boot', plan, '-n', 'int', '-d', f.dbDir],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    for (let i = 0; i < 400 && !existsSync(join(f.dir, 'runs')); i++) await sleep(25);
+    child.kill('SIGINT');
+    expect(await exited).toBe(EXIT.interrupted);
+    expect(stderr).toBe('\ncloudboot: SIGINT: stopping (again to exit at once)\n');
+    expect(stdout).toContain('next: "cloudboot resume int" continues from where it stopped');
+    expect(stdout).toMatch(/run int: boot INTERRUPTED in \d+\.\d\ds: 0 of 1 service ready\n$/);
+
+    writeFileSync(join(f.dir, 'release'), '');
+    const resumed = await f.cli(['resume', 'int', '-q']);
+    expect(resumed.code).toBe(EXIT.ok);
+    expect(readFileSync(join(f.dir, 'runs'), 'utf8')).toBe('started\nstarted\n');
   });
 });

@@ -2,9 +2,22 @@
 /** The `cloudboot` binary: runs the command line and sets the exit status. */
 import { runCli } from './cli.js';
 
+// The first Ctrl-C (or SIGTERM) stops the operation cleanly: programs are
+// killed, state is kept for `resume`, the run's lock is released. A second
+// one exits at once.
+const interrupt = new AbortController();
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupt.signal.aborted) process.exit(130);
+  process.stderr.write(`\ncloudboot: ${signal}: stopping (again to exit at once)\n`);
+  interrupt.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
+  signal: interrupt.signal,
 });

@@ -58,7 +58,12 @@ function lastLines(text: string): string[] {
 }
 
 /** What a user can do after an operation failed. */
-function nextStep(operation: OperationKind, run: string): string {
+function nextStep(operation: OperationKind, run: string, interrupted: boolean): string {
+  if (interrupted) {
+    return operation === 'shutdown'
+      ? `"cloudboot terminate ${run}" finishes the shutdown`
+      : `"cloudboot resume ${run}" continues from where it stopped`;
+  }
   return operation === 'shutdown'
     ? `fix the terminate program and run "cloudboot terminate ${run}" again, or add --dash-nine to skip terminate programs`
     : `"cloudboot repair ${run}" restarts services that are not ready; "cloudboot terminate ${run}" tears the run down`;
@@ -105,18 +110,22 @@ export class Progress {
   end(result: OperationResult, success: boolean): void {
     for (const level of result.levels) {
       if (level.status === 'not-executed') {
+        const why = result.interrupted ? 'interrupted' : 'an earlier level failed';
         this.#out.info(
-          `level ${level.level} (${plural(level.services.length, 'service')}) not started: an earlier level failed`,
+          `level ${level.level} (${plural(level.services.length, 'service')}) not started: ${why}`,
         );
       }
     }
     this.#out.info(`logs: ${this.#run.logDir}`);
-    if (!success) this.#out.warn(`next: ${nextStep(result.operation, this.#run.name)}`);
+    if (!success)
+      this.#out.warn(`next: ${nextStep(result.operation, this.#run.name, result.interrupted)}`);
     const all = this.#run.plan.levels.flatMap((l) => l.services.map((s) => s.name));
     const goal: ServiceState = result.operation === 'shutdown' ? 'terminated' : 'ready';
     const reached = all.filter((s) => this.#run.state(s) === goal).length;
     const failed = result.failures.map((f) => f.service);
-    const verdict = success ? 'ok' : this.#out.paint('red', 'FAILED');
+    const verdict = success
+      ? 'ok'
+      : this.#out.paint('red', result.interrupted ? 'INTERRUPTED' : 'FAILED');
     this.#out.final(
       `run ${this.#run.name}: ${NOUNS[result.operation]} ${verdict} in ${seconds(result.durationMs)}: ` +
         `${reached} of ${plural(all.length, 'service')} ${goal}` +

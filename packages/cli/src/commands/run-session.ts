@@ -83,6 +83,8 @@ export class RunSession {
   readonly #ctx: CommandContext;
   readonly #progress: Progress;
   readonly #operations: Record<string, unknown>[] = [];
+  /** True once an operation of this session was interrupted. */
+  interrupted = false;
 
   constructor(ctx: CommandContext, boot: CloudBoot) {
     this.#ctx = ctx;
@@ -122,12 +124,19 @@ export class RunSession {
       if (out.json) out.jsonLine({ run: boot.name, ...event });
       else this.#progress.event(event);
     });
+    const signal = this.#ctx.io.signal;
+    const interrupt = () => boot.abort();
+    signal?.addEventListener('abort', interrupt);
     let result: OperationResult;
     try {
-      result = await start();
+      const running = start();
+      if (signal?.aborted) interrupt();
+      result = await running;
     } finally {
+      signal?.removeEventListener('abort', interrupt);
       unsubscribe();
     }
+    if (result.interrupted) this.interrupted = true;
     const success = options.verdict?.(result) ?? result.ok;
     this.#progress.end(result, success);
     this.#operations.push(operationJson(result, success));
@@ -171,11 +180,12 @@ export async function useRun(
   ctx: CommandContext,
   boot: CloudBoot,
   body: (session: RunSession) => Promise<boolean>,
-): Promise<{ success: boolean; summary: Record<string, unknown> }> {
+): Promise<{ success: boolean; interrupted: boolean; summary: Record<string, unknown> }> {
   const session = new RunSession(ctx, boot);
   try {
+    // An interrupted operation ends the command: no second operation (reboot) starts.
     const success = await body(session);
-    return { success, summary: session.summary() };
+    return { success, interrupted: session.interrupted, summary: session.summary() };
   } finally {
     session.finish();
   }
@@ -187,6 +197,6 @@ export async function withRun(
   boot: CloudBoot,
   body: (session: RunSession) => Promise<boolean>,
 ): Promise<CommandOutcome> {
-  const { success, summary } = await useRun(ctx, boot, body);
-  return { exitCode: exitCodeOfOutcome(success), details: { runs: [summary] } };
+  const { success, interrupted, summary } = await useRun(ctx, boot, body);
+  return { exitCode: exitCodeOfOutcome(success, interrupted), details: { runs: [summary] } };
 }

@@ -25,10 +25,10 @@ export const terminateCommand: Command = {
       let code: number;
       try {
         const boot = openRun(ctx, name);
-        const { success, summary } = await useRun(ctx, boot, (s) =>
+        const { success, interrupted, summary } = await useRun(ctx, boot, (s) =>
           s.operate('shutdown', () => boot.shutdown({ dashNine }), { note }),
         );
-        code = exitCodeOfOutcome(success);
+        code = exitCodeOfOutcome(success, interrupted);
         runs.push(summary);
       } catch (error) {
         code = reportError(ctx.io, error, ctx.options.verbosity === 'debug');

@@ -73,6 +73,7 @@ export interface PollCallbacks {
 
 interface ActiveOperation {
   readonly kind: OperationKind;
+  readonly controller: AbortController;
   readonly done: Promise<OperationResult>;
   readonly pending: CloudBootEvent[];
   result?: OperationResult;
@@ -221,6 +222,16 @@ export class CloudBoot {
     return this.wait();
   }
 
+  /**
+   * Stops the current operation: running programs are killed, services that
+   * have not started are not started, and every service keeps the state it
+   * had reached, so `start()` (the CLI's `resume`) continues from there. The
+   * operation's result has `interrupted: true`. Does nothing when idle.
+   */
+  abort(): void {
+    this.#operation?.controller.abort(new UsageError('the operation was interrupted'));
+  }
+
   /** Starts the boot and resolves with its result set (does not throw for service failures). */
   run(): Promise<OperationResult> {
     this.start();
@@ -246,6 +257,8 @@ export class CloudBoot {
     if (op.error !== undefined) throw op.error;
     if (op.result === undefined) return false;
     if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
+    if (op.result.interrupted)
+      throw new UsageError(`the ${op.kind} of run ${this.name} was interrupted`);
     return true;
   }
 
@@ -390,11 +403,12 @@ export class CloudBoot {
     this.#store.lock(kind);
     const pending: CloudBootEvent[] = [];
     const unsubscribe = this.#hub.on((event) => pending.push(event));
-    const done = this.#execute(kind, options).finally(() => {
+    const controller = new AbortController();
+    const done = this.#execute(kind, options, controller.signal).finally(() => {
       unsubscribe();
       this.#store.unlock();
     });
-    const op: ActiveOperation = { kind, done, pending };
+    const op: ActiveOperation = { kind, controller, done, pending };
     done.then(
       (result) => {
         op.result = result;
@@ -409,6 +423,7 @@ export class CloudBoot {
   async #execute(
     kind: OperationKind,
     options: { dashNine?: boolean; only?: ReadonlySet<string> },
+    signal: AbortSignal,
   ): Promise<OperationResult> {
     const drivers = this.#drivers();
     const attrs = this.attributes();
@@ -431,6 +446,7 @@ export class CloudBoot {
       new ProgramFiles(),
       this.#records,
       (event) => this.#hub.emit(event),
+      signal,
     );
     try {
       return await runOperation(ctx, this.#plan, {

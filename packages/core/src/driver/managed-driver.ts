@@ -116,15 +116,36 @@ export class ManagedDriver {
    * driver share one `describe` call per round.
    * @throws DriverError `not-found` when it ends up terminated, stopped or vanished; `transient` at the deadline.
    */
-  waitUntilRunning(instanceId: string, timeoutMs: number): Promise<InstanceInfo> {
+  waitUntilRunning(
+    instanceId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<InstanceInfo> {
     return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const list = this.#waiters.get(instanceId)?.filter((w) => w !== waiter) ?? [];
+        if (list.length > 0) this.#waiters.set(instanceId, list);
+        else this.#waiters.delete(instanceId);
+        reject(signal?.reason);
+      };
       const waiter: Waiter = {
         instanceId,
         deadline: Date.now() + timeoutMs,
-        resolve,
-        reject,
+        resolve: (info) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(info);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
         vanishedRounds: 0,
       };
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
       const list = this.#waiters.get(instanceId) ?? [];
       list.push(waiter);
       this.#waiters.set(instanceId, list);

@@ -32,6 +32,7 @@ export async function bootService(
 ): Promise<ServiceOutcome> {
   const started = performance.now();
   let record = ctx.record(name);
+  if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
   // Nothing to check on a service that never got that far or was shut down.
   if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
@@ -95,15 +96,23 @@ export async function bootService(
       });
       record = ctx.moveLaunched(name, token, instanceId);
     } catch (error) {
-      if (!(error instanceof DriverError)) throw error;
-      if (error.instanceId !== undefined) ctx.moveLaunched(name, token, error.instanceId);
+      if (!(error instanceof DriverError) && !ctx.aborted) throw error;
+      if (error instanceof DriverError && error.instanceId !== undefined) {
+        ctx.moveLaunched(name, token, error.instanceId);
+      }
+      // Still `launching` with its token: resume asks again with the same token.
+      if (ctx.aborted) return ctx.interrupted(name);
       return fail('launch', error);
     }
   }
 
   if (record.hostname === null) {
     try {
-      const info = await driver.waitUntilRunning(record.instanceId ?? '', settings.timeoutMs);
+      const info = await driver.waitUntilRunning(
+        record.instanceId ?? '',
+        settings.timeoutMs,
+        ctx.signal,
+      );
       record = ctx.move(name, 'addressed', {
         hostname: info.address ?? null,
         detail: info.address,
@@ -125,6 +134,7 @@ export async function bootService(
       existing: !driver.driver.capabilities.launchesMachines,
     });
   } catch (error) {
+    if (ctx.aborted) return ctx.interrupted(name);
     if (error instanceof RemoteError) return fail('connect', error);
     throw error;
   }
@@ -136,6 +146,7 @@ export async function bootService(
     const outcome = await contextualize(ctx, session, settings, started);
     if (outcome !== undefined) return outcome;
   }
+  if (ctx.aborted) return ctx.interrupted(name);
   return checkReady(ctx, session, settings, started);
 }
 
@@ -174,6 +185,8 @@ async function contextualize(
     await writeBootFiles(session, settings.workdir, bootconf.json, bootenv.text);
     if (settings.bootpgm !== undefined) {
       const result = await runProgram(ctx, session, settings, settings.bootpgm);
+      // Left `contextualizing`: resume runs the boot program again.
+      if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
     }
@@ -188,6 +201,7 @@ async function contextualize(
     });
     return undefined;
   } catch (error) {
+    if (ctx.aborted) return ctx.interrupted(name);
     return ctx.fail(name, 'contextualize', (error as Error).message, installTails(error), started);
   }
 }
@@ -202,9 +216,11 @@ async function checkReady(
   if (settings.readypgm !== undefined) {
     try {
       const result = await runProgram(ctx, session, settings, settings.readypgm);
+      if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.readypgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'ready', failure, result, started);
     } catch (error) {
+      if (ctx.aborted) return ctx.interrupted(name);
       return ctx.fail(name, 'ready', (error as Error).message, installTails(error), started);
     }
   }

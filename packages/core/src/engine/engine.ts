@@ -15,15 +15,17 @@ import { shutdownService } from './shutdown-service.js';
 /** How one level fared. */
 export interface LevelOutcome {
   readonly level: number;
-  readonly status: 'success' | 'error' | 'not-executed';
+  readonly status: 'success' | 'error' | 'not-executed' | 'interrupted';
   readonly services: readonly ServiceOutcome[];
 }
 
 /** The result of an operation over the whole plan. */
 export interface OperationResult {
   readonly operation: OperationKind;
-  /** True when no service failed. */
+  /** True when no service failed and the operation was not interrupted. */
   readonly ok: boolean;
+  /** True when the operation was aborted (`CloudBoot.abort()`); the run can be resumed. */
+  readonly interrupted: boolean;
   /** Levels in the order they were walked. */
   readonly levels: readonly LevelOutcome[];
   /** Every service failure, in level order. */
@@ -81,7 +83,7 @@ export async function runOperation(
   for (const level of levels) {
     const names = level.services.map((s) => s.name).filter((n) => options.only?.has(n) ?? true);
     if (names.length === 0) continue;
-    if (stopped) {
+    if (stopped || ctx.aborted) {
       outcomes.push({
         level: level.level,
         status: 'not-executed',
@@ -104,23 +106,29 @@ export async function runOperation(
     });
     const services = await mapLimit(names, options.concurrency, run);
     const failed = services.some((s) => s.status === 'error');
+    const interrupted = services.some((s) => s.status === 'interrupted');
     ctx.emit({
       type: 'level',
-      action: failed ? 'error' : 'complete',
+      action: failed || interrupted ? 'error' : 'complete',
       operation: ctx.operation,
       level: level.level,
       services: names,
       at: Date.now(),
       elapsedMs: performance.now() - levelStarted,
     });
-    outcomes.push({ level: level.level, status: failed ? 'error' : 'success', services });
+    outcomes.push({
+      level: level.level,
+      status: failed ? 'error' : interrupted ? 'interrupted' : 'success',
+      services,
+    });
     if (failed && stopOnFailure) stopped = true;
   }
 
   const failures = outcomes.flatMap((l) => l.services.flatMap((s) => (s.error ? [s.error] : [])));
   return {
     operation: ctx.operation,
-    ok: failures.length === 0,
+    ok: failures.length === 0 && !ctx.aborted,
+    interrupted: ctx.aborted,
     levels: outcomes,
     failures,
     durationMs: performance.now() - started,

@@ -17,8 +17,12 @@ import type { ServiceLogs } from './service-log.js';
 export interface ServiceOutcome {
   readonly service: string;
   readonly level: number;
-  /** `not-executed` when an earlier level failed or nothing applied. */
-  readonly status: 'success' | 'error' | 'not-executed';
+  /**
+   * `not-executed` when an earlier level failed or nothing applied;
+   * `interrupted` when the operation was aborted while (or before) this
+   * service ran: its state is left as it was, for `resume`.
+   */
+  readonly status: 'success' | 'error' | 'not-executed' | 'interrupted';
   readonly error?: ServiceFailedError;
 }
 
@@ -122,6 +126,18 @@ export class OperationContext {
       state: record.state,
       at: Date.now(),
     });
+  }
+
+  /** True once the operation was asked to stop. */
+  get aborted(): boolean {
+    return this.signal?.aborted ?? false;
+  }
+
+  /** The outcome of a service the operation was interrupted in; its state stays as recorded. */
+  interrupted(name: string): ServiceOutcome {
+    const record = this.record(name);
+    this.logs.note(name, `interrupted in state ${record.state}`);
+    return { service: name, level: record.level, status: 'interrupted' };
   }
 
   /** Emits success and returns the outcome. */

@@ -27,6 +27,7 @@ export async function shutdownService(
   if (record.state === 'terminated') {
     return { service: name, level: record.level, status: 'not-executed' };
   }
+  if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
   if (record.instanceId === null && record.launchToken === null) {
     ctx.move(name, 'terminated', { detail: 'never launched' });
@@ -44,6 +45,8 @@ export async function shutdownService(
       await terminateInstance(ctx, settings, record.instanceId, record.driver);
     }
   } catch (error) {
+    // Left `terminating`: running terminate again finishes the job.
+    if (ctx.aborted) return ctx.interrupted(name);
     if (KNOWN_ERRORS.some((E) => error instanceof E)) {
       return ctx.fail(name, 'terminate', (error as Error).message, {}, started);
     }
