@@ -69,7 +69,10 @@ describe('interrupting an operation', () => {
     dirs.push(plan);
     const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'abort', drivers });
     boot.start();
-    while (!existsSync(plan.path('db.pid'))) await new Promise((r) => setTimeout(r, 20));
+    // Abort while db's boot program runs and after cache finished.
+    while (!existsSync(plan.path('db.pid')) || boot.record('cache').state !== 'ready') {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     boot.abort();
     const result = await boot.wait();
     expect(result).toMatchObject({ ok: false, interrupted: true, failures: [] });

@@ -4,7 +4,7 @@
  * returns, so callers can rely on "recorded, then act".
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname as machineName } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -180,27 +180,39 @@ export class RunStore {
   }
 
   /**
-   * Creates the database of a new run with its plan and services, all `pending`.
+   * Creates the database of a new run with its plan and services, all
+   * `pending`. The file appears complete or not at all: it is written under
+   * a temporary name and linked into place, so another process never opens
+   * a half-made run, and two creators of one name cannot both succeed.
    * @throws RunExistsError when a run of that name exists.
    */
   static create(dbDir: string, runName: string, plan: Plan): RunStore {
     mkdirSync(dbDir, { recursive: true, mode: 0o700 });
     const file = runDatabasePath(dbDir, runName);
     if (existsSync(file)) throw new RunExistsError(runName, dbDir);
-    const db = new Database(file);
-    chmodSync(file, 0o600);
-    const store = new RunStore(db, runName, file);
-    store.#configure();
-    db.exec(SCHEMA);
-    const now = Date.now();
-    db.transaction(() => {
-      const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-      meta.run('schema_version', String(SCHEMA_VERSION));
-      meta.run('run_name', runName);
-      meta.run('created_at', String(now));
-      store.#writePlan(plan, now);
-    })();
-    return store;
+    const draft = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.new`;
+    try {
+      const db = new Database(draft);
+      chmodSync(draft, 0o600);
+      const now = Date.now();
+      db.exec(SCHEMA);
+      db.transaction(() => {
+        const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        meta.run('schema_version', String(SCHEMA_VERSION));
+        meta.run('run_name', runName);
+        meta.run('created_at', String(now));
+        new RunStore(db, runName, draft).#writePlan(plan, now);
+      })();
+      db.close();
+      linkSync(draft, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new RunExistsError(runName, dbDir);
+      throw error;
+    } finally {
+      rmSync(draft, { force: true });
+    }
+    return RunStore.open(dbDir, runName);
   }
 
   /**

@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
+import type { Plan } from '../plan/model.js';
+import { listRunNames, RunStore } from './run-store.js';
+
+const source = { file: '/plan/l1.conf', line: 1, section: 'svc-a' };
+const plan: Plan = {
+  topFile: '/plan/top.conf',
+  globals: {},
+  levels: [
+    {
+      level: 1,
+      file: '/plan/l1.conf',
+      services: [{ name: 'a', level: 1, source, keys: {}, deps: {} }],
+    },
+    {
+      level: 2,
+      file: '/plan/l2.conf',
+      services: [{ name: 'b', level: 2, source, keys: {}, deps: {} }],
+    },
+  ],
+};
+
+let dirs: string[] = [];
+const newDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cloudboot-store-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+describe('RunStore', () => {
+  it('creates one private file per run, complete, and refuses a second run of that name', () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'r1', plan);
+    expect(statSync(store.file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.new'))).toEqual([]);
+    expect(listRunNames(dir)).toEqual(['r1']);
+    expect(store.services().map((s) => [s.name, s.level, s.state])).toEqual([
+      ['a', 1, 'pending'],
+      ['b', 2, 'pending'],
+    ]);
+    expect(() => RunStore.create(dir, 'r1', plan)).toThrow(RunExistsError);
+    expect(() => RunStore.open(dir, 'nope')).toThrow(RunNotFoundError);
+    store.close();
+  });
+
+  it('commits every transition with its fields and logs it', () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'r2', plan);
+    store.recordLaunchIntent('a', 'ec2', 'tok-1', true);
+    store.recordLaunched('a', 'tok-1', 'i-123');
+    store.transition('a', 'addressed', { hostname: '10.0.0.1' });
+    store.transition('a', 'failed', {
+      failure: {
+        phase: 'ready',
+        message: 'ready program exited 1',
+        stdoutTail: 'o',
+        stderrTail: 'e',
+      },
+    });
+    store.close();
+
+    const again = RunStore.open(dir, 'r2');
+    expect(again.service('a')).toMatchObject({
+      state: 'failed',
+      driver: 'ec2',
+      launchToken: 'tok-1',
+      instanceId: 'i-123',
+      hostname: '10.0.0.1',
+      failure: {
+        phase: 'ready',
+        message: 'ready program exited 1',
+        stdoutTail: 'o',
+        stderrTail: 'e',
+      },
+    });
+    expect(again.transitions('a').map((t) => `${t.from}->${t.to}`)).toEqual([
+      'pending->launching',
+      'launching->launched',
+      'launched->addressed',
+      'addressed->failed',
+    ]);
+    expect(again.instances()).toMatchObject([
+      { token: 'tok-1', service: 'a', driver: 'ec2', instanceId: 'i-123', terminatedAt: null },
+    ]);
+    // Leaving `failed` clears the failure.
+    expect(again.transition('a', 'ready').failure).toBeNull();
+    again.close();
+  });
+
+  it('locks a run against other holders and takes over the lock of a dead process', () => {
+    const dir = newDir();
+    const first = RunStore.create(dir, 'r3', plan);
+    const second = RunStore.open(dir, 'r3');
+    first.lock('boot');
+    expect(() => second.lock('status')).toThrow(RunLockedError);
+    first.unlock();
+    second.lock('status');
+    second.unlock();
+
+    // A holder that died without unlocking.
+    const dead = spawnSync('true').pid;
+    const raw = new Database(first.file);
+    raw
+      .prepare(
+        'INSERT INTO run_lock (id, pid, host, owner, operation, acquired_at) VALUES (1, ?, ?, ?, ?, ?)',
+      )
+      .run(dead, hostname(), 'gone', 'boot', Date.now());
+    raw.close();
+    expect(() => second.lock('resume')).not.toThrow();
+    expect(() => first.lock('status')).toThrow(/Run "r3" is in use by "resume" \(pid \d+ on /);
+    first.close();
+    second.close();
+  });
+
+  it('stores command-line globals, merging later ones over earlier ones', () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'r4', plan);
+    store.storeGlobals({ a: '1', b: '2' });
+    store.storeGlobals({ b: '3' });
+    expect(store.storedGlobals()).toEqual({ a: '1', b: '3' });
+    store.close();
+  });
+});
