@@ -1,4 +1,8 @@
 import { defineConfig } from 'tsup';
 import { baseConfig } from '../../tsup.config.base.js';
 
-export default defineConfig(baseConfig);
+export default defineConfig({
+  ...baseConfig,
+  entry: { index: 'src/index.ts', 'driver/conformance': 'src/driver/conformance.ts' },
+  external: ['vitest'],
+});
