@@ -29,7 +29,10 @@ function driverError(kind, message) {
 
 /** @param {Record<string, string>} settings */
 export function createDriver(settings) {
-  const pool = (settings.pool ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const pool = (settings.pool ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   const file = settings.pool_file;
 
   return {
@@ -42,11 +45,20 @@ export function createDriver(settings) {
       // Idempotent: the same token always gets the same lease.
       const existing = Object.entries(leases).find(([, lease]) => lease.token === token);
       if (existing) return { instanceId: existing[0] };
-      const taken = new Set(Object.values(leases).filter((l) => l.state === 'leased').map((l) => l.host));
+      const taken = new Set(
+        Object.values(leases)
+          .filter((l) => l.state === 'leased')
+          .map((l) => l.host),
+      );
       const host = pool.find((h) => !taken.has(h));
       if (!host) throw driverError('capacity', `all ${pool.length} hosts of the pool are leased`);
       const instanceId = `lease-${Object.keys(leases).length + 1}`;
-      leases[instanceId] = { host, token, service: tags['cloudboot-service'] ?? spec.service, state: 'leased' };
+      leases[instanceId] = {
+        host,
+        token,
+        service: tags['cloudboot-service'] ?? spec.service,
+        state: 'leased',
+      };
       writeLeases(file, leases);
       return { instanceId };
     },
@@ -69,7 +81,8 @@ export function createDriver(settings) {
     },
 
     async validate() {
-      if (pool.length === 0) throw driverError('invalid-request', 'the plan must list hosts in pool');
+      if (pool.length === 0)
+        throw driverError('invalid-request', 'the plan must list hosts in pool');
       if (!file) throw driverError('invalid-request', 'the plan must set pool_file');
     },
   };

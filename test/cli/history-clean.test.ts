@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from 'cloudboot';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
 
 const leaseDriver = new URL('../fixtures/drivers/slow-lease-driver.mjs', import.meta.url).pathname;

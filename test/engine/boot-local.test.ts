@@ -1,14 +1,14 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import {
   BootFailedError,
-  type CloudBootEvent,
   CloudBoot,
+  type CloudBootEvent,
   RunLockedError,
   UsageError,
 } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type PlanDir, samplePlan, writePlan } from '../support/plan-files.js';
 
 const drivers = { 'static-ip': createDriver };

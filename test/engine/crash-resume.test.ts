@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
 import { CloudBoot, RunStore } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
 
 const drivers = { 'static-ip': createDriver };
@@ -60,14 +60,20 @@ async function kill(proc: ChildProcess): Promise<void> {
 describe('interrupting an operation', () => {
   it('abort() kills running programs, keeps states, and start() continues', async () => {
     const plan = writePlan({
-      'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+      'top.conf':
+        '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
       'l1.conf': '[svc-db]\nbootpgm: db.sh\n[svc-cache]\nbootpgm: cache.sh\n',
       'l2.conf': '[svc-web]\n',
       'db.sh': '#!/bin/sh\necho $$ > ${ROOT}/db.pid\n[ -f ${ROOT}/fast ] || sleep 60\n',
       'cache.sh': '#!/bin/sh\nexit 0\n',
     });
     dirs.push(plan);
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'abort', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'abort',
+      drivers,
+    });
     boot.start();
     // Abort while db's boot program runs and after cache finished.
     while (!existsSync(plan.path('db.pid')) || boot.record('cache').state !== 'ready') {
@@ -87,7 +93,12 @@ describe('interrupting an operation', () => {
     writeFileSync(plan.path('fast'), '');
     const resumed = await boot.run();
     expect(resumed).toMatchObject({ ok: true, interrupted: false });
-    expect(boot.getServices().flat().map((s) => s.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(
+      boot
+        .getServices()
+        .flat()
+        .map((s) => s.state),
+    ).toEqual(['ready', 'ready', 'ready']);
     boot.close();
   });
 });

@@ -1,10 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
 import { CloudBoot, DriverLoadError } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const examples = new URL('../../examples/', import.meta.url).pathname;
 let roots: string[] = [];

@@ -14,7 +14,6 @@ const OPTION_HELP: Readonly<Record<OptionName, readonly [string, string]>> = {
   validate: ['', 'check the plan and load its drivers; create and launch nothing'],
   dryrun: ['', 'print what would run, level by level; create and launch nothing'],
   output: ['FILE', 'after the command, write a JSON description of the run (secrets redacted)'],
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: plan reference syntax, not a template
   global: ['KEY=VALUE', 'set a global, ${global.KEY} (repeatable; wins over -G and [globals])'],
   'globals-file': ['FILE', 'INI file with a [globals] section (repeatable)'],
   json: ['', 'JSON lines on stdout: one per event, then {"type":"result",...}'],

@@ -3,48 +3,7 @@
  * engine and service state machine, SQLite persistence, the driver contract
  * and registry, local and SSH execution, and the `CloudBoot` API.
  */
-export * from './errors.js';
-export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
-export { KNOWN_SERVICE_KEYS, PATH_KEYS } from './plan/model.js';
-export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
-export { findReferences, type Reference, substituteReferences } from './template/references.js';
-export { shellJoin, shellQuote, splitShellWords } from './template/shell-words.js';
-export { fillBootconf, fillTemplate, renderBootenv } from './template/bootconf.js';
-export type { ServiceState } from './state/service-state.js';
-export {
-  type InstanceRecord,
-  listRunNames,
-  RunStore,
-  runDatabasePath,
-  type RunSummary,
-  type ServiceFailure,
-  type ServiceRecord,
-  type TransitionRecord,
-} from './state/run-store.js';
-export * from './driver/driver.js';
-export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
-export { ManagedDriver, type ManagedDriverOptions } from './driver/managed-driver.js';
-export {
-  BUILTIN_DRIVERS,
-  checkDriverShape,
-  driverFactoryOf,
-  DriverRegistry,
-  type DriverRegistryOptions,
-  type ModuleImporter,
-} from './driver/registry.js';
-export type * from './exec/machine.js';
-export { LocalSession } from './exec/local-session.js';
-export {
-  type HostKeyStore,
-  hostKeyFingerprint,
-  MemoryHostKeyStore,
-  SshPool,
-  type SshPoolOptions,
-  type SshSessionOptions,
-} from './exec/ssh-pool.js';
-export type * from './engine/events.js';
-export type { LevelOutcome, OperationResult } from './engine/engine.js';
-export type { ServiceOutcome } from './engine/operation-context.js';
+
 export {
   CloudBoot,
   type CloudBootOptions,
@@ -60,3 +19,45 @@ export {
   type ServiceDescription,
 } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
+export * from './driver/driver.js';
+export { ManagedDriver, type ManagedDriverOptions } from './driver/managed-driver.js';
+export {
+  BUILTIN_DRIVERS,
+  checkDriverShape,
+  DriverRegistry,
+  type DriverRegistryOptions,
+  driverFactoryOf,
+  type ModuleImporter,
+} from './driver/registry.js';
+export type { LevelOutcome, OperationResult } from './engine/engine.js';
+export type * from './engine/events.js';
+export type { ServiceOutcome } from './engine/operation-context.js';
+export * from './errors.js';
+export { LocalSession } from './exec/local-session.js';
+export type * from './exec/machine.js';
+export {
+  type HostKeyStore,
+  hostKeyFingerprint,
+  MemoryHostKeyStore,
+  SshPool,
+  type SshPoolOptions,
+  type SshSessionOptions,
+} from './exec/ssh-pool.js';
+export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
+export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
+export { KNOWN_SERVICE_KEYS, PATH_KEYS } from './plan/model.js';
+export {
+  type InstanceRecord,
+  listRunNames,
+  RunStore,
+  type RunSummary,
+  runDatabasePath,
+  type ServiceFailure,
+  type ServiceRecord,
+  type TransitionRecord,
+} from './state/run-store.js';
+export type { ServiceState } from './state/service-state.js';
+export { fillBootconf, fillTemplate, renderBootenv } from './template/bootconf.js';
+export { findReferences, type Reference, substituteReferences } from './template/references.js';
+export { shellJoin, shellQuote, splitShellWords } from './template/shell-words.js';

@@ -16,7 +16,13 @@ testDriver({
       const { instanceId } = await driver.launch(spec, context);
       expect(instanceId).toBe('static:localhost');
       expect(await driver.describe([instanceId])).toEqual([
-        { instanceId, state: 'running', nativeState: 'existing', address: 'localhost', publicAddress: 'localhost' },
+        {
+          instanceId,
+          state: 'running',
+          nativeState: 'existing',
+          address: 'localhost',
+          publicAddress: 'localhost',
+        },
       ]);
     });
 

@@ -5,12 +5,11 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
 import type { DriverFactory } from '../driver/driver.js';
 import type { ManagedDriverOptions } from '../driver/managed-driver.js';
 import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
 import { Attributes, resolveEnv } from '../engine/attributes.js';
-import { runOperation, type OperationResult } from '../engine/engine.js';
+import { type OperationResult, runOperation } from '../engine/engine.js';
 import type {
   CloudBootEvent,
   EventSink,
@@ -22,15 +21,16 @@ import { MachinePool } from '../engine/machines.js';
 import { OperationContext } from '../engine/operation-context.js';
 import { ProgramFiles } from '../engine/programs.js';
 import { ServiceLogs } from '../engine/service-log.js';
+import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
 import { loadGlobals, loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
 import { RunStore, type ServiceRecord } from '../state/run-store.js';
 import { CloudService } from './cloud-service.js';
-import { EventHub } from './event-queue.js';
-import { checkRunName, newRunName } from './run-name.js';
 import { describeRun, type RunDescription } from './describe-run.js';
-import { preflight } from './preflight.js';
+import { EventHub } from './event-queue.js';
 import { type InstanceStatus, instanceHistory, killInstances } from './instances.js';
+import { preflight } from './preflight.js';
+import { checkRunName, newRunName } from './run-name.js';
 
 /** Default directory of run databases. */
 export const DEFAULT_DB_DIR = join(homedir(), '.cloudboot');

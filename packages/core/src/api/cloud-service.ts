@@ -2,8 +2,9 @@
  * One service of a run (the seed's `CloudService`): inspect its state and
  * attributes, restart it, or shut it down alone.
  */
-import { UsageError } from '../errors.js';
+
 import type { ServiceEvent } from '../engine/events.js';
+import { UsageError } from '../errors.js';
 import type { ServiceFailure } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
 import type { CloudBoot } from './cloud-boot.js';

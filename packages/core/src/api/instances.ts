@@ -4,8 +4,8 @@
  * machine of a live service but still exist.
  */
 import type { InstanceInfo } from '../driver/driver.js';
-import type { DriverRegistry } from '../driver/registry.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
+import type { DriverRegistry } from '../driver/registry.js';
 import type { Attributes } from '../engine/attributes.js';
 import { serviceSettings } from '../engine/service-settings.js';
 import type { InstanceRecord, RunStore } from '../state/run-store.js';

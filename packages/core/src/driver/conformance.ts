@@ -47,7 +47,8 @@ async function untilRunning(driver: Driver, id: string, withinMs: number): Promi
   for (;;) {
     const [info] = await driver.describe([id]);
     if (info?.state === 'running' && info.address !== undefined) return info;
-    if (Date.now() > deadline) throw new Error(`instance ${id} is ${info?.state ?? 'unknown'}, not running`);
+    if (Date.now() > deadline)
+      throw new Error(`instance ${id} is ${info?.state ?? 'unknown'}, not running`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -118,19 +119,24 @@ export function testDriver(options: DriverConformanceOptions): void {
     });
 
     const invalid = options.invalidSpec;
-    it.skipIf(invalid === undefined)('refuses an impossible launch with a typed error', async () => {
-      const launchToken = token();
-      const refused = options
-        .create()
-        .launch(invalid?.() ?? options.spec(), { token: launchToken, tags: { ...TAGS, 'cloudboot-token': launchToken } });
-      await expect(refused).rejects.toBeInstanceOf(DriverError);
-      await expect(refused).rejects.toSatisfy(
-        (e: DriverError) => e.kind === 'invalid-request' || e.kind === 'not-found',
-      );
-    });
+    it.skipIf(invalid === undefined)(
+      'refuses an impossible launch with a typed error',
+      async () => {
+        const launchToken = token();
+        const refused = options.create().launch(invalid?.() ?? options.spec(), {
+          token: launchToken,
+          tags: { ...TAGS, 'cloudboot-token': launchToken },
+        });
+        await expect(refused).rejects.toBeInstanceOf(DriverError);
+        await expect(refused).rejects.toSatisfy(
+          (e: DriverError) => e.kind === 'invalid-request' || e.kind === 'not-found',
+        );
+      },
+    );
 
     it.skipIf(options.stateMap === undefined)('maps every native state onto a known state', () => {
-      for (const state of Object.values(options.stateMap ?? {})) expect(INSTANCE_STATES).toContain(state);
+      for (const state of Object.values(options.stateMap ?? {}))
+        expect(INSTANCE_STATES).toContain(state);
     });
 
     options.extra?.();

@@ -5,7 +5,7 @@
  * calls. Drivers stay thin.
  */
 import { DriverError, type DriverErrorKind } from '../errors.js';
-import { DEFAULT_RETRY, type RetryPolicy, backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from './backoff.js';
 import type { CallContext, Driver, InstanceInfo, LaunchContext, LaunchSpec } from './driver.js';
 
 /** Tuning of a {@link ManagedDriver}. */
@@ -22,7 +22,6 @@ interface Waiter {
   readonly deadline: number;
   readonly resolve: (info: InstanceInfo) => void;
   readonly reject: (error: Error) => void;
-  vanishedRounds: number;
 }
 
 const KINDS: ReadonlySet<string> = new Set<DriverErrorKind>([
@@ -63,6 +62,7 @@ export class ManagedDriver {
   readonly #pollIntervalMs: number;
   #nextCallAt = 0;
   readonly #waiters = new Map<string, Waiter[]>();
+  readonly #vanishedRounds = new Map<string, number>();
   #polling = false;
 
   constructor(driver: Driver, options: ManagedDriverOptions = {}) {
@@ -139,7 +139,6 @@ export class ManagedDriver {
           signal?.removeEventListener('abort', onAbort);
           reject(error);
         },
-        vanishedRounds: 0,
       };
       if (signal?.aborted) {
         reject(signal.reason);
@@ -189,7 +188,7 @@ export class ManagedDriver {
       this.#settle(info.instanceId, info);
     } else if (
       info.state === 'vanished' &&
-      ++waiters[0]!.vanishedRounds <= VANISHED_ROUNDS_TOLERATED
+      this.#countVanished(info.instanceId) <= VANISHED_ROUNDS_TOLERATED
     ) {
       // Give the cloud a moment to know its new instance.
     } else if (
@@ -219,7 +218,15 @@ export class ManagedDriver {
     }
   }
 
+  /** Rounds in a row that `describe` did not know the instance, this one included. */
+  #countVanished(instanceId: string): number {
+    const rounds = (this.#vanishedRounds.get(instanceId) ?? 0) + 1;
+    this.#vanishedRounds.set(instanceId, rounds);
+    return rounds;
+  }
+
   #settle(instanceId: string, info: InstanceInfo | undefined, error?: Error): void {
+    this.#vanishedRounds.delete(instanceId);
     const waiters = this.#waiters.get(instanceId) ?? [];
     this.#waiters.delete(instanceId);
     for (const w of waiters) {

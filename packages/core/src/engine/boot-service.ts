@@ -4,8 +4,8 @@
  * A service that is already contextualized only has its ready program run.
  */
 import { randomUUID } from 'node:crypto';
-import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
+import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';

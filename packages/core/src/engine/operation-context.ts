@@ -3,8 +3,9 @@
  * resolution, drivers, machine sessions, logs and the event sink. It also
  * records transitions (commit first, then tell listeners).
  */
-import { type ServicePhase, ServiceFailedError } from '../errors.js';
+
 import type { DriverRegistry } from '../driver/registry.js';
+import { ServiceFailedError, type ServicePhase } from '../errors.js';
 import type { RunStore, ServiceRecord, TransitionFields } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
 import type { Attributes } from './attributes.js';

@@ -4,8 +4,8 @@
  */
 import { userInfo } from 'node:os';
 import { dirname, posix } from 'node:path';
-import { TemplateError } from '../errors.js';
 import type { DriverSettings, LaunchSpec } from '../driver/driver.js';
+import { TemplateError } from '../errors.js';
 import type { MachineTarget } from '../exec/machine.js';
 import { KNOWN_SERVICE_KEYS, PROGRAM_ARG_KEYS } from '../plan/model.js';
 import { parseBoolean } from '../plan/values.js';

@@ -7,10 +7,10 @@ import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
 import { type ConnectStage, RemoteError } from '../errors.js';
 import { shellJoin } from '../template/shell-words.js';
 import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine.js';
+import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
 import { loadCredentials } from './ssh-credentials.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
-import { Semaphore } from './semaphore.js';
 import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
 import { execCommand, runProgram, type StopSignal } from './ssh-run.js';
 

@@ -7,8 +7,8 @@
 import type { Client } from 'ssh2';
 import { UsageError } from '../errors.js';
 import type { MachineSession, SshTarget } from './machine.js';
-import type { HostKeyStore } from './ssh-host-key.js';
 import { Semaphore } from './semaphore.js';
+import type { HostKeyStore } from './ssh-host-key.js';
 import { SshMachine, type SshMachineContext, type SshSessionOptions } from './ssh-machine.js';
 
 export type { HostKeyStore } from './ssh-host-key.js';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RunExistsError, RunLockedError, RunNotFoundError, type ServicePhase } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import type { ServiceState } from './service-state.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import type { ServiceState } from './service-state.js';
 
 /** What the database knows about one service. */
 export interface ServiceRecord {
