@@ -121,6 +121,39 @@ describe('booting the sample plan locally', () => {
   });
 });
 
+describe('a failing terminate program', () => {
+  it('keeps that machine, shuts the rest down, and dash-nine finishes the job', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+        'l1.conf': '[svc-db]\nterminatepgm: stop.sh\n',
+        'l2.conf': '[svc-web]\nterminatepgm: stuck.sh\n',
+        'stop.sh': '#!/bin/sh\necho db >> ${ROOT}/stopped\n',
+        'stuck.sh': '#!/bin/sh\necho "cannot drain connections" >&2\nexit 2\n',
+      }),
+    );
+    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'stuck', drivers });
+    await boot.run();
+    const down = await boot.shutdown();
+    expect(down.ok).toBe(false);
+    expect(down.failures.map((f) => [f.message, f.stderrTail])).toEqual([
+      [
+        'web: terminate failed: terminate program stuck.sh exited with status 2; the machine was left as it is (use dash-nine to skip terminate programs)',
+        'cannot drain connections\n',
+      ],
+    ]);
+    expect(boot.record('web').state).toBe('failed');
+    expect(existsSync(plan.path('machine', 'web'))).toBe(true);
+    expect(boot.record('db').state).toBe('terminated');
+    expect(plan.read('stopped')).toBe('db\n');
+
+    expect((await boot.shutdown({ dashNine: true })).ok).toBe(true);
+    expect(boot.record('web').state).toBe('terminated');
+    expect(plan.read('stopped')).toBe('db\n');
+    boot.close();
+  });
+});
+
 describe('failures', () => {
   const failingPlan = () =>
     writePlan({
