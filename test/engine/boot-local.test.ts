@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BootFailedError,
   CloudBoot,
@@ -125,14 +126,20 @@ describe('a failing terminate program', () => {
   it('keeps that machine, shuts the rest down, and dash-nine finishes the job', async () => {
     const plan = track(
       writePlan({
-        'top.conf': '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
         'l1.conf': '[svc-db]\nterminatepgm: stop.sh\n',
         'l2.conf': '[svc-web]\nterminatepgm: stuck.sh\n',
         'stop.sh': '#!/bin/sh\necho db >> ${ROOT}/stopped\n',
         'stuck.sh': '#!/bin/sh\necho "cannot drain connections" >&2\nexit 2\n',
       }),
     );
-    const boot = new CloudBoot({ dbDir: plan.dbDir, planFile: plan.path('top.conf'), runName: 'stuck', drivers });
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'stuck',
+      drivers,
+    });
     await boot.run();
     const down = await boot.shutdown();
     expect(down.ok).toBe(false);
@@ -265,6 +272,44 @@ describe('program arguments', () => {
     expect(result.failures.map((f) => f.message)).toEqual([]);
     expect(plan.read('argv')).toBe('6543|db ok|');
     boot.close();
+  });
+});
+
+describe('secrets', () => {
+  it('keeps credentials and env values out of the database and the logs, but gives them to the programs', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\niaas_secret: env.TEST_CLOUD_SECRET\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf':
+          '[svc-db]\ndeps: deps.conf\nbootconf: conf.json\nbootpgm: boot.sh\nbootpgm_args: ${.iaas_secret} ${.db_password}\n',
+        'deps.conf': '[deps]\ndb_password: env.TEST_DB_PASSWORD\n',
+        'conf.json': '{"password": "${db_password}"}',
+        'boot.sh': '#!/bin/sh\nprintf "%s|" "$@" > ${ROOT}/argv\n',
+      }),
+    );
+    const env = { TEST_CLOUD_SECRET: 'cloud-s3cret-value', TEST_DB_PASSWORD: 'db-s3cret-value' };
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'secrets',
+      drivers,
+      env,
+    });
+    expect((await boot.run()).ok).toBe(true);
+    expect(plan.read('argv')).toBe('cloud-s3cret-value|db-s3cret-value|');
+    expect(JSON.parse(plan.read('machine/db/bootconf.json'))).toEqual({
+      password: 'db-s3cret-value',
+    });
+    const log = readFileSync(join(boot.logDir, 'db.log'), 'utf8');
+    expect(log).toContain('bootpgm boot.sh ["<redacted>","<redacted>"] on local');
+    boot.close();
+    for (const file of [boot.databaseFile, `${boot.databaseFile}-wal`].filter(existsSync)) {
+      const bytes = readFileSync(file).toString('latin1');
+      expect(bytes).not.toContain('s3cret');
+      expect(bytes).toContain('env.TEST_CLOUD_SECRET');
+    }
+    expect(readFileSync(join(boot.logDir, 'db.log'), 'utf8')).not.toContain('s3cret');
   });
 });
 

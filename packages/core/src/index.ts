@@ -12,12 +12,7 @@ export {
   type PollCallbacks,
 } from './api/cloud-boot.js';
 export { CloudService } from './api/cloud-service.js';
-export {
-  REDACTED,
-  type RunDescription,
-  SECRET_KEYS,
-  type ServiceDescription,
-} from './api/describe-run.js';
+export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
@@ -46,7 +41,7 @@ export {
 } from './exec/ssh-pool.js';
 export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
-export { KNOWN_SERVICE_KEYS, PATH_KEYS } from './plan/model.js';
+export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';
 export {
   type InstanceRecord,
   listRunNames,

@@ -3,15 +3,9 @@
  * state, machine and attributes. Values of secret keys are redacted.
  */
 import type { Attributes } from '../engine/attributes.js';
-import type { Plan } from '../plan/model.js';
+import { type Plan, REDACTED, SECRET_KEYS } from '../plan/model.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
-
-/** Keys whose values are never written out. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['iaas_key', 'iaas_secret']);
-
-/** Text that replaces a secret. */
-export const REDACTED = '<redacted>';
 
 /** One service in a {@link RunDescription}. */
 export interface ServiceDescription {

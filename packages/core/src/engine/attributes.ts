@@ -5,7 +5,13 @@
  * program, for its ready program) are always the current ones.
  */
 import { TemplateError } from '../errors.js';
-import { type Plan, type PlanValue, PROGRAM_ARG_KEYS, type ServicePlan } from '../plan/model.js';
+import {
+  type Plan,
+  type PlanValue,
+  PROGRAM_ARG_KEYS,
+  SECRET_KEYS,
+  type ServicePlan,
+} from '../plan/model.js';
 import { envVariableName } from '../plan/values.js';
 import { type Reference, substituteReferences } from '../template/references.js';
 
@@ -16,6 +22,9 @@ export interface ServiceFacts {
   /** Attributes its boot program published (`bootout.json`). */
   readonly published: Readonly<Record<string, string>>;
 }
+
+/** Secrets shorter than this are not redacted from logs (see {@link Attributes.secrets}). */
+const MIN_SECRET_LENGTH = 4;
 
 /** Inputs of attribute resolution. */
 export interface AttributeSources {
@@ -130,6 +139,27 @@ export class Attributes {
       if (value !== undefined) bag[name] = value;
     }
     return bag;
+  }
+
+  /**
+   * Values of the service that must not appear in logs: its credentials
+   * (`iaas_key`, `iaas_secret`) and anything it takes from the environment
+   * (`env.NAME` keys and deps). Very short values are left out, since
+   * hiding every "1" in a log would hide more than it protects.
+   */
+  secrets(service: string): string[] {
+    const plan = this.service(service);
+    const secret = new Set<string>();
+    const consider = (name: string, raw: PlanValue, value: () => string | undefined) => {
+      if (!SECRET_KEYS.has(name) && envVariableName(raw.value) === undefined) return;
+      const resolved = value();
+      if (resolved !== undefined && resolved.length >= MIN_SECRET_LENGTH) secret.add(resolved);
+    };
+    for (const [name, raw] of Object.entries(plan.keys))
+      consider(name, raw, () => this.key(service, name));
+    for (const [name, raw] of Object.entries(plan.deps))
+      consider(name, raw, () => this.attr(service, name));
+    return [...secret];
   }
 
   /** A global's value, or undefined. Global names are case-insensitive, like INI keys. */

@@ -4,6 +4,7 @@
  */
 import { basename } from 'node:path';
 import type { MachineSession, RunResult } from '../exec/machine.js';
+import { REDACTED } from '../plan/model.js';
 import { splitShellWords } from '../template/shell-words.js';
 import type { OperationContext } from './operation-context.js';
 import { installProgram } from './programs.js';
@@ -44,7 +45,7 @@ export async function runProgram(
   );
   ctx.logs.note(
     name,
-    `${program.key} ${basename(program.path)} ${JSON.stringify(args)} on ${session.label}`,
+    `${program.key} ${basename(program.path)} ${redact(JSON.stringify(args), ctx.attrs.secrets(name))} on ${session.label}`,
   );
   const result = await session.run({
     program: path,
@@ -67,6 +68,11 @@ export async function runProgram(
     at: Date.now(),
   });
   return result;
+}
+
+/** `text` with every occurrence of a secret replaced by {@link REDACTED}. */
+export function redact(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), text);
 }
 
 /** Why a program run counts as failed, or undefined when it exited 0. */

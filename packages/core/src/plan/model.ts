@@ -109,3 +109,9 @@ export const PROGRAM_ARG_KEYS: ReadonlySet<string> = new Set([
   'readypgm_args',
   'terminatepgm_args',
 ]);
+
+/** Keys whose values are credentials: never logged or written out. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['iaas_key', 'iaas_secret']);
+
+/** Text that stands in for a secret in logs and descriptions. */
+export const REDACTED = '<redacted>';
