@@ -3,6 +3,7 @@
  * run or reopen one by name, start/poll/block or `await run()`, shut down,
  * and inspect services. Each operation holds the run's lock while it runs.
  */
+import { setMaxListeners } from 'node:events';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DriverFactory } from '../driver/driver.js';
@@ -404,6 +405,8 @@ export class CloudBoot {
     const pending: CloudBootEvent[] = [];
     const unsubscribe = this.#hub.on((event) => pending.push(event));
     const controller = new AbortController();
+    // Every running program and connection attempt listens for the abort.
+    setMaxListeners(0, controller.signal);
     const done = this.#execute(kind, options, controller.signal).finally(() => {
       unsubscribe();
       this.#store.unlock();
