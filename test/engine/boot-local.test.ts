@@ -249,6 +249,30 @@ describe('failures', () => {
   });
 });
 
+describe('resolving a service', () => {
+  it('fails in phase resolve, launching nothing, when scp_username and ssh_username differ', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nhostname: 127.0.0.1\nssh_username: alice\nscp_username: bob\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\n',
+      }),
+    );
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'users',
+      drivers,
+    });
+    const result = await boot.run();
+    expect(result.failures.map((f) => f.message)).toEqual([
+      'a: resolve failed: scp_username is "bob" but ssh_username is "alice"; cloudboot uploads files and runs programs over one SSH connection, so they must be the same user',
+    ]);
+    expect(boot.store.instances()).toEqual([]);
+    boot.close();
+  });
+});
+
 describe('program arguments', () => {
   it("may use attributes the service's own boot program published", async () => {
     const plan = track(

@@ -46,7 +46,6 @@ export {
   type InstanceRecord,
   listRunNames,
   RunStore,
-  type RunSummary,
   runDatabasePath,
   type ServiceFailure,
   type ServiceRecord,

@@ -51,18 +51,18 @@ export interface ServiceSettings {
 /** Keys that select the account/endpoint of a driver. */
 const ACCOUNT_KEYS = ['iaas', 'iaas_url', 'iaas_key', 'iaas_secret'];
 
-function parseBool(value: string | undefined, key: string, service: string): boolean | undefined {
+function parseBool(value: string | undefined, key: string): boolean | undefined {
   if (value === undefined) return undefined;
   const parsed = parseBoolean(value);
   if (parsed !== undefined) return parsed;
-  throw new TemplateError(`${service}: ${key} is "${value}"; expected true or false`);
+  throw new TemplateError(`${key} is "${value}"; expected true or false`);
 }
 
-function parseNumber(value: string | undefined, key: string, service: string): number | undefined {
+function parseNumber(value: string | undefined, key: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) {
-    throw new TemplateError(`${service}: ${key} is "${value}"; expected a positive number`);
+    throw new TemplateError(`${key} is "${value}"; expected a positive number`);
   }
   return n;
 }
@@ -75,19 +75,19 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
   const plan = attrs.service(name);
   const key = (k: string) => attrs.key(name, k);
   const hostname = key('hostname');
-  const launch = parseBool(key('iaas_launch'), 'iaas_launch', name) ?? hostname === undefined;
+  const launch = parseBool(key('iaas_launch'), 'iaas_launch') ?? hostname === undefined;
   if (!launch && hostname === undefined) {
-    throw new TemplateError(`${name}: iaas_launch is false but there is no hostname to run on`);
+    throw new TemplateError(`iaas_launch is false but there is no hostname to run on`);
   }
   const image = key('image');
   if (launch && image === undefined) {
-    throw new TemplateError(`${name}: a machine is to be launched but there is no image`);
+    throw new TemplateError(`a machine is to be launched but there is no image`);
   }
   const driver = launch ? (key('driver') ?? 'ec2') : 'static-ip';
   const driverFile = plan.keys.driver?.source.file ?? plan.source.file;
-  const localExe = parseBool(key('local_exe'), 'local_exe', name) ?? false;
-  const port = parseNumber(key('ssh_port'), 'ssh_port', name) ?? 22;
-  const timeoutS = parseNumber(key('pgm_timeout'), 'pgm_timeout', name) ?? DEFAULT_PGM_TIMEOUT_S;
+  const localExe = parseBool(key('local_exe'), 'local_exe') ?? false;
+  const port = parseNumber(key('ssh_port'), 'ssh_port') ?? 22;
+  const timeoutS = parseNumber(key('pgm_timeout'), 'pgm_timeout') ?? DEFAULT_PGM_TIMEOUT_S;
   const program = (k: ProgramSetting['key']): ProgramSetting | undefined => {
     const path = key(k);
     // Raw: split and substituted word by word when the program runs (see `programArgs`).
@@ -107,6 +107,13 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
     if (PROGRAM_ARG_KEYS.has(k)) continue;
     const v = key(k);
     if (v !== undefined) options[k] = v;
+  }
+  const username = key('ssh_username') ?? userInfo().username;
+  const scpUsername = key('scp_username');
+  if (!localExe && scpUsername !== undefined && scpUsername !== username) {
+    throw new TemplateError(
+      `${name}: scp_username is "${scpUsername}" but ssh_username is "${username}"; cloudboot uploads files and runs programs over one SSH connection, so they must be the same user`,
+    );
   }
   const keyName = key('sshkeyname');
   const privateKeyPath = key('localsshkeypath');
@@ -134,7 +141,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
           kind: 'ssh',
           host: connectHost,
           port,
-          username: key('ssh_username') ?? userInfo().username,
+          username,
           ...(privateKeyPath !== undefined && { privateKeyPath }),
           ...(expectedHostKey !== undefined && { expectedHostKey }),
         },

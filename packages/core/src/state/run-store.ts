@@ -74,16 +74,6 @@ export interface InstanceRecord {
   readonly terminatedAt: number | null;
 }
 
-/** Summary of a run for `list`. */
-export interface RunSummary {
-  readonly name: string;
-  readonly file: string;
-  readonly createdAt: number;
-  readonly topFile: string;
-  readonly services: number;
-  readonly states: Readonly<Partial<Record<ServiceState, number>>>;
-}
-
 const FILE_PREFIX = 'cloudboot-';
 const FILE_SUFFIX = '.db';
 
