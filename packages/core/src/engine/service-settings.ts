@@ -112,7 +112,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
   const scpUsername = key('scp_username');
   if (!localExe && scpUsername !== undefined && scpUsername !== username) {
     throw new TemplateError(
-      `${name}: scp_username is "${scpUsername}" but ssh_username is "${username}"; cloudboot uploads files and runs programs over one SSH connection, so they must be the same user`,
+      `scp_username is "${scpUsername}" but ssh_username is "${username}"; cloudboot uploads files and runs programs over one SSH connection, so they must be the same user`,
     );
   }
   const keyName = key('sshkeyname');
