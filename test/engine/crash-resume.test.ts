@@ -103,6 +103,46 @@ describe('interrupting an operation', () => {
   });
 });
 
+describe('interrupting a launch', () => {
+  it('stops waiting for the cloud at once and relaunches with the same token on resume', async () => {
+    const plan = writePlan({
+      'top.conf': `[defaults]\nlocal_exe: true\nworkdir: \${WORKDIR}\nimage: test-image\ndriver: ${leaseDriver}\nlease_file: \${ROOT}/leases.json\nanswer_delay_ms: \${global.delay}\n[globals]\ndelay: 60000\n[runlevels]\nlevel1: l1.conf\n`,
+      'l1.conf': '[svc-vm]\n',
+    });
+    dirs.push(plan);
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'abort-launch',
+      drivers,
+    });
+    boot.start();
+    while (!existsSync(plan.path('leases.json'))) await new Promise((r) => setTimeout(r, 20));
+    const aborted = Date.now();
+    boot.abort();
+    expect(await boot.wait()).toMatchObject({ interrupted: true, failures: [] });
+    expect(Date.now() - aborted).toBeLessThan(1000);
+    const token = boot.record('vm').launchToken;
+    expect(boot.record('vm')).toMatchObject({ state: 'launching', instanceId: null });
+    boot.close();
+
+    const resumed = new CloudBoot({
+      dbDir: plan.dbDir,
+      runName: 'abort-launch',
+      globals: { delay: '0' },
+      drivers,
+    });
+    expect((await resumed.run()).ok).toBe(true);
+    expect(resumed.record('vm')).toMatchObject({
+      state: 'ready',
+      instanceId: 'vm-1',
+      launchToken: token,
+    });
+    expect(JSON.parse(plan.read('leases.json'))).toHaveLength(1);
+    resumed.close();
+  });
+});
+
 describe('resuming after a crash', () => {
   it('continues a killed boot without re-running finished work, taking over the stale lock', async () => {
     const plan = writePlan({

@@ -24,6 +24,30 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
+/**
+ * Settles like `promise`, or rejects with the signal's reason as soon as it
+ * is aborted. The call itself may still complete at the provider; that is
+ * safe because launches are idempotent per token and the intent is recorded.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 const KINDS: ReadonlySet<string> = new Set<DriverErrorKind>([
   'auth',
   'throttled',
@@ -86,8 +110,9 @@ export class ManagedDriver {
     for (let attempt = 1; ; attempt++) {
       await this.#throttle(signal);
       try {
-        return await call();
+        return await untilAborted(call(), signal);
       } catch (thrown) {
+        if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.driver.name);
         if (!error.retryable || attempt >= this.#retry.attempts) throw error;
         await sleep(backoffDelay(this.#retry, attempt - 1), signal);

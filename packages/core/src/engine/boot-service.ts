@@ -118,10 +118,12 @@ export async function bootService(
         detail: info.address,
       });
     } catch (error) {
+      if (ctx.aborted) return ctx.interrupted(name);
       if (error instanceof DriverError) return fail('address', error);
       throw error;
     }
   }
+  if (ctx.aborted) return ctx.interrupted(name);
 
   const target: MachineTarget =
     settings.target.kind === 'ssh'

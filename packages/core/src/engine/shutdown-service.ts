@@ -38,6 +38,7 @@ export async function shutdownService(
     const settings = serviceSettings(ctx.attrs, name);
     if (!options.dashNine && record.hostname !== null) {
       const failure = await cleanUpMachine(ctx, settings, record.hostname);
+      if (ctx.aborted) return ctx.interrupted(name);
       if (failure !== undefined)
         return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
     }
