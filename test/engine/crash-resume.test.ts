@@ -143,6 +143,49 @@ describe('interrupting a launch', () => {
   });
 });
 
+describe('terminating a run whose launch was interrupted', () => {
+  it.each([
+    ['asks the cloud by tag', 'true', 1],
+    ['repeats the launch with the recorded token', 'false', 2],
+  ])(
+    'finds the machine whose answer was lost (%s) and terminates it',
+    async (_how, findsByTags, launches) => {
+      const plan = writePlan({
+        'top.conf': `[defaults]\nlocal_exe: true\nworkdir: \${WORKDIR}\nimage: test-image\ndriver: ${leaseDriver}\nlease_file: \${ROOT}/leases.json\nfinds_by_tags: ${findsByTags}\nanswer_delay_ms: \${global.delay}\n[globals]\ndelay: 60000\n[runlevels]\nlevel1: l1.conf\n`,
+        'l1.conf': '[svc-vm]\n',
+      });
+      dirs.push(plan);
+      const boot = new CloudBoot({
+        dbDir: plan.dbDir,
+        planFile: plan.path('top.conf'),
+        runName: 'lost',
+        drivers,
+      });
+      boot.start();
+      while (!existsSync(plan.path('leases.json'))) await new Promise((r) => setTimeout(r, 20));
+      boot.abort();
+      await boot.wait();
+      boot.close();
+
+      const down = new CloudBoot({
+        dbDir: plan.dbDir,
+        runName: 'lost',
+        globals: { delay: '0' },
+        drivers,
+      });
+      expect((await down.shutdown()).ok).toBe(true);
+      expect(JSON.parse(plan.read('leases.json'))).toMatchObject([
+        { id: 'vm-1', state: 'terminated', launches },
+      ]);
+      expect(down.store.instances()).toMatchObject([
+        { instanceId: 'vm-1', terminatedAt: expect.any(Number) },
+      ]);
+      expect(down.record('vm').state).toBe('terminated');
+      down.close();
+    },
+  );
+});
+
 describe('resuming after a crash', () => {
   it('continues a killed boot without re-running finished work, taking over the stale lock', async () => {
     const plan = writePlan({
@@ -206,7 +249,8 @@ describe('resuming after a crash', () => {
     const result = await boot.run();
     expect(result.failures).toEqual([]);
     const leases = JSON.parse(plan.read('leases.json')) as Array<{ id: string; token: string }>;
-    expect(leases).toEqual([{ id: 'vm-1', token, service: 'vm', state: 'running' }]);
+    // Asked twice with the same token; one machine.
+    expect(leases).toEqual([{ id: 'vm-1', token, service: 'vm', state: 'running', launches: 2 }]);
     expect(boot.record('vm')).toMatchObject({
       state: 'ready',
       instanceId: 'vm-1',

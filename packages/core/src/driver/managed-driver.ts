@@ -13,9 +13,17 @@ export interface ManagedDriverOptions {
   readonly retry?: RetryPolicy;
   /** Cloud calls per second allowed for this account/endpoint (drivers that launch machines only). */
   readonly callsPerSecond?: number;
-  /** Pause between `describe` rounds while waiting for instances to run. */
+  /**
+   * Longest pause between `describe` rounds while waiting for instances to
+   * run. Rounds start {@link FIRST_POLL_MS} apart after a new instance joins
+   * and back off to this, so a quick machine is seen quickly and a slow one
+   * costs few calls.
+   */
   readonly pollIntervalMs?: number;
 }
+
+/** Pause before the second round after a new instance starts being waited for. */
+export const FIRST_POLL_MS = 100;
 
 interface Waiter {
   readonly instanceId: string;
@@ -88,6 +96,7 @@ export class ManagedDriver {
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #vanishedRounds = new Map<string, number>();
   #polling = false;
+  #nextPause = 0;
 
   constructor(driver: Driver, options: ManagedDriverOptions = {}) {
     this.driver = driver;
@@ -173,6 +182,7 @@ export class ManagedDriver {
       const list = this.#waiters.get(instanceId) ?? [];
       list.push(waiter);
       this.#waiters.set(instanceId, list);
+      this.#nextPause = Math.min(FIRST_POLL_MS, this.#pollIntervalMs);
       if (!this.#polling) {
         this.#polling = true;
         // Let every service of the level register before the first round.
@@ -185,7 +195,10 @@ export class ManagedDriver {
     try {
       while (this.#waiters.size > 0) {
         await this.#pollRound();
-        if (this.#waiters.size > 0) await sleep(Math.max(this.#pollIntervalMs, 1));
+        if (this.#waiters.size === 0) break;
+        const pause = Math.max(this.#nextPause, 1);
+        this.#nextPause = Math.min(this.#nextPause * 2, this.#pollIntervalMs);
+        await sleep(pause);
       }
     } finally {
       this.#polling = false;

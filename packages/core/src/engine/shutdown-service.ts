@@ -2,8 +2,11 @@
  * Tears one service down: terminate program (unless dash-nine), removal of
  * its working directory, then termination of the VM if cloudboot launched it.
  */
+
+import type { ManagedDriver } from '../driver/managed-driver.js';
 import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { MachineTarget } from '../exec/machine.js';
+import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { programFailure, runProgram } from './run-program.js';
 import { type ServiceSettings, serviceSettings } from './service-settings.js';
@@ -43,7 +46,7 @@ export async function shutdownService(
         return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
     }
     if (record.instanceId !== null || record.launchToken !== null) {
-      await terminateInstance(ctx, settings, record.instanceId, record.driver);
+      await terminateInstance(ctx, settings, record);
     }
   } catch (error) {
     // Left `terminating`: running terminate again finishes the job.
@@ -88,13 +91,43 @@ async function cleanUpMachine(
 async function terminateInstance(
   ctx: OperationContext,
   settings: ServiceSettings,
-  instanceId: string | null,
-  driverName: string | null,
+  record: ServiceRecord,
 ): Promise<void> {
-  if (instanceId === null) return;
-  const name = driverName ?? settings.driver;
+  const name = record.driver ?? settings.driver;
   const driver = await ctx.drivers.get(name, settings.driverBase, settings.driverSettings);
+  const instanceId = record.instanceId ?? (await recoverInstanceId(ctx, driver, settings, record));
+  if (instanceId === undefined) return;
   // An existing machine is only released: it is not ours to kill.
   if (driver.driver.capabilities.launchesMachines) await driver.terminate([instanceId]);
   ctx.store.recordTerminated([instanceId], name);
+}
+
+/**
+ * The instance of a launch whose answer was lost (a crash or interrupt while
+ * `launching`). The cloud may or may not have created it; to leave nothing
+ * behind, ask by tag where the driver can, else repeat the launch with the
+ * recorded token: idempotent, it returns the instance if there is one (and
+ * creates it, to be terminated at once, if the first call never arrived).
+ */
+async function recoverInstanceId(
+  ctx: OperationContext,
+  driver: ManagedDriver,
+  settings: ServiceSettings,
+  record: ServiceRecord,
+): Promise<string | undefined> {
+  const token = record.launchToken;
+  if (token === null || !driver.driver.capabilities.launchesMachines) return undefined;
+  const tags = {
+    'cloudboot-run': ctx.store.runName,
+    'cloudboot-service': record.name,
+    'cloudboot-token': token,
+  };
+  let instanceId: string | undefined;
+  if (driver.driver.capabilities.findsByTags && driver.driver.findByTags !== undefined) {
+    instanceId = (await driver.driver.findByTags(tags))[0]?.instanceId;
+  } else {
+    instanceId = (await driver.launch(settings.launchSpec, { token, tags })).instanceId;
+  }
+  if (instanceId !== undefined) ctx.store.recordInstanceId(token, instanceId);
+  return instanceId;
 }

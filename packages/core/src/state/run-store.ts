@@ -383,6 +383,11 @@ export class RunStore {
     })();
   }
 
+  /** Fills in the instance id of a launch whose answer was lost, in the history only. */
+  recordInstanceId(token: string, instanceId: string): void {
+    this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token);
+  }
+
   /** Marks instances as terminated in the history. */
   recordTerminated(instanceIds: readonly string[], driver: string): void {
     const update = this.#sql(
