@@ -38,6 +38,31 @@ async function driverFor(
 }
 
 /**
+ * Fills in the ids of interrupted launches (no answer recorded) from the
+ * cloud, by their token tag, where the driver can search by tag.
+ */
+async function findLostInstances(
+  store: RunStore,
+  attrs: Attributes,
+  drivers: DriverRegistry,
+): Promise<void> {
+  for (const record of store.instances()) {
+    if (record.instanceId !== null) continue;
+    try {
+      const driver = (await driverFor(record, attrs, drivers)).driver;
+      if (!driver.capabilities.findsByTags || driver.findByTags === undefined) continue;
+      const found = await driver.findByTags({
+        'cloudboot-run': store.runName,
+        'cloudboot-token': record.token,
+      });
+      if (found[0] !== undefined) store.recordInstanceId(record.token, found[0].instanceId);
+    } catch {
+      // Reported below as an interrupted launch.
+    }
+  }
+}
+
+/**
  * The run's instance history with each instance's cloud state, asking each
  * driver account once for all of its instances.
  */
@@ -52,6 +77,7 @@ export async function instanceHistory(
       .filter((s) => s.state !== 'terminated' && s.launchToken !== null)
       .map((s) => s.launchToken),
   );
+  await findLostInstances(store, attrs, drivers);
   const records = store.instances();
   const byDriver = new Map<ManagedDriver, InstanceRecord[]>();
   const notes = new Map<InstanceRecord, string>();
@@ -59,7 +85,7 @@ export async function instanceHistory(
     if (record.instanceId === null) {
       notes.set(
         record,
-        'the launch was interrupted before the cloud answered; look for tag cloudboot-token',
+        `the launch was interrupted before the cloud answered; look for tag cloudboot-token=${record.token}`,
       );
       continue;
     }
