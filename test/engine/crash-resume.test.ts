@@ -173,6 +173,19 @@ describe('terminating a run whose launch was interrupted', () => {
         globals: { delay: '0' },
         drivers,
       });
+      const [seen] = await down.history();
+      if (findsByTags === 'true') {
+        expect(seen).toMatchObject({
+          instanceId: 'vm-1',
+          current: true,
+          cloud: { state: 'running' },
+        });
+      } else {
+        expect(seen?.instanceId).toBeNull();
+        expect(seen?.note).toBe(
+          `the launch was interrupted before the cloud answered; look for tag cloudboot-token=${seen?.token}`,
+        );
+      }
       expect((await down.shutdown()).ok).toBe(true);
       expect(JSON.parse(plan.read('leases.json'))).toMatchObject([
         { id: 'vm-1', state: 'terminated', launches },
