@@ -122,6 +122,35 @@ describe('booting the sample plan locally', () => {
   });
 });
 
+describe('working directories', () => {
+  it('never takes over or removes a directory cloudboot did not make', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${ROOT}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-precious]\nbootpgm: boot.sh\n[svc-fresh]\nbootpgm: boot.sh\n',
+        'boot.sh': '#!/bin/sh\nexit 0\n',
+        'precious/data.txt': 'keep me\n',
+      }),
+    );
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'owned',
+      drivers,
+    });
+    const result = await boot.run();
+    expect(result.failures.map((f) => f.message)).toEqual([
+      `precious: contextualize failed: working directory ${plan.path('precious')} already exists and was not made by cloudboot (it has no bootconf.json); set workdir so that each service gets a directory of its own, or remove it`,
+    ]);
+    expect(boot.record('fresh').state).toBe('ready');
+    expect((await boot.shutdown()).ok).toBe(true);
+    expect(plan.read('precious/data.txt')).toBe('keep me\n');
+    expect(existsSync(plan.path('fresh'))).toBe(false);
+    boot.close();
+  });
+});
+
 describe('a failing terminate program', () => {
   it('keeps that machine, shuts the rest down, and dash-nine finishes the job', async () => {
     const plan = track(

@@ -9,7 +9,13 @@ import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../err
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import {
+  InstallError,
+  prepareWorkdir,
+  readBootout,
+  removeWorkdir,
+  writeBootFiles,
+} from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
 import { type ServiceSettings, serviceSettings } from './service-settings.js';
 
@@ -162,10 +168,10 @@ async function contextualize(
   const before = ctx.record(name).state;
   ctx.move(name, 'contextualizing');
   try {
-    // A earlier attempt may have left files (a stale bootout.json); start clean.
+    // An earlier attempt may have left files (a stale bootout.json); start clean.
     if (before === 'failed' || before === 'contextualizing')
-      await session.removeDir(settings.workdir);
-    await session.mkdirp(settings.workdir);
+      await removeWorkdir(session, settings.workdir);
+    await prepareWorkdir(session, settings.workdir);
     const bag = ctx.attrs.bag(name);
     const template =
       settings.bootconf === undefined

@@ -8,6 +8,7 @@ import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../err
 import type { MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { removeWorkdir } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
 import { type ServiceSettings, serviceSettings } from './service-settings.js';
 
@@ -72,9 +73,10 @@ async function cleanUpMachine(
     signal: ctx.signal,
     existing: true,
   });
+  let createdNow = false;
   if (settings.terminatepgm !== undefined) {
     // The working directory may be gone (a boot that never got that far).
-    await session.mkdirp(settings.workdir);
+    createdNow = await session.createDir(settings.workdir);
     const result = await runProgram(ctx, session, settings, settings.terminatepgm);
     const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
     if (failure !== undefined) {
@@ -84,7 +86,12 @@ async function cleanUpMachine(
       };
     }
   }
-  await session.removeDir(settings.workdir);
+  if (!(await removeWorkdir(session, settings.workdir, createdNow))) {
+    ctx.logs.note(
+      settings.name,
+      `did not remove ${settings.workdir}: it is missing or was not made by cloudboot`,
+    );
+  }
   return undefined;
 }
 

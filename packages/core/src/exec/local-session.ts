@@ -50,6 +50,11 @@ export class LocalSession implements MachineSession {
     return writeWithMode(path, data, mode);
   }
 
+  async createDir(dir: string): Promise<boolean> {
+    // mkdir with `recursive` returns the first directory it created, if any.
+    return (await mkdir(dir, { recursive: true })) !== undefined;
+  }
+
   async readFile(path: string): Promise<Buffer | undefined> {
     try {
       return await readFile(path);

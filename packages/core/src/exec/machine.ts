@@ -76,6 +76,8 @@ export interface MachineSession {
   readFile(path: string): Promise<Buffer | undefined>;
   /** Runs a program to completion (or timeout). Never rejects for a non-zero exit. */
   run(request: RunRequest): Promise<RunResult>;
+  /** Creates a directory and its parents; true when it did not exist before. */
+  createDir(dir: string): Promise<boolean>;
   /** Removes a directory tree; succeeds if it is already gone. */
   removeDir(dir: string): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
 import { type ConnectStage, RemoteError } from '../errors.js';
-import { shellJoin } from '../template/shell-words.js';
+import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine.js';
 import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
@@ -79,6 +79,13 @@ export class SshMachine implements MachineSession {
   /** {@inheritDoc MachineSession.mkdirp} */
   async mkdirp(dir: string): Promise<void> {
     await this.#command(shellJoin(['mkdir', '-p', '--', dir]));
+  }
+
+  /** {@inheritDoc MachineSession.createDir} */
+  async createDir(dir: string): Promise<boolean> {
+    // Exit 3: the directory was there already.
+    const script = `[ -d ${shellQuote(dir)} ] && exit 3; ${shellJoin(['mkdir', '-p', '--', dir])}`;
+    return (await this.#command(script, [0, 3])) === 0;
   }
 
   /** {@inheritDoc MachineSession.removeDir} */
@@ -235,14 +242,14 @@ export class SshMachine implements MachineSession {
   }
 
   /** Runs a helper command; a non-zero exit is a permanent `command` error. */
-  async #command(command: string): Promise<void> {
+  async #command(command: string, accepted: readonly number[] = [0]): Promise<number> {
     const client = await this.#connection();
     const exit = await this.#execs
       .use(() => execCommand(client, command))
       .catch((error: Error) => {
         throw this.#failure(client, `cannot run ${command}`, error);
       });
-    if (exit.code === 0) return;
+    if (typeof exit.code === 'number' && accepted.includes(exit.code)) return exit.code;
     if (exit.code === undefined) {
       const reason = `the connection was lost during ${command}`;
       throw new RemoteError(this.label, 'command', reason, false);

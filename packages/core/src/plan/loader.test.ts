@@ -390,6 +390,18 @@ describe('loadPlan problems', () => {
     ]);
   });
 
+  it('refuses service names that could climb out of a working directory', () => {
+    write({
+      'top.conf': '[runlevels]\nlevel1: one.conf\n',
+      'one.conf':
+        '[svc-../../etc]\nhostname: h\n[svc-a/b]\nhostname: h\n[svc-ok_1.2-x]\nhostname: h\n',
+    });
+    expect(problemsOf()).toEqual([
+      './one.conf:1: [svc-../../etc] service name "../../etc" is not usable; expected letters, digits, ".", "_" and "-", starting with a letter or digit',
+      './one.conf:3: [svc-a/b] service name "a/b" is not usable; expected letters, digits, ".", "_" and "-", starting with a letter or digit',
+    ]);
+  });
+
   it('reports level-file sections, missing image/hostname and unknown cloud profiles', () => {
     onePlan(
       '[defaults-x]\nk: v\n[svc-a]\ncloud: cloud-gcp\nimage: x\n[svc-b]\niaas: ec2\n',

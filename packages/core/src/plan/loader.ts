@@ -33,6 +33,8 @@ export const COMMAND_LINE = '<command line>';
 const TOP_SECTIONS: ReadonlySet<string> = new Set(['runlevels', 'defaults', 'globals']);
 const CLOUD_SECTION = /^cloud-.+$/;
 const SERVICE_SECTION = /^svc-(.+)$/;
+/** Service names become working directories and log file names: nothing that can climb out. */
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const LEVEL_KEY = /^level(\d+)$/;
 const DEPS_KEY = /^deps(\d*)$/;
 const REPLICA_KEY = 'replica_count';
@@ -439,6 +441,13 @@ function readLevel(file: string, level: number, top: TopFile, ctx: Context): Lev
         ctx,
         { file, line: section.line, section: section.name },
         'unexpected section in a level file; expected only [svc-NAME] sections',
+      );
+    } else if (!SERVICE_NAME.test(name)) {
+      // The name becomes a directory on the machine and a file name here.
+      report(
+        ctx,
+        { file, line: section.line, section: section.name },
+        `service name "${name}" is not usable; expected letters, digits, ".", "_" and "-", starting with a letter or digit`,
       );
     } else {
       sections.push(readService(section, name, level, file, top, ctx));
