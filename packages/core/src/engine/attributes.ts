@@ -12,6 +12,7 @@ import {
   SECRET_KEYS,
   type ServicePlan,
 } from '../plan/model.js';
+import { SecretReader } from '../plan/secrets.js';
 import { envVariableName } from '../plan/values.js';
 import { type Reference, substituteReferences } from '../template/references.js';
 
@@ -61,6 +62,8 @@ export class Attributes {
   readonly #services: Map<string, ServicePlan>;
   /** `service.name` pairs being resolved, to report cycles instead of overflowing. */
   readonly #resolving = new Set<string>();
+  /** Literal credentials are not in the plan (see `plan/secrets.ts`); read again, once per file. */
+  readonly #secretReader = new SecretReader();
 
   constructor(sources: AttributeSources) {
     this.#sources = sources;
@@ -90,7 +93,7 @@ export class Attributes {
    */
   rawKey(service: string, key: string): string | undefined {
     const raw = this.service(service).keys[key];
-    return raw === undefined ? undefined : resolveEnv(raw.value, this.#sources.env);
+    return raw === undefined ? undefined : this.#written(service, raw);
   }
 
   /**
@@ -175,8 +178,14 @@ export class Attributes {
     return substituteReferences(text, (ref) => this.#lookup(service, ref, context), context);
   }
 
+  /** The value as written in the plan (a redacted secret read again), `env.NAME` resolved. */
+  #written(service: string, value: PlanValue): string | undefined {
+    const written = value.secret ? this.#secretReader.read(value, service) : value.value;
+    return resolveEnv(written, this.#sources.env);
+  }
+
   #resolveValue(service: string, value: PlanValue): string | undefined {
-    const raw = resolveEnv(value.value, this.#sources.env);
+    const raw = this.#written(service, value);
     return raw === undefined ? undefined : this.substitute(service, raw, where(value));
   }
 

@@ -6,6 +6,7 @@ import { formatProblem, PlanError } from '../errors.js';
 import type { LoadOptions } from './loader.js';
 import { COMMAND_LINE, loadPlan } from './loader.js';
 import type { Plan, ServicePlan } from './model.js';
+import { REDACTED } from './model.js';
 
 const SAMPLE_DIR = '/work/shared/design/sample-plan';
 
@@ -276,6 +277,29 @@ describe('loadPlan', () => {
       pgm_timeout: '${global.t}',
       iaas_key: 'env.AWS_KEY',
     });
+  });
+
+  it('keeps literal credentials out of the plan but checks them first', () => {
+    write({
+      'top.conf':
+        '[defaults]\niaas_secret: s3cret-a\ncloud: x\n[cloud-x]\niaas_key: s3cret-b\n[runlevels]\nlevel1: one.conf\n',
+      'one.conf': '[svc-a]\nhostname: h\n[svc-b]\nhostname: h\niaas_secret: env.SECRET\n',
+    });
+    const plan = load();
+    expect(JSON.stringify(plan)).not.toContain('s3cret');
+    expect(service(plan, 'a').keys.iaas_key).toEqual({
+      value: REDACTED,
+      secret: true,
+      source: { file: join(dir, 'top.conf'), line: 5, section: 'cloud-x', key: 'iaas_key' },
+    });
+    expect(service(plan, 'b').keys.iaas_secret).toEqual({
+      value: 'env.SECRET',
+      source: { file: join(dir, 'one.conf'), line: 5, section: 'svc-b', key: 'iaas_secret' },
+    });
+    onePlan('[svc-a]\nhostname: h\niaas_secret: x${nosuch.key}\n');
+    expect(problemsOf()).toEqual([
+      expect.stringMatching(/^\.\/one\.conf:3: \[svc-a\] iaas_secret: .*nosuch/),
+    ]);
   });
 
   it('expands ~ in paths to the home directory', () => {

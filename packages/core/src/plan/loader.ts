@@ -13,6 +13,7 @@ import type { IniDocument, IniEntry, IniSection } from './ini.js';
 import { parseIni } from './ini.js';
 import type { LevelPlan, Plan, PlanValue, ServicePlan } from './model.js';
 import { PATH_KEYS } from './model.js';
+import { withoutSecret } from './secrets.js';
 import type { ServiceSection, ValueMap } from './service-checks.js';
 import { checkServices, serviceNames } from './service-checks.js';
 import { isDeferredValue, parseBoolean } from './values.js';
@@ -494,7 +495,10 @@ function mergeGlobals(top: ValueMap, options: LoadOptions, cwd: string, ctx: Con
 // ---- result ---------------------------------------------------------------
 
 function toServicePlans(section: ServiceSection): ServicePlan[] {
-  const keys = Object.fromEntries(section.keys);
+  // Only after every check: the checks need the real values, the result must not hold them.
+  const keys = Object.fromEntries(
+    [...section.keys].map(([key, value]) => [key, withoutSecret(key, value)]),
+  );
   const deps = Object.fromEntries(section.deps);
   return serviceNames(section).map((name) => ({
     name,
@@ -523,7 +527,8 @@ function distinctProblems(problems: readonly PlanProblem[]): PlanProblem[] {
 /**
  * Loads and validates a plan: the top file, every level file and deps file
  * it names, and the globals of `options`. Values stay raw (`env.NAME`,
- * `${…}`); literal paths become absolute.
+ * `${…}`); literal paths become absolute; literal credentials are redacted
+ * (see {@link withoutSecret}).
  *
  * @throws PlanError listing every problem found in every file.
  */

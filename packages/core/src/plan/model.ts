@@ -2,14 +2,22 @@
  * The loaded, validated form of a boot plan. Everything here is plain JSON so a
  * plan can be stored with its run and reopened later. Values stay raw
  * (`env.NAME`, `${svc.attr}` unresolved): substitution happens when a level
- * starts, and secrets given as `env.NAME` are never written to the database.
+ * starts. Credentials never appear here: `env.NAME` stays a reference, and a
+ * literal `iaas_key`/`iaas_secret` is replaced by {@link REDACTED} and read
+ * again from its file when needed (see `secrets.ts`), so the plan can be
+ * written to the run database as it is.
  */
 import type { SourceLocation } from '../errors.js';
 
 /** A raw value from a plan file and where it was written. */
 export interface PlanValue {
-  /** The text after `key:`/`key =`, trimmed. Paths are already absolute (see {@link PATH_KEYS}). */
+  /**
+   * The text after `key:`/`key =`, trimmed. Paths are already absolute (see
+   * {@link PATH_KEYS}). {@link REDACTED} when `secret` is set.
+   */
   readonly value: string;
+  /** Set when `value` is a placeholder for a literal credential, to be read again from `source`. */
+  readonly secret?: true;
   /** Where the value was written (file, line, section, key). */
   readonly source: SourceLocation;
 }

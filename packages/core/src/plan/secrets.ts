@@ -1,0 +1,74 @@
+/**
+ * Credentials written literally in a plan (`iaas_secret: AKIA…`). BRIEF §4:
+ * secrets are never stored, yet plans of the old tool must keep working. So
+ * the loader keeps only a placeholder and where the value was written, and
+ * the value is read again from that file whenever it is needed. A run's
+ * in-memory plan and the copy in its database are then the same thing, and
+ * behave the same.
+ */
+import { readFileSync } from 'node:fs';
+import { TemplateError } from '../errors.js';
+import type { IniDocument } from './ini.js';
+import { parseIni } from './ini.js';
+import type { PlanValue } from './model.js';
+import { REDACTED, SECRET_KEYS } from './model.js';
+import { envVariableName } from './values.js';
+
+/**
+ * `value` of service key `key` as the plan may keep it: a credential that is
+ * not exactly `env.NAME` becomes {@link REDACTED}, marked `secret`, with its
+ * source kept so it can be read again.
+ */
+export function withoutSecret(key: string, value: PlanValue): PlanValue {
+  if (!SECRET_KEYS.has(key) || envVariableName(value.value) !== undefined) return value;
+  return { value: REDACTED, secret: true, source: value.source };
+}
+
+/** Reads redacted secrets back from their plan files; each file is read once per reader. */
+export class SecretReader {
+  /** The parsed file, or why it could not be read. */
+  readonly #files = new Map<string, IniDocument | string>();
+
+  /**
+   * The value a redacted secret stands for, as its plan file has it now.
+   * @param service The service that needs it, for the error message.
+   * @throws TemplateError when the file or the key is gone, or the key no longer holds a literal.
+   */
+  read(value: PlanValue, service: string): string {
+    const { file, line, section, key } = value.source;
+    const document = this.#document(file);
+    const entry =
+      typeof document === 'string'
+        ? undefined
+        : document.sections
+            .filter((s) => s.name === section)
+            .flatMap((s) => s.entries)
+            // Like the loader: of a key written twice (also in a repeated section), the later wins.
+            .findLast((e) => e.key === key);
+    const written = entry?.value ?? '';
+    // An empty value means "not given" to the loader, and env.NAME is not what was loaded.
+    if (written !== '' && envVariableName(written) === undefined) return written;
+    const why =
+      typeof document === 'string'
+        ? `the file cannot be read: ${document}`
+        : written === ''
+          ? `there is no ${key} in [${section ?? ''}] now`
+          : `it is now ${written}; reload the plan to use that`;
+    throw new TemplateError(
+      `${key} of service ${service}: the plan file ${file}${line !== undefined ? `:${line}` : ''} no longer has it (${why}); literal credentials are not stored with the run but read again from the plan file, so write it as env.NAME so it need not be stored, and reload the plan`,
+    );
+  }
+
+  #document(file: string): IniDocument | string {
+    let document = this.#files.get(file);
+    if (document === undefined) {
+      try {
+        document = parseIni(readFileSync(file, 'utf8'), file);
+      } catch (error) {
+        document = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      }
+      this.#files.set(file, document);
+    }
+    return document;
+  }
+}
