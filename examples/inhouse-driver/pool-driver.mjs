@@ -23,8 +23,9 @@ function writeLeases(file, leases) {
 }
 
 function driverError(kind, message) {
-  // cloudboot reads `kind` to decide whether a retry can help.
-  return Object.assign(new Error(`pool: ${message}`), { kind });
+  // cloudboot reads `kind` to decide whether a retry can help, and puts the
+  // driver's name in front of the message.
+  return Object.assign(new Error(message), { kind });
 }
 
 /** @param {Record<string, string>} settings */

@@ -128,7 +128,9 @@ describe('working directories', () => {
       writePlan({
         'top.conf':
           '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${ROOT}\n[runlevels]\nlevel1: l1.conf\n',
-        'l1.conf': '[svc-precious]\nbootpgm: boot.sh\n[svc-fresh]\nbootpgm: boot.sh\n',
+        'l1.conf':
+          '[svc-precious]\nbootpgm: boot.sh\nterminatepgm: stop.sh\n[svc-fresh]\nbootpgm: boot.sh\nterminatepgm: stop.sh\n',
+        'stop.sh': '#!/bin/sh\necho stopped >> ${ROOT}/stops\n',
         'boot.sh': '#!/bin/sh\nexit 0\n',
         'precious/data.txt': 'keep me\n',
       }),
@@ -146,6 +148,9 @@ describe('working directories', () => {
     expect(boot.record('fresh').state).toBe('ready');
     expect((await boot.shutdown()).ok).toBe(true);
     expect(plan.read('precious/data.txt')).toBe('keep me\n');
+    // Its terminate program was neither written into it nor run; fresh's was.
+    expect(existsSync(plan.path('precious/stop.sh'))).toBe(false);
+    expect(plan.read('stops')).toBe('stopped\n');
     expect(existsSync(plan.path('fresh'))).toBe(false);
     boot.close();
   });

@@ -130,13 +130,21 @@ export class DriverRegistry {
     ]);
     let driver = this.#drivers.get(key);
     if (driver === undefined) {
-      driver = this.factory(name, base).then(
-        (factory) =>
-          new ManagedDriver(
-            checkDriverShape(factory(settings), `driver "${name}"`),
-            this.#options.managed,
-          ),
-      );
+      driver = this.factory(name, base).then((factory) => {
+        let created: unknown;
+        try {
+          created = factory(settings);
+        } catch (error) {
+          throw new DriverLoadError(
+            `driver "${name}" could not be created from its settings: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        return new ManagedDriver(
+          checkDriverShape(created, `driver "${name}"`),
+          this.#options.managed,
+        );
+      });
       this.#drivers.set(key, driver);
     }
     return driver;

@@ -108,6 +108,11 @@ export async function bootService(
       }
       // Still `launching` with its token: resume asks again with the same token.
       if (ctx.aborted) return ctx.interrupted(name);
+      if (error instanceof DriverError && error.instanceId === undefined) {
+        // The driver says nothing was created: there is nothing to find or kill later.
+        ctx.store.forgetLaunch(token);
+        return ctx.fail(name, 'launch', error.message, {}, started, { launchToken: null });
+      }
       return fail('launch', error);
     }
   }

@@ -46,23 +46,25 @@ export interface RunOperationOptions {
 }
 
 function perService(ctx: OperationContext, options: RunOperationOptions) {
+  const dashNine = options.dashNine !== undefined ? { dashNine: options.dashNine } : {};
   switch (ctx.operation) {
     case 'boot':
-      return (name: string) => bootService(ctx, name, { restart: options.only !== undefined });
-    case 'repair':
-      return async (name: string) => {
-        const checked = await bootService(ctx, name, { checkOnly: true });
-        return checked.status === 'success' ? checked : bootService(ctx, name, { restart: true });
-      };
-    case 'status':
-      return (name: string) => bootService(ctx, name, { checkOnly: true });
-    case 'shutdown':
       return (name: string) =>
-        shutdownService(
-          ctx,
-          name,
-          options.dashNine !== undefined ? { dashNine: options.dashNine } : {},
-        );
+        ctx.guard(name, () => bootService(ctx, name, { restart: options.only !== undefined }));
+    case 'repair':
+      return (name: string) =>
+        ctx.guard(name, async () => {
+          // A terminated service is booted by reboot or resume, not repaired.
+          if (ctx.record(name).state === 'terminated') {
+            return { service: name, level: ctx.record(name).level, status: 'not-executed' };
+          }
+          const checked = await bootService(ctx, name, { checkOnly: true });
+          return checked.status === 'success' ? checked : bootService(ctx, name, { restart: true });
+        });
+    case 'status':
+      return (name: string) => ctx.guard(name, () => bootService(ctx, name, { checkOnly: true }));
+    case 'shutdown':
+      return (name: string) => ctx.guard(name, () => shutdownService(ctx, name, dashNine));
   }
 }
 

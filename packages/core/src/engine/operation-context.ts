@@ -14,6 +14,27 @@ import type { MachinePool } from './machines.js';
 import type { ProgramFiles } from './programs.js';
 import type { ServiceLogs } from './service-log.js';
 
+/** The phase a service in `state` is in, for errors that do not say. */
+function phaseOf(state: ServiceState): ServicePhase {
+  switch (state) {
+    case 'pending':
+      return 'resolve';
+    case 'launching':
+      return 'launch';
+    case 'launched':
+      return 'address';
+    case 'addressed':
+      return 'connect';
+    case 'reachable':
+    case 'contextualizing':
+      return 'contextualize';
+    case 'terminating':
+      return 'terminate';
+    default:
+      return 'ready';
+  }
+}
+
 /** How one service fared in one operation. */
 export interface ServiceOutcome {
   readonly service: string;
@@ -93,10 +114,12 @@ export class OperationContext {
     message: string,
     tails: { stdoutTail?: string; stderrTail?: string } = {},
     startedAt = performance.now(),
+    fields: TransitionFields = {},
   ): ServiceOutcome {
     const stdoutTail = tails.stdoutTail ?? '';
     const stderrTail = tails.stderrTail ?? '';
     const record = this.move(name, 'failed', {
+      ...fields,
       failure: { phase, message, stdoutTail, stderrTail },
       detail: `${phase}: ${message}`,
     });
@@ -127,6 +150,23 @@ export class OperationContext {
       state: record.state,
       at: Date.now(),
     });
+  }
+
+  /**
+   * Runs one service's part of the operation and turns anything it throws
+   * into that service's failure (in the phase its state says it was in), or
+   * into `interrupted` after an abort: one service's unexpected error must
+   * not end the operation while the others still run.
+   */
+  async guard(name: string, step: () => Promise<ServiceOutcome>): Promise<ServiceOutcome> {
+    const started = performance.now();
+    try {
+      return await step();
+    } catch (error) {
+      if (this.aborted) return this.interrupted(name);
+      const message = error instanceof Error ? error.message : String(error);
+      return this.fail(name, phaseOf(this.record(name).state), message, {}, started);
+    }
   }
 
   /** True once the operation was asked to stop. */

@@ -67,6 +67,32 @@ function parseNumber(value: string | undefined, key: string): number | undefined
   return n;
 }
 
+/** The account/endpoint a service's driver is created with. */
+export interface DriverAccount {
+  /** Directory that relative driver module specifiers are resolved against. */
+  readonly driverBase: string;
+  /** Account/endpoint settings (contain secrets: never log). */
+  readonly driverSettings: DriverSettings;
+}
+
+/**
+ * Only what is needed to talk to a service's cloud: the account keys and
+ * driver-specific keys. Terminating a VM must not depend on values that only
+ * mattered for booting it (an image given as `env.IMAGE`, say).
+ * @throws TemplateError when one of those values cannot be resolved.
+ */
+export function driverAccount(attrs: Attributes, name: string): DriverAccount {
+  const plan = attrs.service(name);
+  const driverSettings: Record<string, string> = {};
+  for (const k of Object.keys(plan.keys)) {
+    if (ACCOUNT_KEYS.includes(k) || !KNOWN_SERVICE_KEYS.has(k)) {
+      const v = attrs.key(name, k);
+      if (v !== undefined) driverSettings[k] = v;
+    }
+  }
+  return { driverBase: dirname(plan.keys.driver?.source.file ?? plan.source.file), driverSettings };
+}
+
 /**
  * Derives a service's settings.
  * @throws TemplateError when a value cannot be resolved or has the wrong form.
@@ -95,13 +121,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
     return path === undefined ? undefined : { path, args, key: k };
   };
 
-  const driverSettings: Record<string, string> = {};
-  for (const k of Object.keys(plan.keys)) {
-    if (ACCOUNT_KEYS.includes(k) || !KNOWN_SERVICE_KEYS.has(k)) {
-      const v = key(k);
-      if (v !== undefined) driverSettings[k] = v;
-    }
-  }
+  const { driverSettings } = driverAccount(attrs, name);
   const options: Record<string, string> = {};
   for (const k of Object.keys(plan.keys)) {
     if (PROGRAM_ARG_KEYS.has(k)) continue;

@@ -2,15 +2,14 @@
  * Tears one service down: terminate program (unless dash-nine), removal of
  * its working directory, then termination of the VM if cloudboot launched it.
  */
-
 import type { ManagedDriver } from '../driver/managed-driver.js';
-import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
-import type { MachineTarget } from '../exec/machine.js';
+import { RemoteError } from '../errors.js';
+import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { removeWorkdir } from './programs.js';
+import { OWNERSHIP_MARK, removeWorkdir } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
-import { type ServiceSettings, serviceSettings } from './service-settings.js';
+import { driverAccount, type ServiceSettings, serviceSettings } from './service-settings.js';
 
 /** Options of {@link shutdownService}. */
 export interface ShutdownServiceOptions {
@@ -18,9 +17,32 @@ export interface ShutdownServiceOptions {
   readonly dashNine?: boolean;
 }
 
-const KNOWN_ERRORS = [DriverError, DriverLoadError, RemoteError, TemplateError];
+/**
+ * How long shutdown tries to reach a machine. Shorter than a boot's wait: the
+ * machine was up before, and a VM that is gone must not hold up its own
+ * termination for `pgm_timeout`.
+ */
+const SHUTDOWN_CONNECT_MS = 60_000;
 
-/** Shuts one service down; never throws for service failures. */
+/** States and failure phases after which the machine had been reached. */
+const REACHED_STATES: ReadonlySet<string> = new Set([
+  'reachable',
+  'contextualizing',
+  'contextualized',
+  'ready',
+  'terminating',
+]);
+const REACHED_PHASES: ReadonlySet<string> = new Set(['contextualize', 'ready', 'terminate']);
+
+function wasReached(record: ServiceRecord): boolean {
+  return (
+    record.contextualized ||
+    REACHED_STATES.has(record.state) ||
+    (record.state === 'failed' && REACHED_PHASES.has(record.failure?.phase ?? ''))
+  );
+}
+
+/** Shuts one service down; never throws for service failures (the caller guards the rest). */
 export async function shutdownService(
   ctx: OperationContext,
   name: string,
@@ -38,75 +60,109 @@ export async function shutdownService(
     return ctx.complete(name, started);
   }
   ctx.move(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
-  try {
-    const settings = serviceSettings(ctx.attrs, name);
-    if (!options.dashNine && record.hostname !== null) {
-      const failure = await cleanUpMachine(ctx, settings, record.hostname);
-      if (ctx.aborted) return ctx.interrupted(name);
-      if (failure !== undefined)
-        return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
-    }
-    if (record.instanceId !== null || record.launchToken !== null) {
-      await terminateInstance(ctx, settings, record);
-    }
-  } catch (error) {
-    // Left `terminating`: running terminate again finishes the job.
+  const account = driverAccount(ctx.attrs, name);
+  const driver = await ctx.drivers.get(
+    record.driver ?? 'static-ip',
+    account.driverBase,
+    account.driverSettings,
+  );
+  if (!options.dashNine && record.hostname !== null && wasReached(record)) {
+    const failure = await cleanUpMachine(ctx, name, record.hostname, driver);
     if (ctx.aborted) return ctx.interrupted(name);
-    if (KNOWN_ERRORS.some((E) => error instanceof E)) {
-      return ctx.fail(name, 'terminate', (error as Error).message, {}, started);
+    if (failure !== undefined) {
+      return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
     }
-    throw error;
   }
+  await terminateInstance(ctx, record, driver);
   ctx.move(name, 'terminated');
   return ctx.complete(name, started);
 }
 
+type CleanUpFailure = { message: string; tails: { stdoutTail?: string; stderrTail?: string } };
+
+/**
+ * Runs the terminate program in the working directory and removes it. A VM
+ * that cannot be reached any more is noted and left to be terminated; an
+ * existing machine that cannot be reached fails (its terminate program
+ * matters, and the machine will still be there).
+ */
 async function cleanUpMachine(
   ctx: OperationContext,
-  settings: ServiceSettings,
+  name: string,
   hostname: string,
-): Promise<{ message: string; tails: { stdoutTail: string; stderrTail: string } } | undefined> {
+  driver: ManagedDriver,
+): Promise<CleanUpFailure | undefined> {
+  const settings = serviceSettings(ctx.attrs, name);
   const target: MachineTarget =
     settings.target.kind === 'ssh' ? { ...settings.target, host: hostname } : settings.target;
-  // At shutdown every machine has been reached before: a refused key is final.
-  const session = await ctx.machines.session(target, settings.timeoutMs, {
-    signal: ctx.signal,
-    existing: true,
-  });
-  let createdNow = false;
-  if (settings.terminatepgm !== undefined) {
-    // The working directory may be gone (a boot that never got that far).
-    createdNow = await session.createDir(settings.workdir);
-    const result = await runProgram(ctx, session, settings, settings.terminatepgm);
-    const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
-    if (failure !== undefined) {
-      return {
-        message: `${failure}; the machine was left as it is (use dash-nine to skip terminate programs)`,
-        tails: result,
-      };
-    }
-  }
-  if (!(await removeWorkdir(session, settings.workdir, createdNow))) {
-    ctx.logs.note(
-      settings.name,
-      `did not remove ${settings.workdir}: it is missing or was not made by cloudboot`,
+  let session: MachineSession;
+  try {
+    session = await ctx.machines.session(
+      target,
+      Math.min(settings.timeoutMs, SHUTDOWN_CONNECT_MS),
+      { signal: ctx.signal, existing: true },
     );
+  } catch (error) {
+    if (!(error instanceof RemoteError) || ctx.aborted) throw error;
+    if (driver.driver.capabilities.launchesMachines) {
+      ctx.logs.note(
+        name,
+        `cannot reach the machine (${error.message}); terminating it without the terminate program`,
+      );
+      return undefined;
+    }
+    return {
+      message: `cannot reach the machine to run its terminate program: ${error.message}; use dash-nine to forget it without`,
+      tails: {},
+    };
   }
+  // Recreated when gone (a machine whose /tmp was wiped); never someone else's.
+  const createdNow = await session.createDir(settings.workdir);
+  const ours =
+    createdNow || (await session.readFile(`${settings.workdir}/${OWNERSHIP_MARK}`)) !== undefined;
+  if (!ours) {
+    ctx.logs.note(
+      name,
+      `${settings.workdir} was not made by cloudboot: not running the terminate program in it, not removing it`,
+    );
+    return undefined;
+  }
+  const failure = await runTerminateProgram(ctx, session, settings);
+  if (failure !== undefined) return failure;
+  await removeWorkdir(session, settings.workdir, true);
   return undefined;
+}
+
+async function runTerminateProgram(
+  ctx: OperationContext,
+  session: MachineSession,
+  settings: ServiceSettings,
+): Promise<CleanUpFailure | undefined> {
+  if (settings.terminatepgm === undefined) return undefined;
+  const result = await runProgram(ctx, session, settings, settings.terminatepgm);
+  const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
+  if (failure === undefined) return undefined;
+  return {
+    message: `${failure}; the machine was left as it is (use dash-nine to skip terminate programs)`,
+    tails: result,
+  };
 }
 
 async function terminateInstance(
   ctx: OperationContext,
-  settings: ServiceSettings,
   record: ServiceRecord,
+  driver: ManagedDriver,
 ): Promise<void> {
-  const name = record.driver ?? settings.driver;
-  const driver = await ctx.drivers.get(name, settings.driverBase, settings.driverSettings);
-  const instanceId = record.instanceId ?? (await recoverInstanceId(ctx, driver, settings, record));
+  const driverName = record.driver ?? 'static-ip';
+  const instanceId = record.instanceId ?? (await recoverInstanceId(ctx, driver, record));
   if (instanceId === undefined) return;
+  if (driver.driver.capabilities.launchesMachines) {
+    await driver.terminate([instanceId]);
+    // The address may be given to another machine: its host key with it.
+    if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
+  }
   // An existing machine is only released: it is not ours to kill.
-  if (driver.driver.capabilities.launchesMachines) await driver.terminate([instanceId]);
-  ctx.store.recordTerminated([instanceId], name);
+  ctx.store.recordTerminated([instanceId], driverName);
 }
 
 /**
@@ -119,7 +175,6 @@ async function terminateInstance(
 async function recoverInstanceId(
   ctx: OperationContext,
   driver: ManagedDriver,
-  settings: ServiceSettings,
   record: ServiceRecord,
 ): Promise<string | undefined> {
   const token = record.launchToken;
@@ -133,7 +188,8 @@ async function recoverInstanceId(
   if (driver.driver.capabilities.findsByTags && driver.driver.findByTags !== undefined) {
     instanceId = (await driver.driver.findByTags(tags))[0]?.instanceId;
   } else {
-    instanceId = (await driver.launch(settings.launchSpec, { token, tags })).instanceId;
+    const { launchSpec } = serviceSettings(ctx.attrs, record.name);
+    instanceId = (await driver.launch(launchSpec, { token, tags })).instanceId;
   }
   if (instanceId !== undefined) ctx.store.recordInstanceId(token, instanceId);
   return instanceId;

@@ -383,6 +383,14 @@ export class RunStore {
     })();
   }
 
+  /**
+   * Forgets a launch the driver refused (it created nothing): its history row
+   * goes, and the service keeps no token, so terminate has nothing to find.
+   */
+  forgetLaunch(token: string): void {
+    this.#sql('DELETE FROM instances WHERE token = ? AND instance_id IS NULL').run(token);
+  }
+
   /** Fills in the instance id of a launch whose answer was lost, in the history only. */
   recordInstanceId(token: string, instanceId: string): void {
     this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token);
@@ -458,6 +466,11 @@ export class RunStore {
       port,
     ) as { key: string } | undefined;
     return row?.key;
+  }
+
+  /** Forgets the pinned host keys of `host` (its machine was terminated; the address may be reused). */
+  unpinHostKeys(host: string): void {
+    this.#sql('DELETE FROM host_keys WHERE host = ?').run(host);
   }
 
   /** Pins the SSH host key of `host:port` for this run. */
