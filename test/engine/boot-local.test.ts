@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BootFailedError,
@@ -152,6 +152,97 @@ describe('working directories', () => {
     expect(existsSync(plan.path('precious/stop.sh'))).toBe(false);
     expect(plan.read('stops')).toBe('stopped\n');
     expect(existsSync(plan.path('fresh'))).toBe(false);
+    boot.close();
+  });
+});
+
+describe('review fixes', () => {
+  it('does not publish a bootout.json left by an earlier boot', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\nbootpgm: boot.sh\n',
+        'boot.sh':
+          '#!/bin/sh\n[ -f ${ROOT}/publish ] && echo \'{"token": "old"}\' > bootout.json\nexit 0\n',
+      }),
+    );
+    writeFileSync(plan.path('publish'), '');
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'stale',
+      drivers,
+    });
+    await boot.run();
+    expect(boot.getServices()[0]?.[0]?.getAttrFromBag('token')).toBe('old');
+    await boot.shutdown({ dashNine: true }); // keeps the working directory
+    rmSync(plan.path('publish'));
+    await boot.run();
+    expect(boot.getServices()[0]?.[0]?.getAttrFromBag('token')).toBeUndefined();
+    boot.close();
+  });
+
+  it('refuses a relative workdir with a clear message', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: rel/dir\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\n',
+      }),
+    );
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'rel',
+      drivers,
+    });
+    expect((await boot.run()).failures.map((f) => f.message)).toEqual([
+      'a: resolve failed: workdir is "rel/dir"; expected an absolute path on the machine',
+    ]);
+    boot.close();
+  });
+
+  it('redacts secrets with quotes and backslashes from logged arguments', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\ndeps: deps.conf\nbootpgm: boot.sh\nbootpgm_args: ${.pw}\n',
+        'deps.conf': '[deps]\npw: env.TEST_QUOTED_PW\n',
+        'boot.sh': '#!/bin/sh\nexit 0\n',
+      }),
+    );
+    const env = { TEST_QUOTED_PW: 's3cr"et\\pw' };
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'quoted',
+      drivers,
+      env,
+    });
+    await boot.run();
+    const log = readFileSync(join(boot.logDir, 'a.log'), 'utf8');
+    expect(log).toContain('bootpgm boot.sh ["<redacted>"] on local');
+    expect(log).not.toContain('s3cr');
+    boot.close();
+  });
+
+  it('lets an iterator made after a shutdown began see its first events', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'late',
+      drivers,
+    });
+    await boot.run();
+    const done = boot.shutdown();
+    const seen: string[] = [];
+    for await (const e of boot.events())
+      if (e.type === 'level') seen.push(`${e.level} ${e.action}`);
+    await done;
+    expect(seen).toEqual(['2 starting', '2 complete', '1 starting', '1 complete']);
     boot.close();
   });
 });

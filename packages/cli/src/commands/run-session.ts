@@ -2,7 +2,7 @@
  * Opening or creating a run with the command-line options, running its
  * operations with progress (or JSON events), writing `-o FILE`, and closing it.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import {
   CloudBoot,
   type CloudBootOptions,
@@ -52,6 +52,8 @@ export function openRun(ctx: CommandContext, name: string): CloudBoot {
 function writeDescription(file: string, description: RunDescription): void {
   try {
     writeFileSync(file, `${JSON.stringify(description, null, 2)}\n`, { mode: 0o600 });
+    // `mode` applies only to a new file; an old one may be readable by others.
+    chmodSync(file, 0o600);
   } catch (error) {
     throw new UsageError(`cannot write -o ${file}: ${(error as Error).message}`);
   }

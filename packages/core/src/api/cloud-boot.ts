@@ -76,7 +76,8 @@ interface ActiveOperation {
   readonly kind: OperationKind;
   readonly controller: AbortController;
   readonly done: Promise<OperationResult>;
-  readonly pending: CloudBootEvent[];
+  /** Every event of the operation so far, in order (pollers and iterators keep their own place). */
+  readonly log: CloudBootEvent[];
   result?: OperationResult;
   error?: unknown;
 }
@@ -100,6 +101,8 @@ export class CloudBoot {
   readonly #hub = new EventHub();
   readonly #records = new Map<string, ServiceRecord>();
   #operation: ActiveOperation | undefined;
+  /** How far `poll()` has delivered the current operation's events. */
+  #pollCursor = 0;
 
   /**
    * Loads a new plan into a new run (with `planFile`) or reopens the run
@@ -190,7 +193,7 @@ export class CloudBoot {
   /** Events of the current operation, as an async iterator (ends with the operation). */
   events(): AsyncIterable<CloudBootEvent> {
     const op = this.#requireOperation('events()');
-    return this.#hub.iterate(op.done);
+    return this.#hub.iterate(op.log, op.done);
   }
 
   /**
@@ -251,10 +254,11 @@ export class CloudBoot {
    */
   poll(callbacks: PollCallbacks = {}): boolean {
     const op = this.#requireOperation('poll()');
-    for (const event of op.pending.splice(0)) {
+    for (const event of op.log.slice(this.#pollCursor)) {
       if (event.type === 'level') callbacks.onLevel?.(event);
       else if (event.type === 'service') callbacks.onService?.(event);
     }
+    this.#pollCursor = op.log.length;
     if (op.error !== undefined) throw op.error;
     if (op.result === undefined) return false;
     if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
@@ -402,8 +406,9 @@ export class CloudBoot {
       );
     }
     this.#store.lock(kind);
-    const pending: CloudBootEvent[] = [];
-    const unsubscribe = this.#hub.on((event) => pending.push(event));
+    const log: CloudBootEvent[] = [];
+    const unsubscribe = this.#hub.on((event) => log.push(event));
+    this.#pollCursor = 0;
     const controller = new AbortController();
     // Every running program and connection attempt listens for the abort.
     setMaxListeners(0, controller.signal);
@@ -411,7 +416,7 @@ export class CloudBoot {
       unsubscribe();
       this.#store.unlock();
     });
-    const op: ActiveOperation = { kind, controller, done, pending };
+    const op: ActiveOperation = { kind, controller, done, log };
     done.then(
       (result) => {
         op.result = result;

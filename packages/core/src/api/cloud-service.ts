@@ -12,6 +12,9 @@ import type { CloudBoot } from './cloud-boot.js';
 /** A service of a {@link CloudBoot} run. Obtain it from `getServices()`. */
 export class CloudService {
   readonly #boot: CloudBoot;
+  /** The operation's event log this service last polled, and how far. */
+  #polled: readonly unknown[] | undefined;
+  #cursor = 0;
   /** Unique service name (`web-0` for replicas). */
   readonly name: string;
   /** 1-based level. */
@@ -78,9 +81,14 @@ export class CloudService {
   poll(callbacks: { onService?: (event: ServiceEvent) => void } = {}): boolean {
     const op = this.#boot.currentOperation;
     if (op === undefined) throw new UsageError('poll() was called before start() or shutdown()');
-    for (const event of op.pending.splice(0)) {
+    if (this.#polled !== op.log) {
+      this.#polled = op.log;
+      this.#cursor = 0;
+    }
+    for (const event of op.log.slice(this.#cursor)) {
       if (event.type === 'service' && event.service === this.name) callbacks.onService?.(event);
     }
+    this.#cursor = op.log.length;
     if (op.error !== undefined) throw op.error;
     if (op.result === undefined) return false;
     const failure = op.result.failures.find((f) => f.service === this.name);

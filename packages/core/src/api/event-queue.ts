@@ -26,26 +26,28 @@ export class EventHub {
   }
 
   /**
-   * Events from now until `done` settles, as an async iterator.
+   * The events of `log` from its start, then each new one as it is added,
+   * until `done` settles: an iterator made after the operation began still
+   * sees its first events.
    */
-  async *iterate(done: Promise<unknown>): AsyncGenerator<CloudBootEvent> {
-    const buffered: CloudBootEvent[] = [];
+  async *iterate(
+    log: readonly CloudBootEvent[],
+    done: Promise<unknown>,
+  ): AsyncGenerator<CloudBootEvent> {
     let wake: (() => void) | undefined;
     let finished = false;
-    const off = this.on((event) => {
-      buffered.push(event);
-      wake?.();
-    });
+    const off = this.on(() => wake?.());
     const finish = () => {
       finished = true;
       wake?.();
     };
     done.then(finish, finish);
     try {
-      while (true) {
-        const next = buffered.shift();
-        if (next !== undefined) {
-          yield next;
+      for (let next = 0; ; ) {
+        const event = log[next];
+        if (event !== undefined) {
+          next += 1;
+          yield event;
           continue;
         }
         if (finished) return;

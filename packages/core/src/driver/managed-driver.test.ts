@@ -116,6 +116,33 @@ describe('ManagedDriver', () => {
     );
   });
 
+  it('counts only unknown rounds in a row, and treats an id left out of the answer as unknown', async () => {
+    const flaky = scriptedCloud({
+      states: {
+        a: [
+          'vanished',
+          'vanished',
+          'vanished',
+          'pending',
+          'vanished',
+          'vanished',
+          'vanished',
+          'running',
+        ],
+      },
+    });
+    await expect(
+      new ManagedDriver(flaky.driver, fast).waitUntilRunning('a', 5000),
+    ).resolves.toMatchObject({
+      state: 'running',
+    });
+    const { driver } = scriptedCloud({});
+    const forgetful: Driver = { ...driver, describe: async () => [] };
+    await expect(new ManagedDriver(forgetful, fast).waitUntilRunning('a', 5000)).rejects.toThrow(
+      'scripted: instance a is vanished (not described) instead of running',
+    );
+  });
+
   it('fails a wait when the instance ends up terminated, or at the deadline', async () => {
     const dead = scriptedCloud({ states: { a: ['pending', 'terminated'] } });
     await expect(

@@ -215,13 +215,22 @@ export class ManagedDriver {
       return;
     }
     const now = Date.now();
-    for (const info of infos) this.#consider(info, now);
+    const answered = new Map(infos.map((info) => [info.instanceId, info]));
+    for (const id of ids) {
+      // A driver that leaves an id out of its answer does not know it.
+      this.#consider(
+        answered.get(id) ?? { instanceId: id, state: 'vanished', nativeState: 'not described' },
+        now,
+      );
+    }
   }
 
   #consider(info: InstanceInfo, now: number): void {
     const waiters = this.#waiters.get(info.instanceId);
     if (waiters === undefined) return;
     const name = this.driver.name;
+    // Only unknown rounds in a row count: a flaky answer in between starts over.
+    if (info.state !== 'vanished') this.#vanishedRounds.delete(info.instanceId);
     if (info.state === 'running' && info.address !== undefined) {
       this.#settle(info.instanceId, info);
     } else if (

@@ -140,7 +140,16 @@ export const OWNERSHIP_MARK = 'bootconf.json';
  */
 export async function prepareWorkdir(session: MachineSession, workdir: string): Promise<void> {
   if (await session.createDir(workdir)) return;
-  if ((await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) !== undefined) return;
+  if ((await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) !== undefined) {
+    // Left by an earlier boot (dash-nine keeps directories): not this boot's output.
+    await session.run({
+      program: 'rm',
+      args: ['-f', '--', BOOTOUT],
+      cwd: workdir,
+      timeoutMs: 30_000,
+    });
+    return;
+  }
   throw new Error(
     `working directory ${workdir} already exists and was not made by cloudboot (it has no ${OWNERSHIP_MARK}); set workdir so that each service gets a directory of its own, or remove it`,
   );

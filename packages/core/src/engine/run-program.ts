@@ -43,9 +43,10 @@ export async function runProgram(
     settings.workdir,
     settings.timeoutMs,
   );
+  const secrets = ctx.attrs.secrets(name);
   ctx.logs.note(
     name,
-    `${program.key} ${basename(program.path)} ${redact(JSON.stringify(args), ctx.attrs.secrets(name))} on ${session.label}`,
+    `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redact(arg, secrets)))} on ${session.label}`,
   );
   const result = await session.run({
     program: path,

@@ -67,6 +67,29 @@ function parseNumber(value: string | undefined, key: string): number | undefined
   return n;
 }
 
+/** The local user's name, the default SSH login (like ssh itself). */
+function localUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // A uid without a passwd entry (some containers).
+    const name = process.env.USER ?? process.env.LOGNAME;
+    if (name) return name;
+    throw new TemplateError(
+      'ssh_username is not set and the local user has no name; set ssh_username',
+    );
+  }
+}
+
+/** The `workdir` base: programs are run by path from inside it, so it must be absolute. */
+function absoluteWorkdir(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_WORKDIR;
+  if (!value.startsWith('/')) {
+    throw new TemplateError(`workdir is "${value}"; expected an absolute path on the machine`);
+  }
+  return value;
+}
+
 /** The account/endpoint a service's driver is created with. */
 export interface DriverAccount {
   /** Directory that relative driver module specifiers are resolved against. */
@@ -128,7 +151,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
     const v = key(k);
     if (v !== undefined) options[k] = v;
   }
-  const username = key('ssh_username') ?? userInfo().username;
+  const username = key('ssh_username') ?? localUserName();
   const scpUsername = key('scp_username');
   if (!localExe && scpUsername !== undefined && scpUsername !== username) {
     throw new TemplateError(
@@ -165,7 +188,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
           ...(privateKeyPath !== undefined && { privateKeyPath }),
           ...(expectedHostKey !== undefined && { expectedHostKey }),
         },
-    workdir: posix.join(key('workdir') ?? DEFAULT_WORKDIR, name),
+    workdir: posix.join(absoluteWorkdir(key('workdir')), name),
     ...(key('bootconf') !== undefined && { bootconf: key('bootconf') }),
     ...(program('bootpgm') && { bootpgm: program('bootpgm') }),
     ...(program('readypgm') && { readypgm: program('readypgm') }),
