@@ -35,6 +35,9 @@ interface Job {
   onAbort?: () => void;
 }
 
+/** An output tail, and the error that cut reading it short, if any. */
+type CollectedOutput = OutputTail & { error?: Error };
+
 function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
@@ -79,7 +82,9 @@ export class ShellSpawner {
   #start(): ChildProcessWithoutNullStreams {
     if (this.#shell !== undefined) return this.#shell;
     this.#dir = mkdtempSync(join(outputBase(), 'cloudboot-out-'));
-    const shell = spawn('/bin/sh', [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C at the terminal goes to cloudboot,
+    // which stops the programs itself, not to the shell that runs them.
+    const shell = spawn('/bin/sh', [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     shell.stderr.resume();
     createInterface({ input: shell.stdout }).on('line', (line) => this.#onLine(line));
     shell.on('exit', () => this.#onShellExit());
@@ -148,8 +153,19 @@ export class ShellSpawner {
   ): Promise<void> {
     clearTimeout(job.timer);
     if (job.onAbort !== undefined) job.request.signal?.removeEventListener('abort', job.onAbort);
-    const stdout = written.stdout ? await this.#collect(job, 'stdout', job.out) : new OutputTail();
-    const stderr = written.stderr ? await this.#collect(job, 'stderr', job.err) : new OutputTail();
+    const stdout: CollectedOutput = written.stdout
+      ? await this.#collect(job, 'stdout', job.out)
+      : new OutputTail();
+    const stderr: CollectedOutput = written.stderr
+      ? await this.#collect(job, 'stderr', job.err)
+      : new OutputTail();
+    if (stdout.error !== undefined || stderr.error !== undefined) {
+      stderr.push(
+        Buffer.from(
+          `cloudboot: could not read the program's output: ${(stdout.error ?? stderr.error)?.message}\n`,
+        ),
+      );
+    }
     if (note !== undefined) stderr.push(Buffer.from(`${note}\n`));
     const killed = job.killedBy !== undefined;
     job.resolve({
@@ -166,8 +182,8 @@ export class ShellSpawner {
    * Streams an output file to the request's `onOutput`, keeps its tail, and
    * removes it (empty files are left for `close()` to sweep away at once).
    */
-  async #collect(job: Job, stream: 'stdout' | 'stderr', file: string): Promise<OutputTail> {
-    const tail = new OutputTail();
+  async #collect(job: Job, stream: 'stdout' | 'stderr', file: string): Promise<CollectedOutput> {
+    const tail: CollectedOutput = new OutputTail();
     try {
       for await (const chunk of createReadStream(file)) {
         const buffer = chunk as Buffer;
@@ -176,7 +192,8 @@ export class ShellSpawner {
       }
       await unlink(file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The program's verdict still counts; its output is what was lost.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') tail.error = error as Error;
     }
     return tail;
   }

@@ -365,11 +365,14 @@ export class RunStore {
   recordLaunchIntent(name: string, driver: string, token: string, durable: boolean): ServiceRecord {
     if (durable) this.#db.pragma('synchronous = FULL');
     try {
-      this.#sql(
-        `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
+      // One commit: the history row and the state that explains it.
+      return this.#db.transaction(() => {
+        this.#sql(
+          `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
            ON CONFLICT(token) DO NOTHING`,
-      ).run(token, name, driver, Date.now());
-      return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
+        ).run(token, name, driver, Date.now());
+        return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
+      })();
     } finally {
       if (durable) this.#db.pragma('synchronous = NORMAL');
     }
