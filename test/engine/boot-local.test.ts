@@ -9,19 +9,11 @@ import {
   UsageError,
 } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type PlanDir, samplePlan, writePlan } from '../support/plan-files.js';
+import { describe, expect, it } from 'vitest';
+import { planDirs, samplePlan, writePlan } from '../support/plan-files.js';
 
 const drivers = { 'static-ip': createDriver };
-let dirs: PlanDir[] = [];
-const track = (dir: PlanDir) => {
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const d of dirs) d.remove();
-  dirs = [];
-});
+const track = planDirs();
 
 describe('booting the sample plan locally', () => {
   it('fills bootconf and bootenv, flows attributes between levels and reaches ready', async () => {

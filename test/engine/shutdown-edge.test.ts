@@ -1,22 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { CloudBoot } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type PlanDir, writePlan } from '../support/plan-files.js';
+import { describe, expect, it } from 'vitest';
+import { planDirs, writePlan } from '../support/plan-files.js';
 
 const drivers = { 'static-ip': createDriver };
 const leaseDriver = new URL('../fixtures/drivers/slow-lease-driver.mjs', import.meta.url).pathname;
 const poolDriver = new URL('../../examples/inhouse-driver/pool-driver.mjs', import.meta.url)
   .pathname;
-let dirs: PlanDir[] = [];
-const track = (dir: PlanDir) => {
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const d of dirs) d.remove();
-  dirs = [];
-});
+const track = planDirs();
 
 type Lease = { id: string; state: string; launches: number };
 

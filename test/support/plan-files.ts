@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterEach } from 'vitest';
 
 /** A temporary directory with a plan in it. */
 export interface PlanDir {
@@ -68,4 +69,20 @@ export function samplePlan(): PlanDir {
   files['top.conf'] =
     files['top.conf']?.replace('[defaults]', '[defaults]\nworkdir: ${WORKDIR}') ?? '';
   return writePlan(files);
+}
+
+/**
+ * Registers clean-up for the calling test file and returns `track`: every
+ * plan directory passed to it is removed after the test that made it.
+ */
+export function planDirs(): (dir: PlanDir) => PlanDir {
+  let dirs: PlanDir[] = [];
+  afterEach(() => {
+    for (const d of dirs) d.remove();
+    dirs = [];
+  });
+  return (dir) => {
+    dirs.push(dir);
+    return dir;
+  };
 }

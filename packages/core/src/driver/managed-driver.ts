@@ -4,6 +4,7 @@
  * limit, and waiting until instances are running with batched `describe`
  * calls. Drivers stay thin.
  */
+import { abortable } from '../abort.js';
 import { DriverError, type DriverErrorKind } from '../errors.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from './backoff.js';
 import type { CallContext, Driver, InstanceInfo, LaunchContext, LaunchSpec } from './driver.js';
@@ -30,30 +31,6 @@ interface Waiter {
   readonly deadline: number;
   readonly resolve: (info: InstanceInfo) => void;
   readonly reject: (error: Error) => void;
-}
-
-/**
- * Settles like `promise`, or rejects with the signal's reason as soon as it
- * is aborted. The call itself may still complete at the provider; that is
- * safe because launches are idempotent per token and the intent is recorded.
- */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 const KINDS: ReadonlySet<string> = new Set<DriverErrorKind>([
@@ -119,7 +96,8 @@ export class ManagedDriver {
     for (let attempt = 1; ; attempt++) {
       await this.#throttle(signal);
       try {
-        return await untilAborted(call(), signal);
+        // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
+        return await abortable(call(), signal);
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.driver.name);

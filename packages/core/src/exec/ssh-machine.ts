@@ -4,6 +4,7 @@
  * channels, shared by every step of every service on that machine.
  */
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
+import { abortable } from '../abort.js';
 import { type ConnectStage, RemoteError } from '../errors.js';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine.js';
@@ -309,24 +310,4 @@ function sftpCall(operation: (done: (error?: Error | null) => void) => void): Pr
   return new Promise((resolve, reject) =>
     operation((error) => (error ? reject(error) : resolve())),
   );
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
