@@ -28,21 +28,3 @@ export type ServiceState =
   | 'failed'
   | 'terminating'
   | 'terminated';
-
-/** Boot progress order of the non-terminal states, for "how far did it get" checks. */
-const BOOT_ORDER: readonly ServiceState[] = [
-  'pending',
-  'launching',
-  'launched',
-  'addressed',
-  'reachable',
-  'contextualizing',
-  'contextualized',
-  'ready',
-];
-
-/** True when `state` is at or past `milestone` on the boot path. */
-export function reached(state: ServiceState, milestone: ServiceState): boolean {
-  const at = BOOT_ORDER.indexOf(state);
-  return at >= 0 && at >= BOOT_ORDER.indexOf(milestone);
-}
