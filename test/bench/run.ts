@@ -15,7 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
-import { SCENARIOS, type Scenario } from './scenarios.js';
+import { median, SCENARIOS, type Scenario } from './scenarios.js';
 
 interface Sample {
   readonly wallMs: number;
@@ -76,11 +76,6 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
   }
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<void> {

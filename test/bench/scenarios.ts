@@ -70,13 +70,19 @@ function writeGeneratedPlan(root: string, shape: PlanShape): string {
 
 const CALIBRATION_RUNS = 15;
 
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
 async function medianRun(session: MachineSession, program: string, cwd: string): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < CALIBRATION_RUNS; i++) {
     times.push((await session.run({ program, args: [], cwd, timeoutMs: 30_000 })).durationMs);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? 0;
+  return median(times);
 }
 
 function localScenario(name: string, levels: number, perLevel: number, program: string): Scenario {
