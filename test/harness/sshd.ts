@@ -30,6 +30,12 @@ const STOP_GRACE_MS = 2_000;
 export interface SshHostsOptions {
   /** How many sshd "machines" to start. */
   readonly count: number;
+  /**
+   * Listen on one port on every address (a port free on all of them), as
+   * machines of a cloud all answer on port 22: a plan or a fake cloud can
+   * then name a machine by its address alone. Default: a port per host.
+   */
+  readonly samePort?: boolean;
 }
 
 /** One running (or stopped) test machine. `pid` and `hostKeyPublic` change on restart. */
@@ -91,8 +97,11 @@ export async function startSshHosts(options: SshHostsOptions): Promise<SshHosts>
     const authorizedKeysPath = join(dir, 'authorized_keys');
     await writeFile(authorizedKeysPath, await readFile(`${clientKeyPath}.pub`), { mode: 0o644 });
     await chmod(authorizedKeysPath, 0o644);
-    for (let i = 0; i < options.count; i++) {
-      states.push(await prepareHost(dir, i, authorizedKeysPath));
+    const addresses = Array.from({ length: options.count }, nextAddress);
+    const shared = options.samePort === true ? await portFreeOnAll(addresses) : undefined;
+    for (const [i, address] of addresses.entries()) {
+      const port = shared ?? (await freePort(address));
+      states.push(await prepareHost(dir, i, address, port, authorizedKeysPath));
     }
     await Promise.all(states.map(launch));
     return makeHandle(dir, states, username, clientKeyPath, authorizedKeysPath);
@@ -212,11 +221,36 @@ function freePort(address: string): Promise<number> {
   });
 }
 
-async function prepareHost(root: string, i: number, authorizedKeys: string): Promise<HostState> {
+/** A port free on every one of `addresses` right now (probed from the first address's pick). */
+async function portFreeOnAll(addresses: readonly string[]): Promise<number> {
+  const [first, ...rest] = addresses;
+  if (first === undefined) return 0;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freePort(first);
+    const free = await Promise.all(rest.map((a) => isFree(a, port)));
+    if (free.every(Boolean)) return port;
+  }
+  throw new Error(`could not find one port free on all of ${addresses.join(', ')}`);
+}
+
+/** Whether `port` can be bound on `address` right now. */
+function isFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => server.close(() => resolve(true)));
+  });
+}
+
+async function prepareHost(
+  root: string,
+  i: number,
+  address: string,
+  port: number,
+  authorizedKeys: string,
+): Promise<HostState> {
   const dir = join(root, `host-${i}`);
   await mkdir(dir, { mode: 0o755 });
-  const address = nextAddress();
-  const port = await freePort(address);
   const hostKeyPublic = await newHostKey(dir);
   const configFile = join(dir, 'sshd_config');
   await writeFile(configFile, sshdConfig(dir, address, port, authorizedKeys));
