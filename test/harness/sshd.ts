@@ -36,6 +36,11 @@ export interface SshHostsOptions {
    * then name a machine by its address alone. Default: a port per host.
    */
   readonly samePort?: boolean;
+  /**
+   * As root, the login user to create (if missing) and use, and its login
+   * shell; default {@link TEST_USER} with `/bin/sh`. Ignored when not root.
+   */
+  readonly login?: { readonly user: string; readonly shell: string };
 }
 
 /** One running (or stopped) test machine. `pid` and `hostKeyPublic` change on restart. */
@@ -86,7 +91,7 @@ interface HostState {
  */
 export async function startSshHosts(options: SshHostsOptions): Promise<SshHosts> {
   requireSshd();
-  const username = await ensureLoginUser();
+  const username = await ensureLoginUser(options.login ?? { user: TEST_USER, shell: '/bin/sh' });
   const dir = await mkdtemp(join(tmpdir(), 'cloudboot-sshd-'));
   // The login user (not root) must be able to read authorized_keys.
   await chmod(dir, 0o755);
@@ -153,24 +158,27 @@ function requireSshd(): void {
 }
 
 /**
- * The login user of the test machines. As root, a dedicated user with `/bin/sh`
- * (no rc files that slow down or change every exec); otherwise the current user.
+ * The login user of the test machines. As root, a dedicated user (by default
+ * with `/bin/sh`: no rc files that slow down or change every exec); otherwise
+ * the current user.
  */
-async function ensureLoginUser(): Promise<string> {
+async function ensureLoginUser(login: { user: string; shell: string }): Promise<string> {
   if (process.getuid?.() !== 0) return userInfo().username;
   await mkdir('/run/sshd', { recursive: true });
   // Several test processes may race here; useradd/usermod lock /etc/passwd.
   for (let attempt = 0; attempt < 50; attempt++) {
-    const shadow = shadowPassword(TEST_USER);
-    if (shadow !== undefined && !shadow.startsWith('!')) return TEST_USER;
+    const shadow = shadowPassword(login.user);
+    if (shadow !== undefined && !shadow.startsWith('!')) return login.user;
     // A locked password ("!") makes sshd refuse the user when UsePAM is off; "*" is not locked.
     const created =
       shadow === undefined
-        ? run('useradd', ['-m', '-s', '/bin/sh', '-p', '*', TEST_USER])
-        : run('usermod', ['-p', '*', TEST_USER]);
+        ? run('useradd', ['-m', '-s', login.shell, '-p', '*', login.user])
+        : run('usermod', ['-p', '*', login.user]);
     await created.catch(() => sleep(100));
   }
-  throw new Error(`could not create the test login user ${TEST_USER} (useradd -m -s /bin/sh)`);
+  throw new Error(
+    `could not create the test login user ${login.user} (useradd -m -s ${login.shell})`,
+  );
 }
 
 /** The password field of `user` in /etc/shadow, or undefined when there is no such user. */
