@@ -420,12 +420,10 @@ export async function startOpenstackCloud(
   const checkToken = (req: IncomingMessage) => {
     const value = req.headers['x-auth-token'];
     const token = typeof value === 'string' ? tokens.get(value) : undefined;
-    if (
-      faults.rejectTokens ||
-      token === undefined ||
-      token.revoked ||
-      Date.now() >= token.expiresAt
-    ) {
+    const refused =
+      faults.rejectTokens || token === undefined || token.revoked || Date.now() >= token.expiresAt;
+    if (refused) {
+      count('401 Unauthorized');
       throw unauthorized();
     }
   };
