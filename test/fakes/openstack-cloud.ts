@@ -72,6 +72,10 @@ export interface OpenstackFaults {
   throttleStatus?: 413 | 429;
   /** Servers of these flavors (names or ids) go to ERROR with "No valid host was found". */
   noValidHostFlavors?: string[];
+  /** Servers asked for in these availability zones go to ERROR with "No valid host was found". */
+  noValidHostZones?: string[];
+  /** Images (names) that are gone: Glance does not list them and Nova refuses them. */
+  missingImages?: string[];
   /** At most this many live servers; more answer 403 "Quota exceeded for instances". */
   instanceQuota?: number;
   /** The next N server creates create the server, then lose the answer (socket destroyed). */
@@ -458,7 +462,9 @@ export async function startOpenstackCloud(
         "Invalid input for field/attribute server. Value: None. 'name' is a required property",
       );
     }
-    const image = images.find((i) => i.id === s.imageRef);
+    const image = images.find(
+      (i) => i.id === s.imageRef && !faults.missingImages?.includes(i.name),
+    );
     if (image === undefined)
       throw nova(400, 'badRequest', `Image ${String(s.imageRef)} could not be found.`);
     const flavor = flavors.find((f) => f.id === s.flavorRef);
@@ -492,7 +498,9 @@ export async function startOpenstackCloud(
       );
     }
     const now = Date.now();
-    const noHost = faults.noValidHostFlavors?.some((f) => f === flavor.id || f === flavor.name);
+    const noHost =
+      faults.noValidHostFlavors?.some((f) => f === flavor.id || f === flavor.name) ||
+      faults.noValidHostZones?.includes(String(s.availability_zone));
     const delay = faults.bootDelayMs ?? options.bootDelayMs ?? 50;
     const metadata = (s.metadata as Record<string, string> | undefined) ?? {};
     const server: FakeServer = {
@@ -649,7 +657,11 @@ export async function startOpenstackCloud(
       return {
         status: 200,
         body: {
-          images: images.filter((i) => name === null || i.name === name).map(doc),
+          images: images
+            .filter(
+              (i) => (name === null || i.name === name) && !faults.missingImages?.includes(i.name),
+            )
+            .map(doc),
           first: '/v2/images',
           schema: '/v2/schemas/images',
         },
@@ -659,7 +671,7 @@ export async function startOpenstackCloud(
     if (method === 'GET' && byId !== null) {
       count('glance GET /v2/images/{id}');
       const id = decodeURIComponent(byId[1] as string);
-      const image = images.find((i) => i.id === id);
+      const image = images.find((i) => i.id === id && !faults.missingImages?.includes(i.name));
       if (image === undefined) throw glance(404, 'Not Found', `No image found with ID ${id}`);
       return { status: 200, body: doc(image) };
     }

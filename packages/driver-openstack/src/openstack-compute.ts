@@ -52,9 +52,13 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 /** Servers listed per page (Nova's default maximum). */
 const PAGE = 1000;
 
-/** The text of `value` quoted for Nova's name filter (a regular expression). */
+/**
+ * The text of `value` quoted for Nova's name filter, a regular expression
+ * the database evaluates (MySQL `REGEXP`, Python `re` on SQLite): only the
+ * metacharacters common to all of them are escaped.
+ */
 export function regexQuote(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function notFound(service: OpenstackService, what: string, ref: string, hint: string) {

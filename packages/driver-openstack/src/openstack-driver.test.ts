@@ -228,6 +228,32 @@ testDriver({
         expect((await managed.describe([instanceId]))[0]?.instanceId).toBe(instanceId);
       });
 
+      it('refuses an image removed after it was looked up, naming it, as not-found', async () => {
+        const c = await another({ bootDelayMs: 0 });
+        const driver = driverOn(c);
+        await driver.launch(spec(), launchContext());
+        c.faults.missingImages = ['cirros'];
+        const refused = driver.launch(spec(), launchContext());
+        await expect(refused).rejects.toMatchObject({ kind: 'not-found' });
+        await expect(refused).rejects.toThrow(
+          /^openstack: Nova: create server cb-unit-web-\w+ failed: badRequest \(HTTP 400\): Image [\w-]+ could not be found\.; check the name or id/,
+        );
+        const fresh = driverOn(c).launch(spec(), launchContext());
+        await expect(fresh).rejects.toThrow('openstack: Glance: image "cirros" does not exist');
+      });
+
+      it('reports a zone without hosts like a flavor without hosts', async () => {
+        const c = await another({ bootDelayMs: 0 });
+        c.faults.noValidHostZones = ['az-full'];
+        const driver = driverOn(c, { os_availability_zone: 'az-full' });
+        const { instanceId } = await driver.launch(spec(), launchContext());
+        await new Promise((r) => setTimeout(r, 30));
+        expect((await driver.describe([instanceId]))[0]).toMatchObject({
+          state: 'stopped',
+          nativeState: 'ERROR: No valid host was found. There are not enough hosts available.',
+        });
+      });
+
       it('answers a used-up quota as quota', async () => {
         const c = await another({});
         c.faults.instanceQuota = 0;
