@@ -101,4 +101,55 @@ describe('booting a plan on the fake OpenStack cloud over SSH', () => {
         .map((i) => i.state),
     ).toEqual(['DELETED', 'DELETED']);
   });
+
+  it('reaches a server through the floating IP it takes from os_floating_ip_pool, and releases it', async () => {
+    // Fixed addresses where nothing listens: only the floating IP leads to sshd.
+    const fip = await startOpenstackCloud({
+      addresses: ['127.255.255.254'],
+      floatingAddresses: [hosts.hosts[1]?.address ?? ''],
+      bootDelayMs: 50,
+    });
+    try {
+      const base = cleanup.base();
+      const plan = cleanup.plan({
+        'top.conf': `${sshDefaults(hosts, base, `${fakePlanDefaults(fip)}os_floating_ip_pool: public\nssh_port: ${hosts.hosts[1]?.port}\n`)}${runlevels(1)}`,
+        'l1.conf': '[svc-edge]\nbootpgm: boot.sh\n',
+        'boot.sh': PUBLISHING_BOOT,
+      });
+      const args = (command: string, ...more: string[]) => [
+        command,
+        ...more,
+        '-d',
+        plan.dbDir,
+        '-q',
+      ];
+      const boot = await cli(args('boot', plan.path('top.conf'), '-n', 'os-fip'), plan.root);
+      expect(boot.stderr).toBe('');
+      expect(boot.code).toBe(0);
+      const [server] = fip.instances();
+      expect(server).toMatchObject({
+        address: '127.255.255.254',
+        floatingAddress: hosts.hosts[1]?.address,
+      });
+      const store = RunStore.open(plan.dbDir, 'os-fip');
+      try {
+        expect(store.service('edge')).toMatchObject({ hostname: hosts.hosts[1]?.address });
+        expect(store.service('edge')?.published).toMatchObject({ server: serverOf(hosts, 1) });
+      } finally {
+        store.close();
+      }
+      expect(fip.floatingIps()).toEqual([
+        {
+          address: hosts.hosts[1]?.address,
+          serverId: server?.id,
+          description: `cloudboot-server:${server?.id}`,
+        },
+      ]);
+      expect((await cli(args('terminate', 'os-fip'), plan.root)).code).toBe(0);
+      expect(fip.floatingIps()).toEqual([]);
+      expect(fip.instances().map((i) => i.state)).toEqual(['DELETED']);
+    } finally {
+      await fip.close();
+    }
+  });
 });

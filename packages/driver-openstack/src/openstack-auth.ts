@@ -70,6 +70,16 @@ export interface ApiResponse {
   readonly error?: CloudError;
 }
 
+/** `promise`, or the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** Longest time before expiry at which a token is renewed. */
 const RENEW_MARGIN_MS = 30_000;
 
@@ -240,13 +250,14 @@ export class KeystoneSession {
   #currentToken(signal?: AbortSignal): Promise<Token> {
     const token = this.#token;
     if (token !== undefined && Date.now() < token.renewAt) return Promise.resolve(token);
-    this.#authenticating ??= this.#authenticate(signal).finally(() => {
+    // Shared by every caller, so no one caller's signal may cancel it; each stops waiting on its own.
+    this.#authenticating ??= this.#authenticate().finally(() => {
       this.#authenticating = undefined;
     });
-    return this.#authenticating;
+    return signal === undefined ? this.#authenticating : abortable(this.#authenticating, signal);
   }
 
-  async #authenticate(signal?: AbortSignal): Promise<Token> {
+  async #authenticate(): Promise<Token> {
     const config = this.#config();
     const url = `${keystoneV3Url(config.authUrl)}/auth/tokens`;
     const action = `authenticate with ${config.source}`;
@@ -254,7 +265,6 @@ export class KeystoneSession {
       method: 'POST',
       headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
       body: JSON.stringify(authBody(config)),
-      ...(signal !== undefined && { signal }),
     });
     const text = await readBody(response);
     if (!response.ok) {
