@@ -14,7 +14,6 @@ export {
   type OpenstackDriverOptions,
   serverName,
 } from './openstack-driver.js';
-export { errorKind, parseCloudError } from './openstack-errors.js';
 export {
   OPENSTACK_KEYS,
   type OpenstackSettings,
