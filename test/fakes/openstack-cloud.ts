@@ -82,6 +82,8 @@ export interface OpenstackFaults {
   loseAnswers?: number;
   /** Each server create loses its answer with this probability (seeded). */
   loseAnswerProbability?: number;
+  /** After each lost answer, this many API calls answer 500 (the network blip goes on). */
+  failAfterLostAnswer?: number;
   /** Overrides the boot delay of servers created from now on. */
   bootDelayMs?: number;
   /** Keystone refuses every authentication. */
@@ -580,7 +582,10 @@ export async function startOpenstackCloud(
     if (method === 'POST' && path === '/servers') {
       count('nova POST /servers');
       const server = createServer(region, body);
-      if (loseAnswer()) return 'lost';
+      if (loseAnswer()) {
+        faults.serverErrors = (faults.serverErrors ?? 0) + (faults.failAfterLostAnswer ?? 0);
+        return 'lost';
+      }
       return {
         status: 202,
         body: {
@@ -847,6 +852,9 @@ export async function startOpenstackCloud(
       },
     );
   });
+  // Like a load balancer in front of a cloud, idle connections stay open a
+  // while; Node's default (5 s) races with clients reusing them on a busy machine.
+  http.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   root = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 

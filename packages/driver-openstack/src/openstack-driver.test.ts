@@ -98,15 +98,32 @@ testDriver({
         await driver.terminate([instanceId]);
       });
 
+      it('finds the server of a lost answer at once: one create, one server, its id', async () => {
+        const driver = driverOn();
+        const context = launchContext('lost-once');
+        cloud.faults.loseAnswers = 1;
+        const { instanceId } = await driver.launch(spec(), context);
+        expect(cloud.faults.loseAnswers).toBe(0);
+        expect(
+          cloud
+            .instances()
+            .filter((i) => i.token === context.token)
+            .map((i) => i.id),
+        ).toEqual([instanceId]);
+        await driver.terminate([instanceId]);
+      });
+
       it('adopts the server of a lost answer on retry: one server per token', async () => {
         const driver = driverOn();
         const context = launchContext('lost');
         cloud.faults.loseAnswers = 1;
+        cloud.faults.failAfterLostAnswer = 1;
         const first = driver.launch(spec(), context);
         await expect(first).rejects.toMatchObject({ kind: 'transient' });
         await expect(first).rejects.toThrow(
           /^openstack: Nova: create server cb-lost-web-\w+: no answer from http:\/\/127\.0\.0\.1:\d+/,
         );
+        cloud.faults.failAfterLostAnswer = 0;
         const created = cloud.instances().filter((i) => i.token === context.token);
         expect(created).toHaveLength(1);
         const creates = cloud.callCounts()['nova POST /servers'];
@@ -123,7 +140,9 @@ testDriver({
         });
         const context = launchContext('lost-managed');
         cloud.faults.loseAnswers = 1;
+        cloud.faults.failAfterLostAnswer = 2;
         const { instanceId } = await managed.launch(spec(), context);
+        cloud.faults.failAfterLostAnswer = 0;
         expect(cloud.faults.loseAnswers).toBe(0);
         expect(
           cloud

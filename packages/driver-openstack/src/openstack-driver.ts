@@ -10,13 +10,14 @@
  * whose `cloudboot-token` is the launch token.
  */
 import { homedir } from 'node:os';
-import type {
-  CallContext,
-  Driver,
-  DriverSettings,
-  InstanceInfo,
-  LaunchContext,
-  LaunchSpec,
+import {
+  type CallContext,
+  type Driver,
+  DriverError,
+  type DriverSettings,
+  type InstanceInfo,
+  type LaunchContext,
+  type LaunchSpec,
 } from '@cloudboot/core';
 import { type FetchFunction, KeystoneSession, type ServiceType } from './openstack-auth.js';
 import { type ConfigPlaces, resolveAuthConfig } from './openstack-clouds.js';
@@ -108,17 +109,17 @@ class OpenstackDriver implements Driver {
    * Creates the server of this launch, or adopts the one an earlier attempt
    * with the same token created. Rejects with kind `not-found` naming an
    * image, flavor, network or key pair that does not exist; nothing was
-   * created then. When the create call got no answer, the server may exist:
-   * repeating the launch with the same token finds it.
+   * created then. When the create call got no answer, the server is looked
+   * for at once; if that fails too, the launch rejects with kind `transient`
+   * and repeating it with the same token adopts the server.
    */
   async launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
     const signal = context.signal;
     const run = context.tags['cloudboot-run'] ?? 'run';
     const service = context.tags['cloudboot-service'] ?? spec.service;
     const name = serverName(run, service, context.token);
-    const existing = await this.#compute.servers(`^${regexQuote(name)}$`, signal);
-    const adopted = existing.find((s) => s.metadata?.['cloudboot-token'] === context.token);
-    if (adopted !== undefined) return { instanceId: adopted.id };
+    const adopted = await this.#adoptable(name, context.token, signal);
+    if (adopted !== undefined) return { instanceId: adopted };
 
     const missing = [
       spec.image === undefined ? 'image (an image name or id)' : undefined,
@@ -163,7 +164,23 @@ class OpenstackDriver implements Driver {
         availability_zone: settings.availabilityZone,
       }),
     };
-    return { instanceId: await this.#compute.createServer(request, signal) };
+    try {
+      return { instanceId: await this.#compute.createServer(request, signal) };
+    } catch (error) {
+      // No answer: the server may exist. Look once now, so that a lost answer
+      // costs one list call rather than a retry; failing that, the next
+      // launch with this token adopts it.
+      if (!(error instanceof DriverError) || error.kind !== 'transient') throw error;
+      const found = await this.#adoptable(name, context.token, signal).catch(() => undefined);
+      if (found === undefined) throw error;
+      return { instanceId: found };
+    }
+  }
+
+  /** The id of the server named `name` that carries `token`, if there is one. */
+  async #adoptable(name: string, token: string, signal?: AbortSignal): Promise<string | undefined> {
+    const servers = await this.#compute.servers(`^${regexQuote(name)}$`, signal);
+    return servers.find((s) => s.metadata?.['cloudboot-token'] === token)?.id;
   }
 
   /**
