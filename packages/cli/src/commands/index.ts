@@ -8,6 +8,7 @@ import { listCommand } from './list.js';
 import { rebootCommand } from './reboot.js';
 import { reloadCommand } from './reload.js';
 import { repairCommand } from './repair.js';
+import { reportCommand } from './report.js';
 import { resumeCommand } from './resume.js';
 import { statusCommand } from './status.js';
 import { terminateCommand } from './terminate.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   historyCommand,
   cleanCommand,
+  reportCommand,
   commandsCommand(() => COMMANDS),
 ];
 
