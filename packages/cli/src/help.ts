@@ -1,5 +1,5 @@
 /** Help texts: the whole CLI (`--help`) and one command (`COMMAND --help`). */
-import { type OptionName, optionLabel } from './args.js';
+import { DEFAULT_WATCH_SECONDS, type OptionName, optionLabel } from './args.js';
 import { COMMON_OPTIONS, type Command } from './commands/command.js';
 import { EXIT_HELP } from './exit-codes.js';
 import { formatTable } from './table.js';
@@ -20,6 +20,11 @@ const OPTION_HELP: Readonly<Record<OptionName, readonly [string, string]>> = {
   parallel: ['N', 'services started at once within a level (default 128)'],
   'dash-nine': ['', 'skip terminate programs and working-dir removal; just kill launched VMs'],
   kill: ['', 'history: terminate every instance of the run still alive in its cloud'],
+  watch: [
+    '[SECONDS]',
+    `status: check again every SECONDS (default ${DEFAULT_WATCH_SECONDS}) until Ctrl-C`,
+  ],
+  version: ['', 'print the versions of cloudboot and @cloudboot/core'],
   help: ['', 'show help ("cloudboot COMMAND --help" for one command)'],
 };
 

@@ -3,6 +3,7 @@ import { bootCommand } from './boot.js';
 import { cleanCommand } from './clean.js';
 import type { Command } from './command.js';
 import { commandsCommand } from './commands.js';
+import { completionCommand } from './completion.js';
 import { historyCommand } from './history.js';
 import { listCommand } from './list.js';
 import { rebootCommand } from './reboot.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   cleanCommand,
   reportCommand,
   commandsCommand(() => COMMANDS),
+  completionCommand(() => COMMANDS),
 ];
 
 /** The command named `name`, if there is one. */
