@@ -94,8 +94,8 @@ describe.skipIf(!haveTmux)('live progress in a terminal (tmux)', () => {
 
     const first = await waitForPane(
       capture,
-      (pane) => pane.includes('… web-0 ') && pane.includes('… web-1 '),
-      'web-0 and web-1 in flight',
+      (pane) => /… web-0 +boot program/.test(pane) && /… web-1 +boot program/.test(pane),
+      'web-0 and web-1 in their boot programs',
     );
     expect(first).toMatch(/^ {2}✓ db +ready +\d+\.\d\ds$/m);
     expect(first).toContain('level 2 (2 services)');

@@ -13,7 +13,10 @@ const OPTION_HELP: Readonly<Record<OptionName, readonly [string, string]>> = {
   quiet: ['', 'same as -l error: only failures and the final line'],
   validate: ['', 'check the plan and load its drivers; create and launch nothing'],
   dryrun: ['', 'print what would run, level by level; create and launch nothing'],
-  output: ['FILE', 'after the command, write a JSON description of the run (secrets redacted)'],
+  output: [
+    'FILE',
+    'after the command, write a JSON description of the run (secrets redacted); report: the HTML file',
+  ],
   global: ['KEY=VALUE', 'set a global, ${global.KEY} (repeatable; wins over -G and [globals])'],
   'globals-file': ['FILE', 'INI file with a [globals] section (repeatable)'],
   json: ['', 'JSON lines on stdout: one per event, then {"type":"result",...}'],

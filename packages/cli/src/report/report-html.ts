@@ -335,7 +335,7 @@ function summaryTable(timeline: Timeline, analysis: Analysis): string {
     `<tr><th>wall time (idle gaps left out)</th><td>${shortDuration(analysis.wallMs)}</td></tr>` +
     `<tr><th>waiting for the cloud (launch, running, SSH; summed over services)</th><td>${shortDuration(analysis.waitingMs)}${share(analysis.waitingMs)}</td></tr>` +
     `<tr><th>running programs (boot, ready, terminate; summed over services)</th><td>${shortDuration(analysis.programsMs)}${share(analysis.programsMs)}</td></tr>` +
-    `<tr><th>services that failed</th><td>${failed}</td></tr>` +
+    `<tr><th>services that failed at some point</th><td>${failed}</td></tr>` +
     '</tbody></table>'
   );
 }
