@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runCli } from './cli.js';
 import { EXIT } from './exit-codes.js';
 import { boardLines } from './live-board.js';
 import { type InFlight, StageTracker } from './service-stages.js';
@@ -44,6 +45,47 @@ describe('"still in" lines when stdout is not a terminal', () => {
         stillIntervalMs: 200,
       });
       expect(stdout).not.toContain('still in');
+    }
+  });
+});
+
+describe('where the live block is drawn', () => {
+  /** Boots a one-service plan with stdout a (fake) terminal; returns what was written. */
+  async function bootOnTerminal(env: Record<string, string>, extra: string[] = []) {
+    const f = makeFixture();
+    f.write('slow.sh', '#!/bin/sh\nsleep 0.5\n', true);
+    f.write('one.conf', '[runlevels]\nlevel1: slow.conf\n[defaults]\nlocal_exe: true\n');
+    f.write('slow.conf', `[svc-a]\nhostname: localhost\nworkdir: ${f.workdir}\nbootpgm: slow.sh\n`);
+    let stdout = '';
+    const terminal = { isTTY: true, columns: 80, rows: 24, write: (t: string) => (stdout += t) };
+    const code = await runCli(['boot', 'one.conf', '-d', f.dbDir, ...extra], {
+      stdout: terminal,
+      stderr: { write: () => true },
+      env,
+      cwd: f.dir,
+    });
+    expect(code).toBe(EXIT.ok);
+    return stdout;
+  }
+  const ERASE_LINE = '\u001b[2K';
+
+  it('is drawn on a terminal, then erased and replaced by the ✓ line', async () => {
+    const out = await bootOnTerminal({ NO_COLOR: '1' });
+    expect(out).toMatch(/ {2}… a {16}(launching|boot program) +0s/);
+    expect(out).toContain(ERASE_LINE);
+    // The ✓ line starts where the erased block began (after a cursor-to-column-1).
+    expect(out.replaceAll('\u001b[G', '\n')).toMatch(/\n {2}✓ a +ready +\d\.\d\ds\n/);
+  });
+
+  it('is not drawn when CI is set, with --json, or with TERM=dumb', async () => {
+    for (const [env, extra] of [
+      [{ CI: 'true' }, []],
+      [{}, ['--json']],
+      [{ TERM: 'dumb' }, []],
+    ] as const) {
+      const out = await bootOnTerminal(env, [...extra]);
+      expect(out).not.toContain('…');
+      expect(out).not.toContain(ERASE_LINE);
     }
   });
 });
