@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './exit-codes.js';
-import { captureCli } from './test-fixture.js';
+import { captureCli, makeFixture } from './test-fixture.js';
 
 const io = { env: {}, cwd: '/' };
 const version = (pkg: string) =>
@@ -56,5 +57,31 @@ describe('status --watch', () => {
     const other = await captureCli(['list', '--watch'], io);
     expect(other.code).toBe(EXIT.usage);
     expect(other.stderr).toContain('--watch cannot be used with "list"');
+  });
+});
+
+describe('report', () => {
+  it('writes ./cloudboot-report-NAME.html (0600) by default; a missing run exits 3', async () => {
+    const f = makeFixture();
+    expect((await f.cli(['boot', f.planFile, '-n', 'rep', '-q'])).code).toBe(EXIT.ok);
+    const { code, stdout } = await f.cli(['report', 'rep']);
+    const file = join(f.dir, 'cloudboot-report-rep.html');
+    expect(code).toBe(EXIT.ok);
+    expect(stdout).toBe(`report of run rep (3 services): ${file}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const html = readFileSync(file, 'utf8');
+    expect(html.match(/<g class="svc" data-service="/g)).toHaveLength(3);
+    const json = await f.cli(['report', '-n', 'rep', '-o', 'r.html', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      type: 'result',
+      command: 'report',
+      ok: true,
+      run: 'rep',
+      file: join(f.dir, 'r.html'),
+      services: 3,
+    });
+    const missing = await f.cli(['report', 'nope']);
+    expect(missing.code).toBe(EXIT.run);
+    expect(missing.stderr).toMatch(/^cloudboot: .*nope/);
   });
 });

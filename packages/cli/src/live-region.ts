@@ -9,7 +9,7 @@ import { createLogUpdate } from 'log-update';
 import type { TextSink } from './io.js';
 
 /** How often the block is redrawn at most (10 times a second). */
-export const REDRAW_MS = 100;
+const REDRAW_MS = 100;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matches colour escapes
 const COLOUR = /\u001b\[[0-9;]*m/g;

@@ -43,7 +43,7 @@ export interface ProgressOptions {
 }
 
 /** Default interval of "still in" lines. */
-export const STILL_INTERVAL_MS = 30_000;
+const STILL_INTERVAL_MS = 30_000;
 
 const VERBS: Readonly<Record<OperationKind, string>> = {
   boot: 'booting',

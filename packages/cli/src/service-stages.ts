@@ -40,7 +40,7 @@ export interface KnownMachine {
  * The stage a service is in once it reached `state` during `operation`:
  * the step that follows that state.
  */
-export function stageOf(operation: OperationKind, state: ServiceState, detail?: string): Stage {
+function stageOf(operation: OperationKind, state: ServiceState, detail?: string): Stage {
   if (operation === 'shutdown') return detail === 'dash-nine' ? 'terminating' : 'terminate program';
   if (operation === 'status') return 'ready program';
   switch (state) {

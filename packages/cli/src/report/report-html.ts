@@ -46,7 +46,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** A duration for the chart: `250ms`, `4.2s`, `1m30s`, `2h05m`. */
-export function shortDuration(ms: number): string {
+function shortDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 1))}s`;
   const s = Math.round(ms / 1000);
