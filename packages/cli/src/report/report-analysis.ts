@@ -51,6 +51,8 @@ export interface Analysis {
   readonly waitingMs: number;
   /** Time services spent running boot, ready and terminate programs (summed over services). */
   readonly programsMs: number;
+  /** Time services spent in each stage (summed over services). */
+  readonly byStage: Readonly<Record<StageKind, number>>;
 }
 
 function episodesOf(services: readonly ServiceTimeline[]): Episode[] {
@@ -100,6 +102,14 @@ export function analyse(timeline: Timeline): Analysis {
   const drafts = new Map<string, WindowDraft>();
   let waitingMs = 0;
   let programsMs = 0;
+  const byStage: Record<StageKind, number> = {
+    launch: 0,
+    cloud: 0,
+    ssh: 0,
+    boot: 0,
+    ready: 0,
+    terminate: 0,
+  };
   const add = (
     s: ServiceTimeline,
     kind: WindowKind,
@@ -133,6 +143,7 @@ export function analyse(timeline: Timeline): Analysis {
     for (const b of s.bars) {
       if (WAITING_STAGES.has(b.stage)) waitingMs += b.end - b.start;
       else programsMs += b.end - b.start;
+      byStage[b.stage] += b.end - b.start;
       add(s, kindOf(b.stage), b.start, b.end, b.failed);
     }
     for (const f of s.failures) add(s, 'boot', f.at, f.at, true);
@@ -161,7 +172,7 @@ export function analyse(timeline: Timeline): Analysis {
   });
   windows.sort((a, b) => a.start - b.start || a.level - b.level);
   const wallMs = episodes.reduce((n, e) => n + (e.end - e.start), 0);
-  return { episodes, windows, wallMs, waitingMs, programsMs };
+  return { episodes, windows, wallMs, waitingMs, programsMs, byStage };
 }
 
 /** True when `bar` of `service` lies on the critical path. */

@@ -336,7 +336,9 @@ function summaryTable(timeline: Timeline, analysis: Analysis): string {
     `<tr><th>waiting for the cloud (launch, running, SSH; summed over services)</th><td>${shortDuration(analysis.waitingMs)}${share(analysis.waitingMs)}</td></tr>` +
     `<tr><th>running programs (boot, ready, terminate; summed over services)</th><td>${shortDuration(analysis.programsMs)}${share(analysis.programsMs)}</td></tr>` +
     `<tr><th>services that failed at some point</th><td>${failed}</td></tr>` +
-    '</tbody></table>'
+    '</tbody></table>' +
+    `<table class="stages"><thead><tr><th>time by stage</th>${STAGE_KINDS.map((k) => `<th>${escapeHtml(STAGE_NAMES[k])}</th>`).join('')}</tr></thead>` +
+    `<tbody><tr><td>summed over services</td>${STAGE_KINDS.map((k) => `<td class="num">${shortDuration(analysis.byStage[k])}</td>`).join('')}</tr></tbody></table>`
   );
 }
 

@@ -126,6 +126,14 @@ describe('analysis', () => {
     expect(a.wallMs).toBe(1580);
     expect(a.waitingMs).toBe(3 * 100 + 3 * 50 + 3 * 80);
     expect(a.programsMs).toBe(300 + 150 + 240 + 100 + 300 + 100);
+    expect(a.byStage).toEqual({
+      launch: 230,
+      cloud: 230,
+      ssh: 230,
+      boot: 460,
+      ready: 230,
+      terminate: 500,
+    });
     expect(IDLE_GAP_MS).toBeLessThan(day);
   });
 });
@@ -166,7 +174,8 @@ describe('the HTML report', () => {
       generatedAt: 0,
       plan: 'top.conf',
     });
-    expect(performance.now() - started).toBeLessThan(5000);
+    // Generous: the machine may be busy; a quadratic layout would take minutes.
+    expect(performance.now() - started).toBeLessThan(20_000);
     expect(html.length).toBeLessThan(400_000);
     const shown = [...html.matchAll(/<g class="svc( failed)?" data-service="([^"]+)"/g)];
     expect(shown).toHaveLength(2 * DETAIL_ROWS);
