@@ -2,7 +2,10 @@
 # Installs everything cloudboot's tests and examples need on a fresh
 # Debian/Ubuntu machine with Node 20: pnpm (the version pinned in
 # package.json), OpenSSH's server (the test "machines"; skipped with
-# --no-ssh, the examples don't need it), and the workspace's dependencies.
+# --no-ssh, the examples don't need it), tmux and headless Chromium (the
+# tests of live progress in a terminal and of the HTML report; as root only:
+# without them those tests are skipped, except under CI), and the
+# workspace's dependencies.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +29,19 @@ if [ "$with_ssh" = 1 ] && { [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >
   echo "setup: installing openssh-server"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+fi
+
+test_tools=()
+command -v tmux >/dev/null 2>&1 || test_tools+=(tmux)
+[ -x /usr/bin/chromium ] || test_tools+=(chromium)
+if [ "${#test_tools[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${test_tools[*]} (for the terminal and browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${test_tools[@]}" >/dev/null
+  else
+    echo "setup: ${test_tools[*]} not installed (needs root): the tests that use them are skipped" >&2
+  fi
 fi
 
 pnpm install --frozen-lockfile

@@ -25,8 +25,13 @@ export const OPTION_SPECS = {
   parallel: { type: 'string' },
   'dash-nine': { type: 'boolean' },
   kill: { type: 'boolean', short: 'k' },
+  watch: { type: 'string' },
+  version: { type: 'boolean', short: 'V' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Seconds between rounds of `status --watch` when none are given. */
+export const DEFAULT_WATCH_SECONDS = 5;
 
 /** Long name of an option. */
 export type OptionName = keyof typeof OPTION_SPECS;
@@ -55,6 +60,10 @@ export interface CliOptions {
   readonly dashNine: boolean;
   /** `history --kill`. */
   readonly kill: boolean;
+  /** `status --watch [SECONDS]`: seconds between rounds. */
+  readonly watch?: number;
+  /** `-V/--version`. */
+  readonly version: boolean;
   readonly help: boolean;
 }
 
@@ -130,9 +139,45 @@ function parallelOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+function watchOf(text: string): number {
+  if (text === '') return DEFAULT_WATCH_SECONDS;
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || seconds < 0.1) {
+    throw new UsageError(`--watch is "${text}"; expected a number of seconds of at least 0.1`);
+  }
+  return seconds;
+}
+
+/**
+ * `--watch` takes an optional value, which `parseArgs` cannot express: a
+ * number right after it is its value (`--watch 10`), otherwise it has none.
+ */
+function attachWatchValue(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (arg !== '--watch') {
+      out.push(arg);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+      out.push(`--watch=${next}`);
+      i++;
+    } else {
+      out.push('--watch=');
+    }
+  }
+  return out;
+}
+
 function parseRaw(argv: readonly string[]) {
   return parseArgs({
-    args: [...argv],
+    args: attachWatchValue(argv),
     options: OPTION_SPECS,
     allowPositionals: true,
     strict: true,
@@ -166,6 +211,8 @@ export function parseCommandLine(argv: readonly string[], io: CliIo): ParsedArgs
     ...(values.parallel !== undefined && { parallel: parallelOf(values.parallel) }),
     dashNine: values['dash-nine'] ?? false,
     kill: values.kill ?? false,
+    ...(values.watch !== undefined && { watch: watchOf(values.watch) }),
+    version: values.version ?? false,
     help: values.help ?? false,
   };
   if (options.validate && options.dryrun)

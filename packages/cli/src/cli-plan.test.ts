@@ -182,7 +182,9 @@ describe('help', () => {
       'list',
       'history',
       'clean',
+      'report',
       'commands',
+      'completion',
     ]);
   });
 });

@@ -11,6 +11,7 @@ import { EXIT } from './exit-codes.js';
 import { commandHelp, mainHelp } from './help.js';
 import { type CliIo, Output } from './io.js';
 import { errorJson, reportError } from './report-error.js';
+import { versions } from './versions.js';
 
 function checkOptions(command: Command, given: ReadonlySet<OptionName>): void {
   const accepted = new Set([...command.options, ...COMMON_OPTIONS]);
@@ -44,6 +45,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     json = options.json;
     verbose = options.verbosity === 'debug';
     name = parsed.command;
+    if (options.version) {
+      const { cli, core } = versions();
+      io.stdout.write(`cloudboot ${cli}\n@cloudboot/core ${core}\n`);
+      return EXIT.ok;
+    }
     if (name === undefined || name === 'help') {
       const topic = parsed.args[0];
       if (name === 'help' && topic !== undefined) {

@@ -1,5 +1,5 @@
 /** Help texts: the whole CLI (`--help`) and one command (`COMMAND --help`). */
-import { type OptionName, optionLabel } from './args.js';
+import { DEFAULT_WATCH_SECONDS, type OptionName, optionLabel } from './args.js';
 import { COMMON_OPTIONS, type Command } from './commands/command.js';
 import { EXIT_HELP } from './exit-codes.js';
 import { formatTable } from './table.js';
@@ -13,13 +13,21 @@ const OPTION_HELP: Readonly<Record<OptionName, readonly [string, string]>> = {
   quiet: ['', 'same as -l error: only failures and the final line'],
   validate: ['', 'check the plan and load its drivers; create and launch nothing'],
   dryrun: ['', 'print what would run, level by level; create and launch nothing'],
-  output: ['FILE', 'after the command, write a JSON description of the run (secrets redacted)'],
+  output: [
+    'FILE',
+    'after the command, write a JSON description of the run (secrets redacted); report: the HTML file',
+  ],
   global: ['KEY=VALUE', 'set a global, ${global.KEY} (repeatable; wins over -G and [globals])'],
   'globals-file': ['FILE', 'INI file with a [globals] section (repeatable)'],
   json: ['', 'JSON lines on stdout: one per event, then {"type":"result",...}'],
   parallel: ['N', 'services started at once within a level (default 128)'],
   'dash-nine': ['', 'skip terminate programs and working-dir removal; just kill launched VMs'],
   kill: ['', 'history: terminate every instance of the run still alive in its cloud'],
+  watch: [
+    '[SECONDS]',
+    `status: check again every SECONDS (default ${DEFAULT_WATCH_SECONDS}) until Ctrl-C`,
+  ],
+  version: ['', 'print the versions of cloudboot and @cloudboot/core'],
   help: ['', 'show help ("cloudboot COMMAND --help" for one command)'],
 };
 

@@ -7,8 +7,21 @@
 /** A stream the CLI writes text to (`process.stdout` fits). */
 export interface TextSink {
   write(text: string): unknown;
-  /** True when the stream is a terminal (colours are used only then). */
+  /** True when the stream is a terminal (colours and live progress are used only then). */
   readonly isTTY?: boolean;
+  /** Width of the terminal. */
+  readonly columns?: number;
+  /** Height of the terminal. */
+  readonly rows?: number;
+  /** Subscribes to terminal resizes. */
+  on?(event: 'resize', listener: () => void): unknown;
+  /** Unsubscribes from terminal resizes. */
+  off?(event: 'resize', listener: () => void): unknown;
+}
+
+/** Where human lines go: straight to stdout, or above a live block. */
+export interface LineSink {
+  print(text: string): void;
 }
 
 /** The CLI's surroundings. */
@@ -24,6 +37,11 @@ export interface CliIo {
    * keeping every service's state for `resume`.
    */
   readonly signal?: AbortSignal;
+  /**
+   * When stdout is not a terminal: after how long without news a service in
+   * flight gets a "still in" line (default 30 s).
+   */
+  readonly stillIntervalMs?: number;
 }
 
 /** How much human output to print, lowest first (`-l`, `-v` = debug, `-q` = error). */
@@ -45,15 +63,34 @@ export class Output {
   readonly #io: CliIo;
   readonly #level: number;
   readonly #colour: boolean;
+  #lines: LineSink | undefined;
   /** True with `--json`: human lines are dropped, {@link json} writes. */
   readonly json: boolean;
+  /**
+   * True when progress may be drawn in place: stdout is a terminal, no
+   * `--json`, `TERM` is not `dumb` and `CI` is not set.
+   */
+  readonly live: boolean;
 
   constructor(io: CliIo, options: { verbosity: Verbosity; json: boolean }) {
     this.#io = io;
     this.#level = VERBOSITIES.indexOf(options.verbosity);
     this.json = options.json;
     const noColor = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '';
-    this.#colour = io.stdout.isTTY === true && !noColor && io.env.TERM !== 'dumb';
+    const terminal = io.stdout.isTTY === true && io.env.TERM !== 'dumb';
+    this.#colour = terminal && !noColor;
+    const ci = io.env.CI !== undefined && io.env.CI !== '' && io.env.CI !== 'false';
+    this.live = terminal && !ci && !options.json;
+  }
+
+  /** The terminal stdout is, when {@link live}. */
+  get terminal(): TextSink {
+    return this.#io.stdout;
+  }
+
+  /** Routes human lines through `sink` (a live block) until called with undefined. */
+  routeLines(sink: LineSink | undefined): void {
+    this.#lines = sink;
   }
 
   /** True when lines of `verbosity` are printed. */
@@ -83,7 +120,7 @@ export class Output {
 
   /** The closing line of a command: printed at every verbosity (not with `--json`). */
   final(line: string): void {
-    if (!this.json) this.#io.stdout.write(`${line}\n`);
+    if (!this.json) this.#write(`${line}\n`);
   }
 
   /** One JSON line (only with `--json`). */
@@ -97,6 +134,11 @@ export class Output {
   }
 
   #human(verbosity: Verbosity, line: string): void {
-    if (this.shows(verbosity)) this.#io.stdout.write(`${line}\n`);
+    if (this.shows(verbosity)) this.#write(`${line}\n`);
+  }
+
+  #write(text: string): void {
+    if (this.#lines !== undefined) this.#lines.print(text);
+    else this.#io.stdout.write(text);
   }
 }

@@ -8,8 +8,9 @@ import { runCli } from './cli.js';
 const interrupt = new AbortController();
 const onSignal = (signal: NodeJS.Signals) => {
   if (interrupt.signal.aborted) process.exit(130);
-  process.stderr.write(`\ncloudboot: ${signal}: stopping (again to exit at once)\n`);
+  // Aborting first takes the live progress block off the terminal.
   interrupt.abort();
+  process.stderr.write(`\ncloudboot: ${signal}: stopping (again to exit at once)\n`);
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);

@@ -15,6 +15,9 @@ import type {
   ServiceState,
 } from '@cloudboot/core';
 import type { Output } from './io.js';
+import { boardLines } from './live-board.js';
+import { LiveRegion } from './live-region.js';
+import { duration, type KnownMachine, StageTracker } from './service-stages.js';
 
 /** The run an operation works on, as progress needs it. */
 export interface ProgressRun {
@@ -24,7 +27,23 @@ export interface ProgressRun {
   readonly logDir: string;
   /** Current state of a service. */
   state(service: string): ServiceState;
+  /** The instance and address a service has now. */
+  machine(service: string): KnownMachine;
 }
+
+/** How {@link Progress} reports services in flight. */
+export interface ProgressOptions {
+  /**
+   * When stdout is not a terminal: after how long a service in flight gets a
+   * `still in STAGE (ELAPSED)` line, and again after each such interval.
+   */
+  readonly stillIntervalMs?: number;
+  /** Aborted on Ctrl-C: the live block is removed before anything else is printed. */
+  readonly signal?: AbortSignal;
+}
+
+/** Default interval of "still in" lines. */
+const STILL_INTERVAL_MS = 30_000;
 
 const VERBS: Readonly<Record<OperationKind, string>> = {
   boot: 'booting',
@@ -78,26 +97,39 @@ export class Progress {
   readonly #finished = new Set<string>();
   /** Services repair restarted in the current operation. */
   readonly #restarted = new Set<string>();
+  readonly #stages: StageTracker;
+  readonly #options: ProgressOptions;
+  #live: LiveRegion | undefined;
+  #still: NodeJS.Timeout | undefined;
+  /** When each in-flight service was last said to be still running. */
+  readonly #said = new Map<string, number>();
+  readonly #onAbort = () => this.#stopLive();
 
-  constructor(out: Output, run: ProgressRun) {
+  constructor(out: Output, run: ProgressRun, options: ProgressOptions = {}) {
     this.#out = out;
     this.#run = run;
+    this.#options = options;
+    this.#stages = new StageTracker((service) => run.machine(service));
   }
 
-  /** Header of an operation; names the run. */
+  /** Header of an operation; names the run. Starts the in-flight display. */
   begin(operation: OperationKind, note = ''): void {
     this.#finished.clear();
     this.#restarted.clear();
+    this.#stages.clear();
+    this.#said.clear();
     const levels = this.#run.plan.levels;
     this.#width = Math.max(16, ...levels.flatMap((l) => l.services.map((s) => s.name.length))) + 1;
     const services = levels.reduce((n, l) => n + l.services.length, 0);
     this.#out.info(
       `run ${this.#run.name}: ${VERBS[operation]} ${plural(services, 'service')} in ${plural(levels.length, 'level')}${note}`,
     );
+    this.#startInFlight();
   }
 
   /** Prints one event. */
   event(event: CloudBootEvent): void {
+    this.#stages.apply(event);
     if (event.type === 'level') this.#level(event);
     else if (event.type === 'program') this.#program(event);
     else this.#service(event);
@@ -108,6 +140,7 @@ export class Progress {
    * `success` is the command's verdict (for status: every service ready).
    */
   end(result: OperationResult, success: boolean): void {
+    this.stop();
     for (const level of result.levels) {
       if (level.status === 'not-executed') {
         const why = result.interrupted ? 'interrupted' : 'an earlier level failed';
@@ -131,6 +164,56 @@ export class Progress {
         `${reached} of ${plural(all.length, 'service')} ${goal}` +
         (failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''),
     );
+  }
+
+  /** Stops the in-flight display (the live block or the "still in" timer). */
+  stop(): void {
+    clearInterval(this.#still);
+    this.#still = undefined;
+    this.#stopLive();
+  }
+
+  #startInFlight(): void {
+    this.stop();
+    if (!this.#out.shows('info')) return;
+    if (this.#out.live) {
+      if (this.#options.signal?.aborted) return;
+      const live = new LiveRegion(this.#out.terminal, (width, height) =>
+        boardLines(this.#stages.inFlight(), {
+          nameWidth: this.#width,
+          width,
+          height,
+          now: Date.now(),
+          mark: (text) => this.#out.paint('dim', text),
+        }),
+      );
+      this.#live = live;
+      this.#out.routeLines(live);
+      this.#options.signal?.addEventListener('abort', this.#onAbort);
+      return;
+    }
+    const every = this.#options.stillIntervalMs ?? STILL_INTERVAL_MS;
+    this.#still = setInterval(() => this.#sayStill(every), Math.min(1000, every / 4));
+    this.#still.unref();
+  }
+
+  #stopLive(): void {
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#live === undefined) return;
+    this.#out.routeLines(undefined);
+    this.#live.stop();
+    this.#live = undefined;
+  }
+
+  /** `  web-3: still in boot program (1m30s)` for each service quiet for `every` ms. */
+  #sayStill(every: number): void {
+    const now = Date.now();
+    for (const s of this.#stages.inFlight()) {
+      const said = this.#said.get(s.service) ?? s.startedAt;
+      if (now - said < every) continue;
+      this.#said.set(s.service, now);
+      this.#out.info(`  ${s.service}: still in ${s.stage} (${duration(now - s.startedAt)})`);
+    }
   }
 
   #level(event: LevelEvent): void {

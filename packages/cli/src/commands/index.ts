@@ -3,11 +3,13 @@ import { bootCommand } from './boot.js';
 import { cleanCommand } from './clean.js';
 import type { Command } from './command.js';
 import { commandsCommand } from './commands.js';
+import { completionCommand } from './completion.js';
 import { historyCommand } from './history.js';
 import { listCommand } from './list.js';
 import { rebootCommand } from './reboot.js';
 import { reloadCommand } from './reload.js';
 import { repairCommand } from './repair.js';
+import { reportCommand } from './report.js';
 import { resumeCommand } from './resume.js';
 import { statusCommand } from './status.js';
 import { terminateCommand } from './terminate.js';
@@ -24,7 +26,9 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   historyCommand,
   cleanCommand,
+  reportCommand,
   commandsCommand(() => COMMANDS),
+  completionCommand(() => COMMANDS),
 ];
 
 /** The command named `name`, if there is one. */

@@ -91,15 +91,23 @@ export class RunSession {
   constructor(ctx: CommandContext, boot: CloudBoot) {
     this.#ctx = ctx;
     this.boot = boot;
-    this.#progress = new Progress(ctx.out, {
-      name: boot.name,
-      // A getter: reload replaces the plan.
-      get plan() {
-        return boot.plan;
+    this.#progress = new Progress(
+      ctx.out,
+      {
+        name: boot.name,
+        // A getter: reload replaces the plan.
+        get plan() {
+          return boot.plan;
+        },
+        logDir: boot.logDir,
+        state: (service) => boot.record(service).state,
+        machine: (service) => boot.record(service),
       },
-      logDir: boot.logDir,
-      state: (service) => boot.record(service).state,
-    });
+      {
+        ...(ctx.io.stillIntervalMs !== undefined && { stillIntervalMs: ctx.io.stillIntervalMs }),
+        ...(ctx.io.signal !== undefined && { signal: ctx.io.signal }),
+      },
+    );
   }
 
   /**
@@ -137,6 +145,7 @@ export class RunSession {
     } finally {
       signal?.removeEventListener('abort', interrupt);
       unsubscribe();
+      this.#progress.stop();
     }
     if (result.interrupted) this.interrupted = true;
     const success = options.verdict?.(result) ?? result.ok;
