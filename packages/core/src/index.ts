@@ -16,14 +16,20 @@ export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
-export { ManagedDriver, type ManagedDriverOptions } from './driver/managed-driver.js';
 export {
+  DEFAULT_CALLS_PER_SECOND,
+  ManagedDriver,
+  type ManagedDriverOptions,
+} from './driver/managed-driver.js';
+export {
+  type AccountPolicy,
   BUILTIN_DRIVERS,
   checkDriverShape,
   DriverRegistry,
   type DriverRegistryOptions,
   driverFactoryOf,
   type ModuleImporter,
+  withPolicy,
 } from './driver/registry.js';
 export type { LevelOutcome, OperationResult } from './engine/engine.js';
 export type * from './engine/events.js';

@@ -7,6 +7,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DriverLoadError } from '../errors.js';
+import { DEFAULT_RETRY } from './backoff.js';
 import type { Driver, DriverFactory, DriverSettings } from './driver.js';
 import { ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
 
@@ -70,6 +71,27 @@ export function checkDriverShape(driver: unknown, label: string): Driver {
   return d as Driver;
 }
 
+/** The rate limit and retry budget of one driver account (plan keys `api_calls_per_second`, `api_retries`). */
+export interface AccountPolicy {
+  readonly callsPerSecond?: number;
+  /** Retries after the first attempt. */
+  readonly retries?: number;
+}
+
+/** Library-wide driver options with one account's plan policy on top (the plan wins). */
+export function withPolicy(
+  options: ManagedDriverOptions | undefined,
+  policy: AccountPolicy,
+): ManagedDriverOptions {
+  return {
+    ...options,
+    ...(policy.callsPerSecond !== undefined && { callsPerSecond: policy.callsPerSecond }),
+    ...(policy.retries !== undefined && {
+      retry: { ...(options?.retry ?? DEFAULT_RETRY), attempts: policy.retries + 1 },
+    }),
+  };
+}
+
 /** Loads and caches drivers for a run. */
 export class DriverRegistry {
   readonly #options: DriverRegistryOptions;
@@ -122,11 +144,22 @@ export class DriverRegistry {
     return driverFactoryOf(module, label);
   }
 
-  /** The managed driver for a name and account settings (one per distinct account/endpoint). */
-  get(name: string, base: string, settings: DriverSettings): Promise<ManagedDriver> {
+  /**
+   * The managed driver for a name, account settings and account policy: one
+   * per distinct account/endpoint. Differing `api_calls_per_second` or
+   * `api_retries` make separate managed drivers, each with its own limiter.
+   */
+  get(
+    name: string,
+    base: string,
+    settings: DriverSettings,
+    policy: AccountPolicy = {},
+  ): Promise<ManagedDriver> {
     const key = JSON.stringify([
       DriverRegistry.specifier(name, base),
       Object.entries(settings).sort(),
+      policy.callsPerSecond ?? null,
+      policy.retries ?? null,
     ]);
     let driver = this.#drivers.get(key);
     if (driver === undefined) {
@@ -142,7 +175,7 @@ export class DriverRegistry {
         }
         return new ManagedDriver(
           checkDriverShape(created, `driver "${name}"`),
-          this.#options.managed,
+          withPolicy(this.#options.managed, policy),
         );
       });
       this.#drivers.set(key, driver);

@@ -71,7 +71,12 @@ export async function bootService(
 
   let driver: ManagedDriver;
   try {
-    driver = await ctx.drivers.get(settings.driver, settings.driverBase, settings.driverSettings);
+    driver = await ctx.drivers.get(
+      settings.driver,
+      settings.driverBase,
+      settings.driverSettings,
+      settings.policy,
+    );
   } catch (error) {
     if (error instanceof DriverLoadError) return fail('launch', error);
     throw error;
@@ -87,7 +92,7 @@ export async function bootService(
         name,
         settings.driver,
         token,
-        driver.driver.capabilities.launchesMachines,
+        driver.capabilities.launchesMachines,
       );
     }
     try {
@@ -144,7 +149,7 @@ export async function bootService(
   try {
     session = await ctx.machines.session(target, settings.timeoutMs, {
       signal: ctx.signal,
-      existing: !driver.driver.capabilities.launchesMachines,
+      existing: !driver.capabilities.launchesMachines,
     });
   } catch (error) {
     if (ctx.aborted) return ctx.interrupted(name);

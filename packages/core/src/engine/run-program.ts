@@ -8,7 +8,7 @@ import { REDACTED } from '../plan/model.js';
 import { splitShellWords } from '../template/shell-words.js';
 import type { OperationContext } from './operation-context.js';
 import { installProgram } from './programs.js';
-import type { ProgramSetting, ServiceSettings } from './service-settings.js';
+import type { MachineSettings, ProgramSetting } from './service-settings.js';
 
 const ROLE: Record<ProgramSetting['key'], string> = {
   bootpgm: 'boot program',
@@ -31,7 +31,7 @@ export function programArgs(
 export async function runProgram(
   ctx: OperationContext,
   session: MachineSession,
-  settings: ServiceSettings,
+  settings: MachineSettings,
   program: ProgramSetting,
 ): Promise<RunResult> {
   const name = settings.name;

@@ -105,6 +105,8 @@ export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'ssh_port',
   'workdir',
   'host_key',
+  'api_calls_per_second',
+  'api_retries',
 ]);
 
 /**
