@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type {
   CloudBootEvent,
+  CloudEvent,
   LevelEvent,
   OperationKind,
   OperationResult,
@@ -78,6 +79,8 @@ export class Progress {
   readonly #finished = new Set<string>();
   /** Services repair restarted in the current operation. */
   readonly #restarted = new Set<string>();
+  /** What the cloud said about each service's instance in the current operation. */
+  readonly #cloud = new Map<string, CloudEvent>();
 
   constructor(out: Output, run: ProgressRun) {
     this.#out = out;
@@ -88,6 +91,7 @@ export class Progress {
   begin(operation: OperationKind, note = ''): void {
     this.#finished.clear();
     this.#restarted.clear();
+    this.#cloud.clear();
     const levels = this.#run.plan.levels;
     this.#width = Math.max(16, ...levels.flatMap((l) => l.services.map((s) => s.name.length))) + 1;
     const services = levels.reduce((n, l) => n + l.services.length, 0);
@@ -100,6 +104,7 @@ export class Progress {
   event(event: CloudBootEvent): void {
     if (event.type === 'level') this.#level(event);
     else if (event.type === 'program') this.#program(event);
+    else if (event.type === 'cloud') this.#cloudView(event);
     else this.#service(event);
   }
 
@@ -178,13 +183,34 @@ export class Progress {
       case 'complete':
         this.#finished.add(name);
         this.#out.info(
-          `  ${this.#out.paint('green', '✓')} ${this.#row(name, event.state)} ${seconds(event.elapsedMs ?? 0)}`,
+          `  ${this.#out.paint('green', '✓')} ${this.#row(name, event.state)} ${seconds(event.elapsedMs ?? 0)}${this.#cloudNote(name, event.operation)}`,
         );
         return;
       case 'error':
         this.#finished.add(name);
         this.#failure(event);
     }
+  }
+
+  /** The cloud's view, printed once the service's line is: at once only when it cannot be had. */
+  #cloudView(event: CloudEvent): void {
+    this.#cloud.set(event.service, event);
+    if (event.error !== undefined) {
+      this.#out.warn(`  ${event.service}: instance ${event.instanceId}: ${event.error}`);
+    } else {
+      this.#out.debug(
+        `  · ${event.service}: instance ${event.instanceId} is ${event.state} in the cloud (${event.nativeState}); recorded ${event.recorded}`,
+      );
+    }
+  }
+
+  /** `  instance vm-1: cloud says running` after a service's line, when the cloud was asked. */
+  #cloudNote(name: string, operation: OperationKind): string {
+    const view = this.#cloud.get(name);
+    // A replaced instance's view is stale once repair launched another.
+    if (view?.state === undefined || (operation === 'repair' && this.#restarted.has(name)))
+      return '';
+    return `  instance ${view.instanceId}: cloud says ${view.state}`;
   }
 
   #program(event: ProgramEvent): void {

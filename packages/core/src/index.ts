@@ -31,6 +31,7 @@ export {
   type ModuleImporter,
   withPolicy,
 } from './driver/registry.js';
+export type { CloudView } from './engine/cloud-view.js';
 export type { LevelOutcome, OperationResult } from './engine/engine.js';
 export type * from './engine/events.js';
 export type { ServiceOutcome } from './engine/operation-context.js';

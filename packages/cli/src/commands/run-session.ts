@@ -164,10 +164,10 @@ export class RunSession {
   }
 
   /** Writes `-o FILE` (when given) and closes the run. */
-  finish(): void {
+  async finish(): Promise<void> {
     try {
       const file = this.#ctx.options.output;
-      if (file !== undefined) writeDescription(file, this.boot.describe());
+      if (file !== undefined) writeDescription(file, await this.boot.describe());
     } finally {
       this.boot.close();
     }
@@ -189,7 +189,7 @@ export async function useRun(
     const success = await body(session);
     return { success, interrupted: session.interrupted, summary: session.summary() };
   } finally {
-    session.finish();
+    await session.finish();
   }
 }
 

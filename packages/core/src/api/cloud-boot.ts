@@ -10,6 +10,7 @@ import type { DriverFactory } from '../driver/driver.js';
 import type { ManagedDriverOptions } from '../driver/managed-driver.js';
 import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
 import { Attributes, resolveEnv } from '../engine/attributes.js';
+import { askClouds } from '../engine/cloud-view.js';
 import { type OperationResult, runOperation } from '../engine/engine.js';
 import type {
   CloudBootEvent,
@@ -301,9 +302,15 @@ export class CloudBoot {
     return record;
   }
 
-  /** JSON description of every service and its attributes (the CLI's `-o`); secrets redacted. */
-  describe(): RunDescription {
-    return describeRun(this.name, this.#plan, this.attributes(), (n) => this.record(n));
+  /**
+   * JSON description of every service, its attributes (secrets redacted)
+   * and what the cloud says about its instance now: one batched `describe`
+   * per driver account for all launched services (the CLI's `-o`).
+   */
+  async describe(): Promise<RunDescription> {
+    const attrs = this.attributes();
+    const cloud = await askClouds([...this.#records.values()], attrs, this.#drivers());
+    return describeRun(this.name, this.#plan, attrs, (n) => this.record(n), cloud);
   }
 
   /** The underlying run database (for history, transitions …). */

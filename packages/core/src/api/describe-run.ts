@@ -3,6 +3,7 @@
  * state, machine and attributes. Values of secret keys are redacted.
  */
 import type { Attributes } from '../engine/attributes.js';
+import type { CloudView } from '../engine/cloud-view.js';
 import { type Plan, REDACTED, SECRET_KEYS } from '../plan/model.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
@@ -15,6 +16,11 @@ export interface ServiceDescription {
   readonly hostname: string | null;
   readonly instanceId: string | null;
   readonly failure: { readonly phase: string; readonly message: string } | null;
+  /**
+   * What the cloud says about the recorded instance now (launched machines
+   * only; null otherwise): its state, or why it could not be asked.
+   */
+  readonly cloud: CloudView | null;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -46,6 +52,7 @@ export function describeRun(
   plan: Plan,
   attrs: Attributes,
   record: (name: string) => ServiceRecord,
+  cloud: ReadonlyMap<string, CloudView> = new Map(),
 ): RunDescription {
   return {
     run,
@@ -61,6 +68,7 @@ export function describeRun(
           hostname: r.hostname,
           instanceId: r.instanceId,
           failure: r.failure && { phase: r.failure.phase, message: r.failure.message },
+          cloud: cloud.get(s.name) ?? null,
           attributes: safeBag(attrs, s.name),
         };
       }),

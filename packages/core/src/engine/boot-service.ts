@@ -28,6 +28,8 @@ export interface BootServiceOptions {
   readonly restart?: boolean;
   /** Only run the ready program of services that got that far (status). */
   readonly checkOnly?: boolean;
+  /** Token of the instance the launch replaces (repair of a VM that is gone). */
+  readonly replaces?: string;
 }
 
 /** Runs the boot pipeline of one service; never throws for service failures. */
@@ -93,6 +95,7 @@ export async function bootService(
         settings.driver,
         token,
         driver.capabilities.launchesMachines,
+        options.replaces,
       );
     }
     try {
