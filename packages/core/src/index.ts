@@ -14,6 +14,7 @@ export {
 export { CloudService } from './api/cloud-service.js';
 export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
+export { declaredCredentialKeys } from './api/preflight.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
 export {
@@ -25,6 +26,7 @@ export {
   type AccountPolicy,
   BUILTIN_DRIVERS,
   checkDriverShape,
+  credentialKeysOf,
   DriverRegistry,
   type DriverRegistryOptions,
   driverFactoryOf,
@@ -49,6 +51,7 @@ export {
 export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
 export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';
+export { isCredentialKey, withCredentialKeys } from './plan/secrets.js';
 export {
   type InstanceRecord,
   listRunNames,

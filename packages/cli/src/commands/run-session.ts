@@ -28,9 +28,12 @@ function commonOptions(ctx: CommandContext): CloudBootOptions {
   };
 }
 
-/** Loads `planFile` into a new run (named by `-n`, or generated). */
-export function createRun(ctx: CommandContext, planFile: string): CloudBoot {
-  return new CloudBoot({
+/**
+ * Loads `planFile` into a new run (named by `-n`, or generated), after
+ * importing its driver modules so their credential keys are never stored.
+ */
+export function createRun(ctx: CommandContext, planFile: string): Promise<CloudBoot> {
+  return CloudBoot.create({
     ...commonOptions(ctx),
     planFile,
     globalsFiles: ctx.options.globalsFiles,

@@ -4,7 +4,7 @@
  */
 import type { Attributes } from '../engine/attributes.js';
 import type { CloudView } from '../engine/cloud-view.js';
-import { type Plan, REDACTED, SECRET_KEYS } from '../plan/model.js';
+import { type Plan, REDACTED } from '../plan/model.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
 
@@ -42,8 +42,17 @@ function safeBag(attrs: Attributes, name: string): Record<string, string> {
     // A service whose references cannot resolve yet (earlier level not booted).
     bag = {};
   }
-  for (const key of Object.keys(bag)) if (SECRET_KEYS.has(key)) bag[key] = REDACTED;
+  for (const key of Object.keys(bag)) if (attrs.isCredential(key)) bag[key] = REDACTED;
   return bag;
+}
+
+function redactedView(
+  attrs: Attributes,
+  name: string,
+  view: CloudView | undefined,
+): CloudView | null {
+  if (view === undefined) return null;
+  return view.error === undefined ? view : { ...view, error: attrs.redact(name, view.error) };
 }
 
 /** Builds the description of a run. */
@@ -68,7 +77,7 @@ export function describeRun(
           hostname: r.hostname,
           instanceId: r.instanceId,
           failure: r.failure && { phase: r.failure.phase, message: r.failure.message },
-          cloud: cloud.get(s.name) ?? null,
+          cloud: redactedView(attrs, s.name, cloud.get(s.name)),
           attributes: safeBag(attrs, s.name),
         };
       }),

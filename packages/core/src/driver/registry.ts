@@ -39,6 +39,27 @@ function isPath(specifier: string): boolean {
   return specifier.startsWith('.') || isAbsolute(specifier) || specifier.startsWith('file:');
 }
 
+/**
+ * The credential keys a driver module declares (`export const credentialKeys
+ * = ['my_token']`): plan keys whose values core keeps out of the run
+ * database, logs, `-o` and events. Empty when it declares none.
+ * @throws DriverLoadError when the export is not a list of key names.
+ */
+export function credentialKeysOf(module: unknown, label: string): readonly string[] {
+  const m = module as { credentialKeys?: unknown; default?: { credentialKeys?: unknown } };
+  const keys = m?.credentialKeys ?? m?.default?.credentialKeys;
+  if (keys === undefined) return [];
+  if (
+    !Array.isArray(keys) ||
+    !keys.every((k) => typeof k === 'string' && /^[a-z0-9_]+$/i.test(k))
+  ) {
+    throw new DriverLoadError(
+      `${label} exports credentialKeys that is not a list of plan key names: expected e.g. "export const credentialKeys = ['my_token']"`,
+    );
+  }
+  return keys.map((k: string) => k.toLowerCase());
+}
+
 /** Returns the factory a driver module exports, or throws saying what is wrong. */
 export function driverFactoryOf(module: unknown, label: string): DriverFactory {
   const m = module as { createDriver?: unknown; default?: { createDriver?: unknown } | unknown };
@@ -92,10 +113,16 @@ export function withPolicy(
   };
 }
 
+/** What a driver module gives core. */
+interface LoadedDriver {
+  readonly factory: DriverFactory;
+  readonly credentialKeys: readonly string[];
+}
+
 /** Loads and caches drivers for a run. */
 export class DriverRegistry {
   readonly #options: DriverRegistryOptions;
-  readonly #factories = new Map<string, Promise<DriverFactory>>();
+  readonly #modules = new Map<string, Promise<LoadedDriver>>();
   readonly #drivers = new Map<string, Promise<ManagedDriver>>();
 
   constructor(options: DriverRegistryOptions = {}) {
@@ -112,19 +139,32 @@ export class DriverRegistry {
   }
 
   /** The factory of a driver, importing its module once. */
-  factory(name: string, base: string): Promise<DriverFactory> {
-    const given = this.#options.factories?.[name];
-    if (given !== undefined) return Promise.resolve(given);
-    const specifier = DriverRegistry.specifier(name, base);
-    let factory = this.#factories.get(specifier);
-    if (factory === undefined) {
-      factory = this.#import(name, specifier);
-      this.#factories.set(specifier, factory);
-    }
-    return factory;
+  async factory(name: string, base: string): Promise<DriverFactory> {
+    return (await this.#module(name, base)).factory;
   }
 
-  async #import(name: string, specifier: string): Promise<DriverFactory> {
+  /**
+   * The credential keys a driver's module declares (none for factories
+   * given directly), importing the module once.
+   * @throws DriverLoadError
+   */
+  async credentialKeys(name: string, base: string): Promise<readonly string[]> {
+    return (await this.#module(name, base)).credentialKeys;
+  }
+
+  #module(name: string, base: string): Promise<LoadedDriver> {
+    const given = this.#options.factories?.[name];
+    if (given !== undefined) return Promise.resolve({ factory: given, credentialKeys: [] });
+    const specifier = DriverRegistry.specifier(name, base);
+    let loaded = this.#modules.get(specifier);
+    if (loaded === undefined) {
+      loaded = this.#import(name, specifier);
+      this.#modules.set(specifier, loaded);
+    }
+    return loaded;
+  }
+
+  async #import(name: string, specifier: string): Promise<LoadedDriver> {
     const importer = this.#options.importModule ?? ((s: string) => import(s));
     const label =
       specifier === name ? `driver module "${name}"` : `driver "${name}" (${specifier})`;
@@ -141,7 +181,10 @@ export class DriverRegistry {
         cause: error,
       });
     }
-    return driverFactoryOf(module, label);
+    return {
+      factory: driverFactoryOf(module, label),
+      credentialKeys: credentialKeysOf(module, label),
+    };
   }
 
   /**

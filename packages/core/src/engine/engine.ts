@@ -118,7 +118,7 @@ async function askCloudsFirst(
       recorded: record.state,
       ...(view.state !== undefined && { state: view.state }),
       ...(view.nativeState !== undefined && { nativeState: view.nativeState }),
-      ...(view.error !== undefined && { error: view.error }),
+      ...(view.error !== undefined && { error: ctx.attrs.redact(record.name, view.error) }),
       at: Date.now(),
     });
   }

@@ -132,14 +132,16 @@ export class OperationContext {
     startedAt = performance.now(),
     fields: TransitionFields = {},
   ): ServiceOutcome {
-    const stdoutTail = tails.stdoutTail ?? '';
-    const stderrTail = tails.stderrTail ?? '';
+    // Failures are stored and shown: no credential may ride along in them.
+    const said = this.attrs.redact(name, message);
+    const stdoutTail = this.attrs.redact(name, tails.stdoutTail ?? '');
+    const stderrTail = this.attrs.redact(name, tails.stderrTail ?? '');
     const record = this.move(name, 'failed', {
       ...fields,
-      failure: { phase, message, stdoutTail, stderrTail },
-      detail: `${phase}: ${message}`,
+      failure: { phase, message: said, stdoutTail, stderrTail },
+      detail: `${phase}: ${said}`,
     });
-    const error = new ServiceFailedError(name, phase, message, stderrTail, stdoutTail);
+    const error = new ServiceFailedError(name, phase, said, stderrTail, stdoutTail);
     this.emit({
       type: 'service',
       action: 'error',
@@ -149,7 +151,7 @@ export class OperationContext {
       state: 'failed',
       at: Date.now(),
       elapsedMs: performance.now() - startedAt,
-      error: { phase, message, stderrTail, stdoutTail },
+      error: { phase, message: said, stderrTail, stdoutTail },
     });
     return { service: name, level: record.level, status: 'error', error };
   }

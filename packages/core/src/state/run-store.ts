@@ -285,6 +285,22 @@ export class RunStore {
     this.#db.transaction(() => this.#writePlan(plan, Date.now()))();
   }
 
+  /**
+   * Replaces the stored plan (same services) and overwrites what the old
+   * one left in the database file: used when a value of the old plan turns
+   * out to be a credential, which must not stay readable in free pages or
+   * the write-ahead log.
+   */
+  replacePlanScrubbed(plan: Plan): void {
+    this.#db.pragma('secure_delete = ON');
+    try {
+      this.replacePlan(plan);
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.#db.pragma('secure_delete = OFF');
+    }
+  }
+
   /** Removes services no longer in the plan (after they were shut down). */
   forgetServices(names: readonly string[]): void {
     const del = this.#sql('DELETE FROM services WHERE name = ?');
