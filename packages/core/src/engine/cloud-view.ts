@@ -68,6 +68,7 @@ export async function askClouds(
   records: readonly ServiceRecord[],
   attrs: Attributes,
   drivers: DriverRegistry,
+  signal?: AbortSignal,
 ): Promise<Map<string, CloudView>> {
   const views = new Map<string, CloudView>();
   const groups = new Map<ManagedDriver, ServiceRecord[]>();
@@ -87,7 +88,7 @@ export async function askClouds(
       const ids = [...new Set(list.map((r) => r.instanceId ?? ''))];
       let infos: InstanceInfo[];
       try {
-        infos = await driver.describe(ids);
+        infos = await driver.describe(ids, signal !== undefined ? { signal } : {});
       } catch (error) {
         for (const r of list) {
           views.set(r.name, {

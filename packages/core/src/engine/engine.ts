@@ -105,7 +105,7 @@ async function askCloudsFirst(
     .flatMap((l) => l.services.map((s) => s.name))
     .filter((n) => options.only?.has(n) ?? true);
   const records = names.map((n) => ctx.record(n));
-  ctx.cloud = await askClouds(records, ctx.attrs, ctx.drivers);
+  ctx.cloud = await askClouds(records, ctx.attrs, ctx.drivers, ctx.signal);
   for (const record of records) {
     const view = ctx.cloud.get(record.name);
     if (view === undefined) continue;
