@@ -83,7 +83,7 @@ describe('terminating needs only what terminating needs', () => {
   };
   const services = '[svc-web]\nterminatepgm: stop.sh\nterminatepgm_args: web\n';
 
-  it('terminates a VM booted with image: env.IMAGE after IMAGE is unset; history and clean still work', async () => {
+  it('checks and terminates a VM booted with image: env.IMAGE after IMAGE is unset; history and clean still work', async () => {
     const plan = vmPlan('image: env.IMAGE', services, files);
     const boot = new CloudBoot({
       dbDir: plan.dbDir,
@@ -98,6 +98,11 @@ describe('terminating needs only what terminating needs', () => {
     boot.close();
 
     const later = new CloudBoot({ dbDir: plan.dbDir, runName: 'img', env: {} });
+    // Checking a machine that is up needs no launch-only value either.
+    later.checkStatus();
+    expect((await later.wait()).failures.map((f) => f.message)).toEqual([]);
+    later.repair();
+    expect((await later.wait()).failures.map((f) => f.message)).toEqual([]);
     const history = await later.history();
     expect(history.map((h) => [h.instanceId, h.cloud?.state, h.note])).toEqual([
       ['vm-1', 'running', undefined],

@@ -4,6 +4,7 @@
  * A service that is already contextualized only has its ready program run.
  */
 import { randomUUID } from 'node:crypto';
+import type { LaunchSpec } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
@@ -17,7 +18,7 @@ import {
   writeBootFiles,
 } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
-import { type ServiceSettings, serviceSettings } from './service-settings.js';
+import { launchSettings, type ServiceSettings, serviceSettings } from './service-settings.js';
 
 /** Options of {@link bootService}. */
 export interface BootServiceOptions {
@@ -65,7 +66,8 @@ export async function bootService(
 
   let settings: ServiceSettings;
   try {
-    settings = serviceSettings(ctx.attrs, name);
+    const launched = record.instanceId !== null ? (record.driver ?? undefined) : undefined;
+    settings = serviceSettings(ctx.attrs, name, launched);
   } catch (error) {
     if (error instanceof TemplateError) return fail('resolve', error);
     throw error;
@@ -85,6 +87,13 @@ export async function bootService(
   }
 
   if (record.instanceId === null) {
+    let launchSpec: LaunchSpec;
+    try {
+      launchSpec = launchSettings(ctx.attrs, name).launchSpec;
+    } catch (error) {
+      if (error instanceof TemplateError) return fail('resolve', error);
+      throw error;
+    }
     const token =
       record.state === 'launching' && record.launchToken !== null
         ? record.launchToken
@@ -99,7 +108,7 @@ export async function bootService(
       );
     }
     try {
-      const { instanceId } = await driver.launch(settings.launchSpec, {
+      const { instanceId } = await driver.launch(launchSpec, {
         token,
         tags: {
           'cloudboot-run': ctx.store.runName,

@@ -56,8 +56,14 @@ export interface LaunchSettings {
   readonly launchSpec: LaunchSpec;
 }
 
-/** Everything the engine needs to boot a service. */
-export interface ServiceSettings extends MachineSettings, DriverAccount, LaunchSettings {
+/**
+ * What the engine needs to bring a service up once its machine is known:
+ * the machine, the driver account and the programs. Launching needs
+ * {@link launchSettings} besides.
+ */
+export interface ServiceSettings extends MachineSettings, DriverAccount {
+  /** Driver name or module specifier; `static-ip` for existing machines. */
+  readonly driver: string;
   readonly bootconf?: string;
   readonly bootpgm?: ProgramSetting;
   readonly readypgm?: ProgramSetting;
@@ -240,11 +246,18 @@ export function launchSettings(attrs: Attributes, name: string): LaunchSettings 
 }
 
 /**
- * Derives everything booting a service needs.
+ * Derives what bringing a service up needs. `recordedDriver` is the driver
+ * of a machine that was already launched: then no launch-only value (an
+ * image given as `env.IMAGE`, say) needs to resolve, so `status` and
+ * `repair` work on a running service whatever became of those.
  * @throws TemplateError when a value cannot be resolved or has the wrong form.
  */
-export function serviceSettings(attrs: Attributes, name: string): ServiceSettings {
-  const launch = launchSettings(attrs, name);
+export function serviceSettings(
+  attrs: Attributes,
+  name: string,
+  recordedDriver?: string,
+): ServiceSettings {
+  const driver = recordedDriver ?? launchSettings(attrs, name).driver;
   const machine = machineSettings(attrs, name);
   const account = driverAccount(attrs, name);
   const bootconf = attrs.key(name, 'bootconf');
@@ -252,7 +265,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
   const readypgm = programSetting(attrs, name, 'readypgm');
   const terminatepgm = programSetting(attrs, name, 'terminatepgm');
   return {
-    ...launch,
+    driver,
     ...machine,
     ...account,
     ...(bootconf !== undefined && { bootconf }),
