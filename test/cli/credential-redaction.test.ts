@@ -115,4 +115,26 @@ describe('credential keys of every driver are kept out of every record', () => {
     );
     expect((await cli(plan, ['terminate', 'sec', '-q'], env)).code).toBe(0);
   });
+
+  it('reload learns the credential keys of a driver module new in the plan before storing it', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'top2.conf':
+          '[defaults]\nlocal_exe: true\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\nlevel2: l2.conf\n',
+        'l1.conf': '[svc-here]\nhostname: localhost\n',
+        'l2.conf': `[svc-vm]\nimage: img\ndriver: ${stateDriver}\nstate_file: \${ROOT}/cloud.json\nstate_token: ${SECRETS.inhouseLiteral}\n`,
+      }),
+    );
+    expect((await cli(plan, ['boot', 'top.conf', '-n', 'rl', '-q'], {})).code).toBe(0);
+    const reload = await cli(plan, ['reload', 'top2.conf', '-n', 'rl', '-q'], {});
+    expect(reload.stderr).toBe('');
+    expect(reload.code).toBe(0);
+    expect(plan.read('cloud.json')).toContain('"service":"vm"');
+    for (const [name, text] of filesUnder(plan.dbDir)) {
+      expect(text.includes(SECRETS.inhouseLiteral), name).toBe(false);
+    }
+    expect((await cli(plan, ['terminate', 'rl', '-q'], {})).code).toBe(0);
+  });
 });
