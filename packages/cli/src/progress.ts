@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type {
   CloudBootEvent,
+  CloudEvent,
   LevelEvent,
   OperationKind,
   OperationResult,
@@ -104,6 +105,8 @@ export class Progress {
   /** When each in-flight service was last said to be still running. */
   readonly #said = new Map<string, number>();
   readonly #onAbort = () => this.#stopLive();
+  /** What the cloud said about each service's instance in the current operation. */
+  readonly #cloud = new Map<string, CloudEvent>();
 
   constructor(out: Output, run: ProgressRun, options: ProgressOptions = {}) {
     this.#out = out;
@@ -118,6 +121,7 @@ export class Progress {
     this.#restarted.clear();
     this.#stages.clear();
     this.#said.clear();
+    this.#cloud.clear();
     const levels = this.#run.plan.levels;
     this.#width = Math.max(16, ...levels.flatMap((l) => l.services.map((s) => s.name.length))) + 1;
     const services = levels.reduce((n, l) => n + l.services.length, 0);
@@ -132,6 +136,7 @@ export class Progress {
     this.#stages.apply(event);
     if (event.type === 'level') this.#level(event);
     else if (event.type === 'program') this.#program(event);
+    else if (event.type === 'cloud') this.#cloudView(event);
     else this.#service(event);
   }
 
@@ -261,13 +266,34 @@ export class Progress {
       case 'complete':
         this.#finished.add(name);
         this.#out.info(
-          `  ${this.#out.paint('green', '✓')} ${this.#row(name, event.state)} ${seconds(event.elapsedMs ?? 0)}`,
+          `  ${this.#out.paint('green', '✓')} ${this.#row(name, event.state)} ${seconds(event.elapsedMs ?? 0)}${this.#cloudNote(name, event.operation)}`,
         );
         return;
       case 'error':
         this.#finished.add(name);
         this.#failure(event);
     }
+  }
+
+  /** The cloud's view, printed once the service's line is: at once only when it cannot be had. */
+  #cloudView(event: CloudEvent): void {
+    this.#cloud.set(event.service, event);
+    if (event.error !== undefined) {
+      this.#out.warn(`  ${event.service}: instance ${event.instanceId}: ${event.error}`);
+    } else {
+      this.#out.debug(
+        `  · ${event.service}: instance ${event.instanceId} is ${event.state} in the cloud (${event.nativeState}); recorded ${event.recorded}`,
+      );
+    }
+  }
+
+  /** `  instance vm-1: cloud says running` after a service's line, when the cloud was asked. */
+  #cloudNote(name: string, operation: OperationKind): string {
+    const view = this.#cloud.get(name);
+    // A replaced instance's view is stale once repair launched another.
+    if (view?.state === undefined || (operation === 'repair' && this.#restarted.has(name)))
+      return '';
+    return `  instance ${view.instanceId}: cloud says ${view.state}`;
   }
 
   #program(event: ProgramEvent): void {

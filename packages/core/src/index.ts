@@ -14,17 +14,26 @@ export {
 export { CloudService } from './api/cloud-service.js';
 export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
+export { declaredCredentialKeys } from './api/preflight.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
-export { ManagedDriver, type ManagedDriverOptions } from './driver/managed-driver.js';
 export {
+  DEFAULT_CALLS_PER_SECOND,
+  ManagedDriver,
+  type ManagedDriverOptions,
+} from './driver/managed-driver.js';
+export {
+  type AccountPolicy,
   BUILTIN_DRIVERS,
   checkDriverShape,
+  credentialKeysOf,
   DriverRegistry,
   type DriverRegistryOptions,
   driverFactoryOf,
   type ModuleImporter,
+  withPolicy,
 } from './driver/registry.js';
+export type { CloudView } from './engine/cloud-view.js';
 export type { LevelOutcome, OperationResult } from './engine/engine.js';
 export type * from './engine/events.js';
 export type { ServiceOutcome } from './engine/operation-context.js';
@@ -42,6 +51,7 @@ export {
 export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
 export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';
+export { isCredentialKey, withCredentialKeys } from './plan/secrets.js';
 export {
   type InstanceRecord,
   listRunNames,

@@ -13,7 +13,7 @@ export const bootCommand: Command = {
     const plan = planArg(ctx, this.usage);
     if (ctx.options.validate) return validatePlan(ctx, plan);
     if (ctx.options.dryrun) return dryRun(ctx, plan);
-    const boot = createRun(ctx, plan);
+    const boot = await createRun(ctx, plan);
     return withRun(ctx, boot, (s) => s.operate('boot', () => boot.run()));
   },
 };

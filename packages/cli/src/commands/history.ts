@@ -24,6 +24,7 @@ export function printInstances(
   instances: readonly InstanceStatus[],
 ): void {
   for (const instance of instances) out.jsonLine({ type: 'instance', run, ...instance });
+  const ids = new Map(instances.map((i) => [i.token, i.instanceId ?? i.token]));
   const rows = instances.map((i) => [
     i.token,
     i.service,
@@ -31,7 +32,11 @@ export function printInstances(
     i.instanceId ?? '(launch unanswered)',
     formatTime(i.launchedAt),
     formatTime(i.terminatedAt),
-    i.current ? 'yes' : '-',
+    i.current
+      ? 'yes'
+      : i.replacedBy !== null
+        ? `replaced by ${ids.get(i.replacedBy) ?? i.replacedBy}`
+        : '-',
     i.cloud !== undefined ? `${i.cloud.state} (${i.cloud.nativeState})` : (i.note ?? '-'),
   ]);
   if (instances.length > 0) for (const line of formatTable([HEADER, ...rows])) out.final(line);

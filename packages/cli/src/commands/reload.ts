@@ -1,5 +1,6 @@
 /** `cloudboot reload PLAN -n NAME`: load an edited plan into an existing run and boot it. */
-import { UsageError } from '@cloudboot/core';
+import { DriverRegistry, declaredCredentialKeys, loadPlan, UsageError } from '@cloudboot/core';
+import { importDriverModule } from '../drivers.js';
 import { type Command, OPERATION_OPTIONS, planArg } from './command.js';
 import { dryRun, validatePlan } from './plan-preview.js';
 import { openRun, withRun } from './run-session.js';
@@ -21,8 +22,19 @@ export const reloadCommand: Command = {
     if (name === undefined)
       throw new UsageError(`reload needs the run name: cloudboot ${this.usage}`);
     const boot = openRun(ctx, name);
-    return withRun(ctx, boot, (s) => {
-      boot.reload(plan, { globalsFiles: ctx.options.globalsFiles });
+    return withRun(ctx, boot, async (s) => {
+      const edited = loadPlan(plan, {
+        globals: ctx.options.globals,
+        globalsFiles: ctx.options.globalsFiles,
+        cwd: ctx.io.cwd,
+      });
+      // The credential keys of driver modules new in the plan, before it is stored.
+      const credentialKeys = await declaredCredentialKeys(
+        edited,
+        ctx.io.env,
+        new DriverRegistry({ importModule: importDriverModule }),
+      );
+      boot.reload(plan, { globalsFiles: ctx.options.globalsFiles, credentialKeys });
       ctx.out.info(`run ${boot.name}: loaded ${boot.plan.topFile}`);
       return s.operate('boot', () => boot.run());
     });

@@ -28,9 +28,12 @@ function commonOptions(ctx: CommandContext): CloudBootOptions {
   };
 }
 
-/** Loads `planFile` into a new run (named by `-n`, or generated). */
-export function createRun(ctx: CommandContext, planFile: string): CloudBoot {
-  return new CloudBoot({
+/**
+ * Loads `planFile` into a new run (named by `-n`, or generated), after
+ * importing its driver modules so their credential keys are never stored.
+ */
+export function createRun(ctx: CommandContext, planFile: string): Promise<CloudBoot> {
+  return CloudBoot.create({
     ...commonOptions(ctx),
     planFile,
     globalsFiles: ctx.options.globalsFiles,
@@ -173,10 +176,10 @@ export class RunSession {
   }
 
   /** Writes `-o FILE` (when given) and closes the run. */
-  finish(): void {
+  async finish(): Promise<void> {
     try {
       const file = this.#ctx.options.output;
-      if (file !== undefined) writeDescription(file, this.boot.describe());
+      if (file !== undefined) writeDescription(file, await this.boot.describe());
     } finally {
       this.boot.close();
     }
@@ -198,7 +201,7 @@ export async function useRun(
     const success = await body(session);
     return { success, interrupted: session.interrupted, summary: session.summary() };
   } finally {
-    session.finish();
+    await session.finish();
   }
 }
 

@@ -10,6 +10,7 @@ import type { DriverFactory } from '../driver/driver.js';
 import type { ManagedDriverOptions } from '../driver/managed-driver.js';
 import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
 import { Attributes, resolveEnv } from '../engine/attributes.js';
+import { askClouds } from '../engine/cloud-view.js';
 import { type OperationResult, runOperation } from '../engine/engine.js';
 import type {
   CloudBootEvent,
@@ -25,12 +26,13 @@ import { ServiceLogs } from '../engine/service-log.js';
 import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
 import { loadGlobals, loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
+import { withCredentialKeys } from '../plan/secrets.js';
 import { RunStore, type ServiceRecord } from '../state/run-store.js';
 import { CloudService } from './cloud-service.js';
 import { describeRun, type RunDescription } from './describe-run.js';
 import { EventHub } from './event-queue.js';
 import { type InstanceStatus, instanceHistory, killInstances } from './instances.js';
-import { preflight } from './preflight.js';
+import { declaredCredentialKeys, preflight } from './preflight.js';
 import { checkRunName, newRunName } from './run-name.js';
 
 /** Default directory of run databases. */
@@ -60,8 +62,14 @@ export interface CloudBootOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** SSH connection limits. */
   readonly ssh?: { readonly maxHandshakes?: number; readonly maxHandshakesPerHost?: number };
-  /** Retry, rate-limit and polling settings for drivers. */
+  /** Retry, rate-limit and polling settings for drivers (a plan's `api_*` keys win per account). */
   readonly driverPolicy?: ManagedDriverOptions;
+  /**
+   * Plan keys that hold credentials beyond the built-in ones (`SECRET_KEYS`),
+   * e.g. those of an in-house driver given in `drivers`. {@link CloudBoot.create}
+   * adds the keys the plan's driver modules declare.
+   */
+  readonly credentialKeys?: readonly string[];
 }
 
 /** Callbacks of `poll()` / `blockUntilComplete()`, as in the seed API. */
@@ -119,8 +127,9 @@ export class CloudBoot {
         ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
       });
       this.name = checkRunName(options.runName ?? newRunName(plan.topFile));
-      this.#store = RunStore.create(this.#dbDir, this.name, plan);
-      this.#plan = plan;
+      const redacted = withCredentialKeys(plan, options.credentialKeys ?? []);
+      this.#store = RunStore.create(this.#dbDir, this.name, redacted);
+      this.#plan = redacted;
     } else {
       if (options.runName === undefined) {
         throw new UsageError('give either a plan file (new run) or the name of an existing run');
@@ -128,6 +137,7 @@ export class CloudBoot {
       this.name = checkRunName(options.runName);
       this.#store = RunStore.open(this.#dbDir, this.name);
       this.#plan = this.#store.plan();
+      this.#adoptCredentialKeys(options.credentialKeys ?? []);
       if (options.globals !== undefined || options.globalsFiles !== undefined) {
         this.#store.storeGlobals(
           loadGlobals({
@@ -138,6 +148,30 @@ export class CloudBoot {
       }
     }
     for (const record of this.#store.services()) this.#records.set(record.name, record);
+  }
+
+  /**
+   * Like the constructor, but first imports the driver modules a new plan
+   * names, so that the credential keys they declare (`export const
+   * credentialKeys`) are redacted before the plan is stored. Use it when the
+   * plan may name in-house driver modules.
+   * @throws PlanError; RunNotFoundError / RunExistsError; UsageError
+   */
+  static async create(options: CloudBootOptions): Promise<CloudBoot> {
+    if (options.planFile === undefined) return new CloudBoot(options);
+    const plan = loadPlan(options.planFile, {
+      ...(options.globals !== undefined && { globals: options.globals }),
+      ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
+    });
+    const declared = await declaredCredentialKeys(
+      plan,
+      options.env ?? process.env,
+      registryOf(options),
+    );
+    return new CloudBoot({
+      ...options,
+      credentialKeys: [...(options.credentialKeys ?? []), ...declared],
+    });
   }
 
   /** Absolute path of the run's database file. */
@@ -301,9 +335,15 @@ export class CloudBoot {
     return record;
   }
 
-  /** JSON description of every service and its attributes (the CLI's `-o`); secrets redacted. */
-  describe(): RunDescription {
-    return describeRun(this.name, this.#plan, this.attributes(), (n) => this.record(n));
+  /**
+   * JSON description of every service, its attributes (secrets redacted)
+   * and what the cloud says about its instance now: one batched `describe`
+   * per driver account for all launched services (the CLI's `-o`).
+   */
+  async describe(): Promise<RunDescription> {
+    const attrs = this.attributes();
+    const cloud = await askClouds([...this.#records.values()], attrs, this.#drivers());
+    return describeRun(this.name, this.#plan, attrs, (n) => this.record(n), cloud);
   }
 
   /** The underlying run database (for history, transitions …). */
@@ -316,14 +356,24 @@ export class CloudBoot {
    * `pending`; services that left the plan must be shut down first.
    * @throws PlanError; UsageError when a removed service is still up.
    */
-  reload(planFile: string, options: { globalsFiles?: readonly string[] } = {}): void {
+  reload(
+    planFile: string,
+    options: { globalsFiles?: readonly string[]; credentialKeys?: readonly string[] } = {},
+  ): void {
     if (this.#operation !== undefined && this.#operation.result === undefined) {
       throw new UsageError('cannot reload while an operation is running');
     }
-    const plan = loadPlan(planFile, {
-      ...(this.#options.globals !== undefined && { globals: this.#options.globals }),
-      ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
-    });
+    const plan = withCredentialKeys(
+      loadPlan(planFile, {
+        ...(this.#options.globals !== undefined && { globals: this.#options.globals }),
+        ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
+      }),
+      [
+        ...(this.#plan.credentialKeys ?? []),
+        ...(this.#options.credentialKeys ?? []),
+        ...(options.credentialKeys ?? []),
+      ],
+    );
     const names = new Set(plan.levels.flatMap((l) => l.services.map((s) => s.name)));
     const removed = [...this.#records.values()].filter((r) => !names.has(r.name));
     const alive = removed.filter((r) => r.state !== 'terminated' && r.state !== 'pending');
@@ -381,11 +431,19 @@ export class CloudBoot {
   }
 
   #drivers(): DriverRegistry {
-    return new DriverRegistry({
-      ...(this.#options.drivers !== undefined && { factories: this.#options.drivers }),
-      ...(this.#options.importModule !== undefined && { importModule: this.#options.importModule }),
-      ...(this.#options.driverPolicy !== undefined && { managed: this.#options.driverPolicy }),
-    });
+    return registryOf(this.#options);
+  }
+
+  /**
+   * Treats more keys as credentials from now on. A literal value of such a
+   * key that is already stored is redacted, and the database file is
+   * scrubbed of the old plan (the keys' owner was loaded only now).
+   */
+  #adoptCredentialKeys(keys: readonly string[]): void {
+    const plan = withCredentialKeys(this.#plan, keys);
+    if (plan === this.#plan) return;
+    this.#store.replacePlanScrubbed(plan);
+    this.#plan = plan;
   }
 
   #requireOperation(what: string): ActiveOperation {
@@ -434,8 +492,12 @@ export class CloudBoot {
     signal: AbortSignal,
   ): Promise<OperationResult> {
     const drivers = this.#drivers();
+    if (kind === 'boot' || kind === 'repair') {
+      this.#adoptCredentialKeys(
+        await preflight(this.#plan, this.#options.env ?? process.env, drivers),
+      );
+    }
     const attrs = this.attributes();
-    if (kind === 'boot' || kind === 'repair') await preflight(this.#plan, attrs, drivers);
     const machines = new MachinePool({
       hostKeys: {
         get: (host, port) => this.#store.hostKey(host, port),
@@ -467,6 +529,15 @@ export class CloudBoot {
       await logs.close();
     }
   }
+}
+
+/** The driver registry a run's options describe. */
+function registryOf(options: CloudBootOptions): DriverRegistry {
+  return new DriverRegistry({
+    ...(options.drivers !== undefined && { factories: options.drivers }),
+    ...(options.importModule !== undefined && { importModule: options.importModule }),
+    ...(options.driverPolicy !== undefined && { managed: options.driverPolicy }),
+  });
 }
 
 /** True for errors cloudboot raises on purpose (shown without a stack trace). */

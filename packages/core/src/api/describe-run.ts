@@ -3,7 +3,8 @@
  * state, machine and attributes. Values of secret keys are redacted.
  */
 import type { Attributes } from '../engine/attributes.js';
-import { type Plan, REDACTED, SECRET_KEYS } from '../plan/model.js';
+import type { CloudView } from '../engine/cloud-view.js';
+import { type Plan, REDACTED } from '../plan/model.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
 
@@ -15,6 +16,11 @@ export interface ServiceDescription {
   readonly hostname: string | null;
   readonly instanceId: string | null;
   readonly failure: { readonly phase: string; readonly message: string } | null;
+  /**
+   * What the cloud says about the recorded instance now (launched machines
+   * only; null otherwise): its state, or why it could not be asked.
+   */
+  readonly cloud: CloudView | null;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -36,8 +42,17 @@ function safeBag(attrs: Attributes, name: string): Record<string, string> {
     // A service whose references cannot resolve yet (earlier level not booted).
     bag = {};
   }
-  for (const key of Object.keys(bag)) if (SECRET_KEYS.has(key)) bag[key] = REDACTED;
+  for (const key of Object.keys(bag)) if (attrs.isCredential(key)) bag[key] = REDACTED;
   return bag;
+}
+
+function redactedView(
+  attrs: Attributes,
+  name: string,
+  view: CloudView | undefined,
+): CloudView | null {
+  if (view === undefined) return null;
+  return view.error === undefined ? view : { ...view, error: attrs.redact(name, view.error) };
 }
 
 /** Builds the description of a run. */
@@ -46,6 +61,7 @@ export function describeRun(
   plan: Plan,
   attrs: Attributes,
   record: (name: string) => ServiceRecord,
+  cloud: ReadonlyMap<string, CloudView> = new Map(),
 ): RunDescription {
   return {
     run,
@@ -61,6 +77,7 @@ export function describeRun(
           hostname: r.hostname,
           instanceId: r.instanceId,
           failure: r.failure && { phase: r.failure.phase, message: r.failure.message },
+          cloud: redactedView(attrs, s.name, cloud.get(s.name)),
           attributes: safeBag(attrs, s.name),
         };
       }),

@@ -7,7 +7,7 @@ import type { InstanceInfo } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import type { DriverRegistry } from '../driver/registry.js';
 import type { Attributes } from '../engine/attributes.js';
-import { serviceSettings } from '../engine/service-settings.js';
+import { driverAccount } from '../engine/service-settings.js';
 import type { InstanceRecord, RunStore } from '../state/run-store.js';
 
 /** One row of a run's instance history. */
@@ -33,8 +33,9 @@ async function driverFor(
   attrs: Attributes,
   drivers: DriverRegistry,
 ): Promise<ManagedDriver> {
-  const settings = serviceSettings(attrs, record.service);
-  return drivers.get(record.driver, settings.driverBase, settings.driverSettings);
+  // Only the account: a boot-only value that no longer resolves must not hide the instance.
+  const account = driverAccount(attrs, record.service);
+  return drivers.get(record.driver, account.driverBase, account.driverSettings, account.policy);
 }
 
 /**
@@ -49,8 +50,8 @@ async function findLostInstances(
   for (const record of store.instances()) {
     if (record.instanceId !== null) continue;
     try {
-      const driver = (await driverFor(record, attrs, drivers)).driver;
-      if (!driver.capabilities.findsByTags || driver.findByTags === undefined) continue;
+      const driver = await driverFor(record, attrs, drivers);
+      if (driver.findByTags === undefined) continue;
       const found = await driver.findByTags({
         'cloudboot-run': store.runName,
         'cloudboot-token': record.token,
@@ -146,7 +147,7 @@ export async function killInstances(
   for (const target of targets) {
     const driver = await driverFor(target, attrs, drivers);
     // Existing machines are not ours to kill.
-    if (!driver.driver.capabilities.launchesMachines) continue;
+    if (!driver.capabilities.launchesMachines) continue;
     await driver.terminate([target.instanceId ?? '']);
     store.recordTerminated([target.instanceId ?? ''], target.driver);
     killed.push(target);

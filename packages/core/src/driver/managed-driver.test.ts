@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DriverError } from '../errors.js';
 import type { Driver, InstanceInfo, InstanceState } from './driver.js';
-import { ManagedDriver, toDriverError } from './managed-driver.js';
+import { DEFAULT_CALLS_PER_SECOND, ManagedDriver, toDriverError } from './managed-driver.js';
+import { DriverRegistry, withPolicy } from './registry.js';
 
 /**
  * A scripted stand-in for a cloud: `launch` fails with the queued errors
@@ -185,5 +186,362 @@ describe('toDriverError', () => {
       message: 'pool: boom',
     });
     expect(toDriverError('text', 'pool').message).toBe('pool: text');
+  });
+});
+
+/** A cloud that records when each call started (fake time) and answers from a script. */
+function recordingCloud(options: {
+  launchesMachines?: boolean;
+  findsByTags?: boolean;
+  /** Errors thrown by the next calls of any method, in order. */
+  errors?: Error[];
+  /** Per instance, the state of each describe round (the last one repeats). */
+  states?: Record<string, InstanceState[]>;
+}) {
+  const log: Array<{ method: string; at: number; args: unknown }> = [];
+  const rounds = new Map<string, number>();
+  const step = (method: string, args: unknown) => {
+    log.push({ method, at: Date.now(), args });
+    const error = options.errors?.shift();
+    if (error !== undefined) throw error;
+  };
+  const driver: Driver = {
+    name: 'recorded',
+    capabilities: {
+      launchesMachines: options.launchesMachines ?? true,
+      findsByTags: options.findsByTags ?? false,
+    },
+    async launch(_spec, { token }) {
+      step('launch', token);
+      return { instanceId: `i-${token}` };
+    },
+    async describe(ids) {
+      step('describe', [...ids]);
+      return ids.map((instanceId) => {
+        const script = options.states?.[instanceId] ?? ['running'];
+        const round = rounds.get(instanceId) ?? 0;
+        rounds.set(instanceId, round + 1);
+        const state = script[Math.min(round, script.length - 1)] ?? 'running';
+        return {
+          instanceId,
+          state,
+          nativeState: `native-${state}`,
+          ...(state === 'running' && { address: '127.0.0.9' }),
+        };
+      });
+    },
+    async terminate(ids) {
+      step('terminate', [...ids]);
+    },
+    async validate() {
+      step('validate', null);
+    },
+    async findByTags(tags) {
+      step('findByTags', tags);
+      return [{ instanceId: 'i-found', state: 'running', nativeState: 'up' }];
+    },
+  };
+  return {
+    driver,
+    log,
+    at: (method: string) => log.filter((c) => c.method === method).map((c) => c.at),
+  };
+}
+
+const throttled = () => new DriverError('throttled', 'recorded', 'slow down');
+/** No backoff pause, so call times show the rate limiter alone. */
+const noBackoff = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
+
+/** Settles `promise` into a record of when and how (fake time). */
+function timed<T>(promise: Promise<T>) {
+  const outcome: { at?: number; value?: T; error?: Error } = {};
+  promise.then(
+    (value) => Object.assign(outcome, { at: Date.now(), value }),
+    (error: Error) => Object.assign(outcome, { at: Date.now(), error }),
+  );
+  return outcome;
+}
+
+describe('ManagedDriver rules (fake time)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('starts calls of one account 1/callsPerSecond apart, whichever method they are', async () => {
+    const { driver, log } = recordingCloud({});
+    const managed = new ManagedDriver(driver, { callsPerSecond: 10 });
+    const calls = [
+      managed.describe(['a']),
+      managed.terminate(['a']),
+      managed.validate(),
+      managed.launch(spec, { token: 't', tags: {} }),
+      managed.describe(['b']),
+    ];
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(calls);
+    expect(log.map((c) => [c.method, c.at])).toEqual([
+      ['describe', 0],
+      ['terminate', 100],
+      ['validate', 200],
+      ['launch', 300],
+      ['describe', 400],
+    ]);
+    // After a quiet spell calls start at once, but are spaced again from then on.
+    vi.setSystemTime(5000);
+    const late = [managed.validate(), managed.validate()];
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(late);
+    expect(log.slice(-2).map((c) => c.at)).toEqual([5000, 5100]);
+  });
+
+  it('defaults to DEFAULT_CALLS_PER_SECOND, and does not limit drivers of existing machines', async () => {
+    expect(DEFAULT_CALLS_PER_SECOND).toBe(20);
+    const cloud = recordingCloud({});
+    const managed = new ManagedDriver(cloud.driver);
+    const calls = [managed.validate(), managed.validate(), managed.validate()];
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(calls);
+    expect(cloud.at('validate')).toEqual([0, 50, 100]);
+
+    const existing = recordingCloud({ launchesMachines: false });
+    const unlimited = new ManagedDriver(existing.driver, { callsPerSecond: 1 });
+    const now = Date.now();
+    const free = [unlimited.validate(), unlimited.validate(), unlimited.validate()];
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(free);
+    expect(existing.at('validate')).toEqual([now, now, now]);
+  });
+
+  it('makes retries wait for the limiter too, and stops after the retry budget', async () => {
+    const { driver, at } = recordingCloud({ errors: [throttled(), throttled(), throttled()] });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 4, retry: noBackoff });
+    const outcome = timed(managed.terminate(['a']));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(at('terminate')).toEqual([0, 250, 500]);
+    expect(outcome.error).toMatchObject({ kind: 'throttled', message: 'recorded: slow down' });
+    expect(outcome.at).toBe(500);
+  });
+
+  it('retries every method, findByTags included, with the same arguments', async () => {
+    const { driver, log } = recordingCloud({
+      findsByTags: true,
+      errors: [throttled(), new DriverError('transient', 'recorded', 'blip'), throttled()],
+    });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, retry: noBackoff });
+    const found = managed.findByTags?.({ 'cloudboot-token': 'x' });
+    const launched = managed.launch(spec, { token: 'tok', tags: {} });
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(found).resolves.toEqual([
+      { instanceId: 'i-found', state: 'running', nativeState: 'up' },
+    ]);
+    await expect(launched).resolves.toEqual({ instanceId: 'i-tok' });
+    expect(log.filter((c) => c.method === 'launch').map((c) => c.args)).toEqual(['tok', 'tok']);
+    // findByTags failed, launch failed, findByTags failed again, then both went through.
+    expect(log.map((c) => c.method)).toEqual([
+      'findByTags',
+      'launch',
+      'findByTags',
+      'launch',
+      'findByTags',
+    ]);
+  });
+
+  it('offers findByTags only when the driver can, and makes no call for no ids', async () => {
+    const cannot = recordingCloud({ findsByTags: false });
+    const managed = new ManagedDriver(cannot.driver);
+    expect(managed.findByTags).toBeUndefined();
+    expect(managed.capabilities).toEqual({ launchesMachines: true, findsByTags: false });
+    expect(managed.name).toBe('recorded');
+    await expect(managed.describe([])).resolves.toEqual([]);
+    await expect(managed.terminate([])).resolves.toBeUndefined();
+    expect(cannot.log).toEqual([]);
+    const can = new ManagedDriver(recordingCloud({ findsByTags: true }).driver);
+    expect(can.capabilities.findsByTags).toBe(true);
+    expect(can.findByTags).toBeTypeOf('function');
+  });
+
+  it('stops a call waiting for the limiter or for a retry when aborted, without calling the cloud again', async () => {
+    const { driver, at } = recordingCloud({ errors: [throttled()] });
+    const managed = new ManagedDriver(driver, {
+      callsPerSecond: 1,
+      retry: { attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 },
+    });
+    const first = timed(managed.validate());
+    await vi.advanceTimersByTimeAsync(0);
+    const controller = new AbortController();
+    const second = timed(managed.validate({ signal: controller.signal }));
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort(new Error('stop'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.error?.message).toBe('stop');
+    expect(second.at).toBe(10);
+    expect(at('validate')).toEqual([0]);
+    // The first call was throttled and is in its backoff pause; abort that too.
+    const third = new AbortController();
+    const retrying = timed(
+      managed.describe(['a'], { signal: third.signal }).catch((e: Error) => Promise.reject(e)),
+    );
+    third.abort(new Error('stop 3'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(retrying.error?.message).toBe('stop 3');
+    expect(first.error).toBeUndefined();
+  });
+
+  it('rejects with the abort reason itself when aborted during a call (not a driver error)', async () => {
+    const hanging: Driver = {
+      ...recordingCloud({}).driver,
+      launch: () => new Promise(() => {}),
+    };
+    const controller = new AbortController();
+    const reason = new Error('interrupted');
+    const launching = new ManagedDriver(hanging).launch(spec, {
+      token: 't',
+      tags: {},
+      signal: controller.signal,
+    });
+    const outcome = timed(launching);
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort(reason);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outcome.error).toBe(reason);
+  });
+
+  it('gives up on each waiter of one instance at its own deadline; the others keep waiting', async () => {
+    const { driver, at } = recordingCloud({
+      states: { a: ['pending', 'pending', 'pending', 'running'] },
+    });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, pollIntervalMs: 100 });
+    const short = timed(managed.waitUntilRunning('a', 150));
+    const long = timed(managed.waitUntilRunning('a', 10_000));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(at('describe')).toEqual([0, 100, 200, 300]);
+    expect(short.at).toBe(200);
+    expect(short.error).toMatchObject({
+      kind: 'transient',
+      message: 'recorded: instance a is still native-pending; gave up waiting for it to run',
+    });
+    expect(long.at).toBe(300);
+    expect(long.value).toMatchObject({ instanceId: 'a', state: 'running', address: '127.0.0.9' });
+  });
+
+  it('gives up in the first round at or after the deadline, not before', async () => {
+    const { driver, at } = recordingCloud({ states: { a: ['pending'] } });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, pollIntervalMs: 100 });
+    const waiting = timed(managed.waitUntilRunning('a', 200));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(waiting.at).toBe(200);
+    expect(at('describe')).toEqual([0, 100, 200]);
+    const just = timed(managed.waitUntilRunning('a', 201));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(just.at).toBe(1000 + 300);
+  });
+
+  it('tolerates exactly five rounds in a row of an unknown instance', async () => {
+    const five = recordingCloud({
+      states: { a: ['vanished', 'vanished', 'vanished', 'vanished', 'vanished', 'running'] },
+    });
+    const waited = timed(
+      new ManagedDriver(five.driver, { callsPerSecond: 1000, pollIntervalMs: 10 }).waitUntilRunning(
+        'a',
+        60_000,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(waited.value).toMatchObject({ state: 'running' });
+    expect(five.at('describe')).toHaveLength(6);
+
+    const six = recordingCloud({
+      states: {
+        a: ['vanished', 'vanished', 'vanished', 'vanished', 'vanished', 'vanished', 'running'],
+      },
+    });
+    const lost = timed(
+      new ManagedDriver(six.driver, { callsPerSecond: 1000, pollIntervalMs: 10 }).waitUntilRunning(
+        'a',
+        60_000,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(lost.error).toMatchObject({
+      kind: 'not-found',
+      message: 'recorded: instance a is vanished (native-vanished) instead of running',
+    });
+    expect(six.at('describe')).toHaveLength(6);
+  });
+
+  it('fails at once on stopped, and rejects every waiter of a round whose describe fails', async () => {
+    const stopped = recordingCloud({ states: { a: ['stopped'] } });
+    const w = timed(new ManagedDriver(stopped.driver).waitUntilRunning('a', 60_000));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(w.error?.message).toBe(
+      'recorded: instance a is stopped (native-stopped) instead of running',
+    );
+
+    const failing = recordingCloud({
+      errors: [new DriverError('auth', 'recorded', 'bad key')],
+    });
+    const managed = new ManagedDriver(failing.driver);
+    const x = timed(managed.waitUntilRunning('x', 60_000));
+    const y = timed(managed.waitUntilRunning('y', 60_000));
+    await vi.advanceTimersByTimeAsync(10);
+    expect([x.error?.message, y.error?.message]).toEqual([
+      'recorded: bad key',
+      'recorded: bad key',
+    ]);
+    expect(failing.log.map((c) => c.args)).toEqual([['x', 'y']]);
+  });
+
+  it('an aborted waiter leaves the others of the same instance waiting', async () => {
+    const { driver } = recordingCloud({ states: { a: ['pending', 'pending', 'running'] } });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, pollIntervalMs: 100 });
+    const controller = new AbortController();
+    const aborted = timed(managed.waitUntilRunning('a', 60_000, controller.signal));
+    const kept = timed(managed.waitUntilRunning('a', 60_000));
+    await vi.advanceTimersByTimeAsync(50);
+    controller.abort(new Error('enough'));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(aborted).toMatchObject({ at: 50, error: new Error('enough') });
+    expect(kept).toMatchObject({ at: 200, value: { state: 'running' } });
+  });
+});
+
+describe('account policy', () => {
+  it('api_retries sets the attempts (retries + 1) over the library policy; the plan wins', () => {
+    const library = { retry: { attempts: 6, baseDelayMs: 7, maxDelayMs: 8 }, callsPerSecond: 3 };
+    expect(withPolicy(library, {})).toEqual(library);
+    expect(withPolicy(library, { retries: 0, callsPerSecond: 9 })).toEqual({
+      retry: { attempts: 1, baseDelayMs: 7, maxDelayMs: 8 },
+      callsPerSecond: 9,
+    });
+    expect(withPolicy(undefined, { retries: 2 })).toEqual({
+      retry: { attempts: 3, baseDelayMs: 200, maxDelayMs: 10_000 },
+    });
+  });
+
+  it('gives separate managed drivers to accounts whose policies differ', async () => {
+    const created: string[] = [];
+    const registry = new DriverRegistry({
+      factories: {
+        rec: (settings) => {
+          created.push(JSON.stringify(settings));
+          return recordingCloud({}).driver;
+        },
+      },
+    });
+    const a = await registry.get('rec', '/', { iaas: 'r1' }, { callsPerSecond: 5 });
+    const same = await registry.get('rec', '/', { iaas: 'r1' }, { callsPerSecond: 5 });
+    const faster = await registry.get('rec', '/', { iaas: 'r1' }, { callsPerSecond: 6 });
+    const retrying = await registry.get(
+      'rec',
+      '/',
+      { iaas: 'r1' },
+      { callsPerSecond: 5, retries: 0 },
+    );
+    expect(same).toBe(a);
+    expect(new Set([a, faster, retrying]).size).toBe(3);
+    expect(created).toHaveLength(3);
   });
 });

@@ -1,18 +1,35 @@
 /**
  * Lifecycle rules written once around any {@link Driver}: retries with
  * jittered backoff for throttled/transient errors, a per-account call rate
- * limit, and waiting until instances are running with batched `describe`
- * calls. Drivers stay thin.
+ * limit, abort handling, and waiting until instances are running with
+ * batched `describe` calls. Drivers stay thin. The wrapper is a driver
+ * itself and keeps the wrapped one private, so no call can go around these
+ * rules.
  */
 import { abortable } from '../abort.js';
 import { DriverError, type DriverErrorKind } from '../errors.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from './backoff.js';
-import type { CallContext, Driver, InstanceInfo, LaunchContext, LaunchSpec } from './driver.js';
+import type {
+  CallContext,
+  Driver,
+  DriverCapabilities,
+  InstanceInfo,
+  LaunchContext,
+  LaunchSpec,
+} from './driver.js';
+
+/** Calls per second of a driver that launches machines when nothing else is set. */
+export const DEFAULT_CALLS_PER_SECOND = 20;
 
 /** Tuning of a {@link ManagedDriver}. */
 export interface ManagedDriverOptions {
   readonly retry?: RetryPolicy;
-  /** Cloud calls per second allowed for this account/endpoint (drivers that launch machines only). */
+  /**
+   * Cloud calls per second allowed for this account/endpoint (default
+   * {@link DEFAULT_CALLS_PER_SECOND}); calls start at least `1/callsPerSecond`
+   * seconds apart, retries included. Drivers of existing machines call no
+   * cloud and are not limited.
+   */
   readonly callsPerSecond?: number;
   /**
    * Longest pause between `describe` rounds while waiting for instances to
@@ -63,9 +80,23 @@ export function toDriverError(thrown: unknown, driver: string): DriverError {
 /** A newly launched instance may be unknown to `describe` for a moment (eventual consistency). */
 const VANISHED_ROUNDS_TOLERATED = 5;
 
-/** A driver wrapped with retries, rate limiting and waiting. */
-export class ManagedDriver {
-  readonly driver: Driver;
+/**
+ * A driver wrapped with retries, rate limiting, abort handling and waiting.
+ * Every call of the {@link Driver} interface goes through the same rules;
+ * the wrapped driver is not reachable from outside.
+ */
+export class ManagedDriver implements Driver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Instances carrying all the given tags, with retries (present only when
+   * the wrapped driver can search by tags).
+   */
+  readonly findByTags?: (
+    tags: Readonly<Record<string, string>>,
+    context?: CallContext,
+  ) => Promise<InstanceInfo[]>;
+  readonly #driver: Driver;
   readonly #retry: RetryPolicy;
   readonly #minGapMs: number;
   readonly #pollIntervalMs: number;
@@ -76,9 +107,21 @@ export class ManagedDriver {
   #nextPause = 0;
 
   constructor(driver: Driver, options: ManagedDriverOptions = {}) {
-    this.driver = driver;
+    this.#driver = driver;
+    this.name = driver.name;
+    this.capabilities = Object.freeze({
+      launchesMachines: driver.capabilities.launchesMachines === true,
+      findsByTags: driver.capabilities.findsByTags === true && driver.findByTags !== undefined,
+    });
+    const find = driver.findByTags;
+    if (this.capabilities.findsByTags && find !== undefined) {
+      this.findByTags = (tags, context) =>
+        this.#call(() => find.call(driver, tags, context), context?.signal);
+    }
     this.#retry = options.retry ?? DEFAULT_RETRY;
-    const rate = driver.capabilities.launchesMachines ? (options.callsPerSecond ?? 20) : 0;
+    const rate = driver.capabilities.launchesMachines
+      ? (options.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND)
+      : 0;
     this.#minGapMs = rate > 0 ? 1000 / rate : 0;
     this.#pollIntervalMs =
       options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
@@ -100,7 +143,7 @@ export class ManagedDriver {
         return await abortable(call(), signal);
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
-        const error = toDriverError(thrown, this.driver.name);
+        const error = toDriverError(thrown, this.name);
         if (!error.retryable || attempt >= this.#retry.attempts) throw error;
         await sleep(backoffDelay(this.#retry, attempt - 1), signal);
       }
@@ -109,18 +152,24 @@ export class ManagedDriver {
 
   /** Launches with retries; the same token is reused so a retry never creates a second instance. */
   launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
-    return this.#call(() => this.driver.launch(spec, context), context.signal);
+    return this.#call(() => this.#driver.launch(spec, context), context.signal);
   }
 
   /** Describes with retries. */
   describe(instanceIds: readonly string[], context?: CallContext): Promise<InstanceInfo[]> {
-    return this.#call(() => this.driver.describe(instanceIds, context), context?.signal);
+    if (instanceIds.length === 0) return Promise.resolve([]);
+    return this.#call(() => this.#driver.describe(instanceIds, context), context?.signal);
   }
 
   /** Terminates with retries (safe to repeat). */
   terminate(instanceIds: readonly string[], context?: CallContext): Promise<void> {
     if (instanceIds.length === 0) return Promise.resolve();
-    return this.#call(() => this.driver.terminate(instanceIds, context), context?.signal);
+    return this.#call(() => this.#driver.terminate(instanceIds, context), context?.signal);
+  }
+
+  /** Checks credentials and endpoint, with retries. */
+  validate(context?: CallContext): Promise<void> {
+    return this.#call(() => this.#driver.validate(context), context?.signal);
   }
 
   /**
@@ -206,7 +255,7 @@ export class ManagedDriver {
   #consider(info: InstanceInfo, now: number): void {
     const waiters = this.#waiters.get(info.instanceId);
     if (waiters === undefined) return;
-    const name = this.driver.name;
+    const name = this.name;
     // Only unknown rounds in a row count: a flaky answer in between starts over.
     if (info.state !== 'vanished') this.#vanishedRounds.delete(info.instanceId);
     if (info.state === 'running' && info.address !== undefined) {
@@ -230,17 +279,28 @@ export class ManagedDriver {
           `instance ${info.instanceId} is ${info.state} (${info.nativeState}) instead of running`,
         ),
       );
-    } else if (waiters.every((w) => w.deadline <= now)) {
-      this.#settle(
-        info.instanceId,
-        undefined,
-        new DriverError(
-          'transient',
-          name,
-          `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`,
-        ),
-      );
+    } else {
+      this.#expire(info, waiters, now);
     }
+  }
+
+  /** Gives up on the waiters whose own deadline has come; the others keep waiting. */
+  #expire(info: InstanceInfo, waiters: readonly Waiter[], now: number): void {
+    const expired = waiters.filter((w) => w.deadline <= now);
+    if (expired.length === 0) return;
+    const rest = waiters.filter((w) => w.deadline > now);
+    if (rest.length > 0) {
+      this.#waiters.set(info.instanceId, rest);
+    } else {
+      this.#waiters.delete(info.instanceId);
+      this.#vanishedRounds.delete(info.instanceId);
+    }
+    const error = new DriverError(
+      'transient',
+      this.name,
+      `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`,
+    );
+    for (const w of expired) w.reject(error);
   }
 
   /** Rounds in a row that `describe` did not know the instance, this one included. */
@@ -256,7 +316,7 @@ export class ManagedDriver {
     this.#waiters.delete(instanceId);
     for (const w of waiters) {
       if (info !== undefined) w.resolve(info);
-      else w.reject(error ?? new Error('unreachable'));
+      else w.reject(error ?? new Error(`instance ${instanceId}: no answer`));
     }
   }
 }

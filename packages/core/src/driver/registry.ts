@@ -7,6 +7,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DriverLoadError } from '../errors.js';
+import { DEFAULT_RETRY } from './backoff.js';
 import type { Driver, DriverFactory, DriverSettings } from './driver.js';
 import { ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
 
@@ -36,6 +37,27 @@ export interface DriverRegistryOptions {
 
 function isPath(specifier: string): boolean {
   return specifier.startsWith('.') || isAbsolute(specifier) || specifier.startsWith('file:');
+}
+
+/**
+ * The credential keys a driver module declares (`export const credentialKeys
+ * = ['my_token']`): plan keys whose values core keeps out of the run
+ * database, logs, `-o` and events. Empty when it declares none.
+ * @throws DriverLoadError when the export is not a list of key names.
+ */
+export function credentialKeysOf(module: unknown, label: string): readonly string[] {
+  const m = module as { credentialKeys?: unknown; default?: { credentialKeys?: unknown } };
+  const keys = m?.credentialKeys ?? m?.default?.credentialKeys;
+  if (keys === undefined) return [];
+  if (
+    !Array.isArray(keys) ||
+    !keys.every((k) => typeof k === 'string' && /^[a-z0-9_]+$/i.test(k))
+  ) {
+    throw new DriverLoadError(
+      `${label} exports credentialKeys that is not a list of plan key names: expected e.g. "export const credentialKeys = ['my_token']"`,
+    );
+  }
+  return keys.map((k: string) => k.toLowerCase());
 }
 
 /** Returns the factory a driver module exports, or throws saying what is wrong. */
@@ -70,10 +92,37 @@ export function checkDriverShape(driver: unknown, label: string): Driver {
   return d as Driver;
 }
 
+/** The rate limit and retry budget of one driver account (plan keys `api_calls_per_second`, `api_retries`). */
+export interface AccountPolicy {
+  readonly callsPerSecond?: number;
+  /** Retries after the first attempt. */
+  readonly retries?: number;
+}
+
+/** Library-wide driver options with one account's plan policy on top (the plan wins). */
+export function withPolicy(
+  options: ManagedDriverOptions | undefined,
+  policy: AccountPolicy,
+): ManagedDriverOptions {
+  return {
+    ...options,
+    ...(policy.callsPerSecond !== undefined && { callsPerSecond: policy.callsPerSecond }),
+    ...(policy.retries !== undefined && {
+      retry: { ...(options?.retry ?? DEFAULT_RETRY), attempts: policy.retries + 1 },
+    }),
+  };
+}
+
+/** What a driver module gives core. */
+interface LoadedDriver {
+  readonly factory: DriverFactory;
+  readonly credentialKeys: readonly string[];
+}
+
 /** Loads and caches drivers for a run. */
 export class DriverRegistry {
   readonly #options: DriverRegistryOptions;
-  readonly #factories = new Map<string, Promise<DriverFactory>>();
+  readonly #modules = new Map<string, Promise<LoadedDriver>>();
   readonly #drivers = new Map<string, Promise<ManagedDriver>>();
 
   constructor(options: DriverRegistryOptions = {}) {
@@ -90,19 +139,32 @@ export class DriverRegistry {
   }
 
   /** The factory of a driver, importing its module once. */
-  factory(name: string, base: string): Promise<DriverFactory> {
-    const given = this.#options.factories?.[name];
-    if (given !== undefined) return Promise.resolve(given);
-    const specifier = DriverRegistry.specifier(name, base);
-    let factory = this.#factories.get(specifier);
-    if (factory === undefined) {
-      factory = this.#import(name, specifier);
-      this.#factories.set(specifier, factory);
-    }
-    return factory;
+  async factory(name: string, base: string): Promise<DriverFactory> {
+    return (await this.#module(name, base)).factory;
   }
 
-  async #import(name: string, specifier: string): Promise<DriverFactory> {
+  /**
+   * The credential keys a driver's module declares (none for factories
+   * given directly), importing the module once.
+   * @throws DriverLoadError
+   */
+  async credentialKeys(name: string, base: string): Promise<readonly string[]> {
+    return (await this.#module(name, base)).credentialKeys;
+  }
+
+  #module(name: string, base: string): Promise<LoadedDriver> {
+    const given = this.#options.factories?.[name];
+    if (given !== undefined) return Promise.resolve({ factory: given, credentialKeys: [] });
+    const specifier = DriverRegistry.specifier(name, base);
+    let loaded = this.#modules.get(specifier);
+    if (loaded === undefined) {
+      loaded = this.#import(name, specifier);
+      this.#modules.set(specifier, loaded);
+    }
+    return loaded;
+  }
+
+  async #import(name: string, specifier: string): Promise<LoadedDriver> {
     const importer = this.#options.importModule ?? ((s: string) => import(s));
     const label =
       specifier === name ? `driver module "${name}"` : `driver "${name}" (${specifier})`;
@@ -119,14 +181,28 @@ export class DriverRegistry {
         cause: error,
       });
     }
-    return driverFactoryOf(module, label);
+    return {
+      factory: driverFactoryOf(module, label),
+      credentialKeys: credentialKeysOf(module, label),
+    };
   }
 
-  /** The managed driver for a name and account settings (one per distinct account/endpoint). */
-  get(name: string, base: string, settings: DriverSettings): Promise<ManagedDriver> {
+  /**
+   * The managed driver for a name, account settings and account policy: one
+   * per distinct account/endpoint. Differing `api_calls_per_second` or
+   * `api_retries` make separate managed drivers, each with its own limiter.
+   */
+  get(
+    name: string,
+    base: string,
+    settings: DriverSettings,
+    policy: AccountPolicy = {},
+  ): Promise<ManagedDriver> {
     const key = JSON.stringify([
       DriverRegistry.specifier(name, base),
       Object.entries(settings).sort(),
+      policy.callsPerSecond ?? null,
+      policy.retries ?? null,
     ]);
     let driver = this.#drivers.get(key);
     if (driver === undefined) {
@@ -142,7 +218,7 @@ export class DriverRegistry {
         }
         return new ManagedDriver(
           checkDriverShape(created, `driver "${name}"`),
-          this.#options.managed,
+          withPolicy(this.#options.managed, policy),
         );
       });
       this.#drivers.set(key, driver);

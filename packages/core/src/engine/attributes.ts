@@ -9,10 +9,10 @@ import {
   type Plan,
   type PlanValue,
   PROGRAM_ARG_KEYS,
-  SECRET_KEYS,
+  REDACTED,
   type ServicePlan,
 } from '../plan/model.js';
-import { SecretReader } from '../plan/secrets.js';
+import { isCredentialKey, SecretReader } from '../plan/secrets.js';
 import { envVariableName } from '../plan/values.js';
 import { type Reference, substituteReferences } from '../template/references.js';
 
@@ -22,6 +22,11 @@ export interface ServiceFacts {
   readonly instanceId?: string | null;
   /** Attributes its boot program published (`bootout.json`). */
   readonly published: Readonly<Record<string, string>>;
+}
+
+/** `text` with every occurrence of a secret replaced by {@link REDACTED}. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), text);
 }
 
 /** Secrets shorter than this are not redacted from logs (see {@link Attributes.secrets}). */
@@ -146,7 +151,7 @@ export class Attributes {
 
   /**
    * Values of the service that must not appear in logs: its credentials
-   * (`iaas_key`, `iaas_secret`) and anything it takes from the environment
+   * (`iaas_secret`, a driver's declared keys …) and anything it takes from the environment
    * (`env.NAME` keys and deps). Very short values are left out, since
    * hiding every "1" in a log would hide more than it protects.
    */
@@ -154,8 +159,14 @@ export class Attributes {
     const plan = this.service(service);
     const secret = new Set<string>();
     const consider = (name: string, raw: PlanValue, value: () => string | undefined) => {
-      if (!SECRET_KEYS.has(name) && envVariableName(raw.value) === undefined) return;
-      const resolved = value();
+      if (!this.isCredential(name) && envVariableName(raw.value) === undefined) return;
+      let resolved: string | undefined;
+      try {
+        resolved = value();
+      } catch {
+        // A value that does not resolve cannot be printed either.
+        return;
+      }
       if (resolved !== undefined && resolved.length >= MIN_SECRET_LENGTH) secret.add(resolved);
     };
     for (const [name, raw] of Object.entries(plan.keys))
@@ -163,6 +174,16 @@ export class Attributes {
     for (const [name, raw] of Object.entries(plan.deps))
       consider(name, raw, () => this.attr(service, name));
     return [...secret];
+  }
+
+  /** True when the plan key `name` holds a credential (built in, or declared by a driver). */
+  isCredential(name: string): boolean {
+    return isCredentialKey(this.#sources.plan, name);
+  }
+
+  /** `text` with every secret of the service replaced by {@link REDACTED}. */
+  redact(service: string, text: string): string {
+    return redactText(text, this.secrets(service));
   }
 
   /** A global's value, or undefined. Global names are case-insensitive, like INI keys. */

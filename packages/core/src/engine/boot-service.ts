@@ -4,6 +4,7 @@
  * A service that is already contextualized only has its ready program run.
  */
 import { randomUUID } from 'node:crypto';
+import type { LaunchSpec } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
@@ -17,7 +18,7 @@ import {
   writeBootFiles,
 } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
-import { type ServiceSettings, serviceSettings } from './service-settings.js';
+import { launchSettings, type ServiceSettings, serviceSettings } from './service-settings.js';
 
 /** Options of {@link bootService}. */
 export interface BootServiceOptions {
@@ -28,6 +29,8 @@ export interface BootServiceOptions {
   readonly restart?: boolean;
   /** Only run the ready program of services that got that far (status). */
   readonly checkOnly?: boolean;
+  /** Token of the instance the launch replaces (repair of a VM that is gone). */
+  readonly replaces?: string;
 }
 
 /** Runs the boot pipeline of one service; never throws for service failures. */
@@ -63,7 +66,8 @@ export async function bootService(
 
   let settings: ServiceSettings;
   try {
-    settings = serviceSettings(ctx.attrs, name);
+    const launched = record.instanceId !== null ? (record.driver ?? undefined) : undefined;
+    settings = serviceSettings(ctx.attrs, name, launched);
   } catch (error) {
     if (error instanceof TemplateError) return fail('resolve', error);
     throw error;
@@ -71,13 +75,25 @@ export async function bootService(
 
   let driver: ManagedDriver;
   try {
-    driver = await ctx.drivers.get(settings.driver, settings.driverBase, settings.driverSettings);
+    driver = await ctx.drivers.get(
+      settings.driver,
+      settings.driverBase,
+      settings.driverSettings,
+      settings.policy,
+    );
   } catch (error) {
     if (error instanceof DriverLoadError) return fail('launch', error);
     throw error;
   }
 
   if (record.instanceId === null) {
+    let launchSpec: LaunchSpec;
+    try {
+      launchSpec = launchSettings(ctx.attrs, name).launchSpec;
+    } catch (error) {
+      if (error instanceof TemplateError) return fail('resolve', error);
+      throw error;
+    }
     const token =
       record.state === 'launching' && record.launchToken !== null
         ? record.launchToken
@@ -87,11 +103,12 @@ export async function bootService(
         name,
         settings.driver,
         token,
-        driver.driver.capabilities.launchesMachines,
+        driver.capabilities.launchesMachines,
+        options.replaces,
       );
     }
     try {
-      const { instanceId } = await driver.launch(settings.launchSpec, {
+      const { instanceId } = await driver.launch(launchSpec, {
         token,
         tags: {
           'cloudboot-run': ctx.store.runName,
@@ -144,7 +161,7 @@ export async function bootService(
   try {
     session = await ctx.machines.session(target, settings.timeoutMs, {
       signal: ctx.signal,
-      existing: !driver.driver.capabilities.launchesMachines,
+      existing: !driver.capabilities.launchesMachines,
     });
   } catch (error) {
     if (ctx.aborted) return ctx.interrupted(name);

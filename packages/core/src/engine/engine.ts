@@ -7,9 +7,11 @@
 import type { ServiceFailedError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
 import { bootService } from './boot-service.js';
+import { askClouds, downMessage, isDown } from './cloud-view.js';
 import type { OperationKind } from './events.js';
 import { mapLimit } from './limit.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { retireInstance } from './replace-service.js';
 import { shutdownService } from './shutdown-service.js';
 
 /** How one level fared. */
@@ -58,13 +60,67 @@ function perService(ctx: OperationContext, options: RunOperationOptions) {
           if (ctx.record(name).state === 'terminated') {
             return { service: name, level: ctx.record(name).level, status: 'not-executed' };
           }
+          const view = ctx.cloud.get(name);
+          if (view !== undefined && isDown(view)) {
+            // Reported like a failed check, then replaced.
+            ctx.starting(name);
+            ctx.fail(name, 'address', downMessage(ctx.store.runName, view));
+            ctx.starting(name);
+            const retired = await retireInstance(ctx, name, view);
+            if ('outcome' in retired) return retired.outcome;
+            return bootService(ctx, name, {
+              restart: true,
+              ...(retired.replaces !== undefined && { replaces: retired.replaces }),
+            });
+          }
           const checked = await bootService(ctx, name, { checkOnly: true });
           return checked.status === 'success' ? checked : bootService(ctx, name, { restart: true });
         });
     case 'status':
-      return (name: string) => ctx.guard(name, () => bootService(ctx, name, { checkOnly: true }));
+      return (name: string) =>
+        ctx.guard(name, async () => {
+          const view = ctx.cloud.get(name);
+          if (view !== undefined && isDown(view)) {
+            // Its ready program is not run: the machine it would run on is gone.
+            ctx.starting(name);
+            return ctx.fail(name, 'address', downMessage(ctx.store.runName, view));
+          }
+          return bootService(ctx, name, { checkOnly: true });
+        });
     case 'shutdown':
       return (name: string) => ctx.guard(name, () => shutdownService(ctx, name, dashNine));
+  }
+}
+
+/**
+ * Status and repair first ask every driver account once about all launched
+ * services in scope, and report each cloud view next to the recorded state.
+ */
+async function askCloudsFirst(
+  ctx: OperationContext,
+  plan: Plan,
+  options: RunOperationOptions,
+): Promise<void> {
+  const names = plan.levels
+    .flatMap((l) => l.services.map((s) => s.name))
+    .filter((n) => options.only?.has(n) ?? true);
+  const records = names.map((n) => ctx.record(n));
+  ctx.cloud = await askClouds(records, ctx.attrs, ctx.drivers, ctx.signal);
+  for (const record of records) {
+    const view = ctx.cloud.get(record.name);
+    if (view === undefined) continue;
+    ctx.emit({
+      type: 'cloud',
+      operation: ctx.operation,
+      service: record.name,
+      level: record.level,
+      instanceId: view.instanceId,
+      recorded: record.state,
+      ...(view.state !== undefined && { state: view.state }),
+      ...(view.nativeState !== undefined && { nativeState: view.nativeState }),
+      ...(view.error !== undefined && { error: ctx.attrs.redact(record.name, view.error) }),
+      at: Date.now(),
+    });
   }
 }
 
@@ -79,6 +135,8 @@ export async function runOperation(
   // Status looks at every level; boot and repair stop at the first level that fails.
   const stopOnFailure = ctx.operation === 'boot' || ctx.operation === 'repair';
   const run = perService(ctx, options);
+  if (ctx.operation === 'status' || ctx.operation === 'repair')
+    await askCloudsFirst(ctx, plan, options);
   const outcomes: LevelOutcome[] = [];
   let stopped = false;
 

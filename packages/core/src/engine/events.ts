@@ -3,6 +3,7 @@
  * stream feeds the seed API's callbacks, typed listeners, the async iterator
  * and the CLI's `--json` output.
  */
+import type { InstanceState } from '../driver/driver.js';
 import type { ServicePhase } from '../errors.js';
 import type { ServiceState } from '../state/service-state.js';
 
@@ -64,8 +65,28 @@ export interface ProgramEvent {
   readonly at: number;
 }
 
+/**
+ * What the cloud says about a service's launched instance, next to what the
+ * run recorded (status and repair ask every driver account once, first).
+ */
+export interface CloudEvent {
+  readonly type: 'cloud';
+  readonly operation: OperationKind;
+  readonly service: string;
+  readonly level: number;
+  readonly instanceId: string;
+  /** The service's recorded state. */
+  readonly recorded: ServiceState;
+  /** The cloud's state of the instance; absent when it could not be asked. */
+  readonly state?: InstanceState;
+  readonly nativeState?: string;
+  /** Why the cloud could not be asked. */
+  readonly error?: string;
+  readonly at: number;
+}
+
 /** Any progress event. */
-export type CloudBootEvent = LevelEvent | ServiceEvent | ProgramEvent;
+export type CloudBootEvent = LevelEvent | ServiceEvent | ProgramEvent | CloudEvent;
 
 /** Receives events as they happen. */
 export type EventSink = (event: CloudBootEvent) => void;

@@ -9,6 +9,7 @@ import { ServiceFailedError, type ServicePhase } from '../errors.js';
 import type { RunStore, ServiceRecord, TransitionFields } from '../state/run-store.js';
 import type { ServiceState } from '../state/service-state.js';
 import type { Attributes } from './attributes.js';
+import type { CloudView } from './cloud-view.js';
 import type { EventSink, OperationKind } from './events.js';
 import type { MachinePool } from './machines.js';
 import type { ProgramFiles } from './programs.js';
@@ -50,6 +51,9 @@ export interface ServiceOutcome {
 
 /** Shared state of one running operation. */
 export class OperationContext {
+  /** What the clouds said about launched instances when status or repair began. */
+  cloud: ReadonlyMap<string, CloudView> = new Map();
+
   constructor(
     readonly operation: OperationKind,
     readonly store: RunStore,
@@ -76,9 +80,21 @@ export class OperationContext {
     return this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
   }
 
-  /** Commits a launch intent (synced to disk when `durable`), then emits it. */
-  moveLaunching(name: string, driver: string, token: string, durable: boolean): ServiceRecord {
-    return this.#emitTransition(this.store.recordLaunchIntent(name, driver, token, durable), token);
+  /**
+   * Commits a launch intent (synced to disk when `durable`; `replaces`: the
+   * token of the instance it replaces), then emits it.
+   */
+  moveLaunching(
+    name: string,
+    driver: string,
+    token: string,
+    durable: boolean,
+    replaces?: string,
+  ): ServiceRecord {
+    return this.#emitTransition(
+      this.store.recordLaunchIntent(name, driver, token, durable, replaces),
+      token,
+    );
   }
 
   /** Commits a launched instance id, then emits it. */
@@ -116,14 +132,16 @@ export class OperationContext {
     startedAt = performance.now(),
     fields: TransitionFields = {},
   ): ServiceOutcome {
-    const stdoutTail = tails.stdoutTail ?? '';
-    const stderrTail = tails.stderrTail ?? '';
+    // Failures are stored and shown: no credential may ride along in them.
+    const said = this.attrs.redact(name, message);
+    const stdoutTail = this.attrs.redact(name, tails.stdoutTail ?? '');
+    const stderrTail = this.attrs.redact(name, tails.stderrTail ?? '');
     const record = this.move(name, 'failed', {
       ...fields,
-      failure: { phase, message, stdoutTail, stderrTail },
-      detail: `${phase}: ${message}`,
+      failure: { phase, message: said, stdoutTail, stderrTail },
+      detail: `${phase}: ${said}`,
     });
-    const error = new ServiceFailedError(name, phase, message, stderrTail, stdoutTail);
+    const error = new ServiceFailedError(name, phase, said, stderrTail, stdoutTail);
     this.emit({
       type: 'service',
       action: 'error',
@@ -133,7 +151,7 @@ export class OperationContext {
       state: 'failed',
       at: Date.now(),
       elapsedMs: performance.now() - startedAt,
-      error: { phase, message, stderrTail, stdoutTail },
+      error: { phase, message: said, stderrTail, stdoutTail },
     });
     return { service: name, level: record.level, status: 'error', error };
   }

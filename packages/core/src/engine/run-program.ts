@@ -6,9 +6,10 @@ import { basename } from 'node:path';
 import type { MachineSession, RunResult } from '../exec/machine.js';
 import { REDACTED } from '../plan/model.js';
 import { splitShellWords } from '../template/shell-words.js';
+import { redactText } from './attributes.js';
 import type { OperationContext } from './operation-context.js';
 import { installProgram } from './programs.js';
-import type { ProgramSetting, ServiceSettings } from './service-settings.js';
+import type { MachineSettings, ProgramSetting } from './service-settings.js';
 
 const ROLE: Record<ProgramSetting['key'], string> = {
   bootpgm: 'boot program',
@@ -31,7 +32,7 @@ export function programArgs(
 export async function runProgram(
   ctx: OperationContext,
   session: MachineSession,
-  settings: ServiceSettings,
+  settings: MachineSettings,
   program: ProgramSetting,
 ): Promise<RunResult> {
   const name = settings.name;
@@ -46,7 +47,7 @@ export async function runProgram(
   const secrets = ctx.attrs.secrets(name);
   ctx.logs.note(
     name,
-    `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redact(arg, secrets)))} on ${session.label}`,
+    `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redactText(arg, secrets)))} on ${session.label}`,
   );
   const result = await session.run({
     program: path,
@@ -54,7 +55,7 @@ export async function runProgram(
     cwd: settings.workdir,
     timeoutMs: settings.timeoutMs,
     ...(ctx.signal !== undefined && { signal: ctx.signal }),
-    onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),
+    onOutput: (_stream, chunk) => ctx.logs.output(name, redactBytes(chunk, secrets)),
   });
   ctx.logs.result(name, program.key, result);
   ctx.emit({
@@ -71,9 +72,19 @@ export async function runProgram(
   return result;
 }
 
-/** `text` with every occurrence of a secret replaced by {@link REDACTED}. */
-export function redact(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), text);
+/**
+ * Program output with every secret replaced by {@link REDACTED}, byte for
+ * byte (latin1 maps each byte to one character, so binary output survives).
+ * A secret split across two chunks is not caught.
+ */
+function redactBytes(chunk: Buffer, secrets: readonly string[]): Buffer {
+  if (secrets.length === 0) return chunk;
+  const text = chunk.toString('latin1');
+  const redacted = secrets.reduce(
+    (out, secret) => out.replaceAll(Buffer.from(secret).toString('latin1'), REDACTED),
+    text,
+  );
+  return redacted === text ? chunk : Buffer.from(redacted, 'latin1');
 }
 
 /** Why a program run counts as failed, or undefined when it exited 0. */

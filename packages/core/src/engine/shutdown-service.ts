@@ -2,14 +2,22 @@
  * Tears one service down: terminate program (unless dash-nine), removal of
  * its working directory, then termination of the VM if cloudboot launched it.
  */
+import type { LaunchSpec } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
-import { RemoteError } from '../errors.js';
+import { RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { OWNERSHIP_MARK, removeWorkdir } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
-import { driverAccount, type ServiceSettings, serviceSettings } from './service-settings.js';
+import {
+  driverAccount,
+  launchSettings,
+  type MachineSettings,
+  machineSettings,
+  type ProgramSetting,
+  programSetting,
+} from './service-settings.js';
 
 /** Options of {@link shutdownService}. */
 export interface ShutdownServiceOptions {
@@ -60,11 +68,14 @@ export async function shutdownService(
     return ctx.complete(name, started);
   }
   ctx.move(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
+  // Only the account is needed to terminate: a boot-only value that no
+  // longer resolves must not keep a VM running.
   const account = driverAccount(ctx.attrs, name);
   const driver = await ctx.drivers.get(
     record.driver ?? 'static-ip',
     account.driverBase,
     account.driverSettings,
+    account.policy,
   );
   if (!options.dashNine && record.hostname !== null && wasReached(record)) {
     const failure = await cleanUpMachine(ctx, name, record.hostname, driver);
@@ -92,7 +103,25 @@ async function cleanUpMachine(
   hostname: string,
   driver: ManagedDriver,
 ): Promise<CleanUpFailure | undefined> {
-  const settings = serviceSettings(ctx.attrs, name);
+  let settings: MachineSettings;
+  let terminatepgm: ProgramSetting | undefined;
+  try {
+    settings = machineSettings(ctx.attrs, name);
+    terminatepgm = programSetting(ctx.attrs, name, 'terminatepgm');
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    if (driver.capabilities.launchesMachines) {
+      ctx.logs.note(
+        name,
+        `cannot run the terminate program (${error.message}); terminating the machine without it`,
+      );
+      return undefined;
+    }
+    return {
+      message: `cannot run the terminate program: ${error.message}; use dash-nine to forget the machine without it`,
+      tails: {},
+    };
+  }
   const target: MachineTarget =
     settings.target.kind === 'ssh' ? { ...settings.target, host: hostname } : settings.target;
   let session: MachineSession;
@@ -104,7 +133,7 @@ async function cleanUpMachine(
     );
   } catch (error) {
     if (!(error instanceof RemoteError) || ctx.aborted) throw error;
-    if (driver.driver.capabilities.launchesMachines) {
+    if (driver.capabilities.launchesMachines) {
       ctx.logs.note(
         name,
         `cannot reach the machine (${error.message}); terminating it without the terminate program`,
@@ -127,7 +156,7 @@ async function cleanUpMachine(
     );
     return undefined;
   }
-  const failure = await runTerminateProgram(ctx, session, settings);
+  const failure = await runTerminateProgram(ctx, session, settings, terminatepgm);
   if (failure !== undefined) return failure;
   await removeWorkdir(session, settings.workdir, true);
   return undefined;
@@ -136,11 +165,12 @@ async function cleanUpMachine(
 async function runTerminateProgram(
   ctx: OperationContext,
   session: MachineSession,
-  settings: ServiceSettings,
+  settings: MachineSettings,
+  terminatepgm: ProgramSetting | undefined,
 ): Promise<CleanUpFailure | undefined> {
-  if (settings.terminatepgm === undefined) return undefined;
-  const result = await runProgram(ctx, session, settings, settings.terminatepgm);
-  const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
+  if (terminatepgm === undefined) return undefined;
+  const result = await runProgram(ctx, session, settings, terminatepgm);
+  const failure = programFailure(terminatepgm, result, settings.timeoutMs);
   if (failure === undefined) return undefined;
   return {
     message: `${failure}; the machine was left as it is (use dash-nine to skip terminate programs)`,
@@ -156,7 +186,7 @@ async function terminateInstance(
   const driverName = record.driver ?? 'static-ip';
   const instanceId = record.instanceId ?? (await recoverInstanceId(ctx, driver, record));
   if (instanceId === undefined) return;
-  if (driver.driver.capabilities.launchesMachines) {
+  if (driver.capabilities.launchesMachines) {
     await driver.terminate([instanceId]);
     // The address may be given to another machine: its host key with it.
     if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
@@ -178,17 +208,25 @@ async function recoverInstanceId(
   record: ServiceRecord,
 ): Promise<string | undefined> {
   const token = record.launchToken;
-  if (token === null || !driver.driver.capabilities.launchesMachines) return undefined;
+  if (token === null || !driver.capabilities.launchesMachines) return undefined;
   const tags = {
     'cloudboot-run': ctx.store.runName,
     'cloudboot-service': record.name,
     'cloudboot-token': token,
   };
   let instanceId: string | undefined;
-  if (driver.driver.capabilities.findsByTags && driver.driver.findByTags !== undefined) {
-    instanceId = (await driver.driver.findByTags(tags))[0]?.instanceId;
+  if (driver.findByTags !== undefined) {
+    instanceId = (await driver.findByTags(tags))[0]?.instanceId;
   } else {
-    const { launchSpec } = serviceSettings(ctx.attrs, record.name);
+    let launchSpec: LaunchSpec;
+    try {
+      launchSpec = launchSettings(ctx.attrs, record.name).launchSpec;
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      throw new TemplateError(
+        `the launch with token ${token} was interrupted before the cloud answered, and driver ${driver.name} cannot search by tags, so finding its machine means repeating the launch, which needs the launch settings: ${error.message}; make them resolvable again, or look for tag cloudboot-token=${token} in the cloud`,
+      );
+    }
     instanceId = (await driver.launch(launchSpec, { token, tags })).instanceId;
   }
   if (instanceId !== undefined) ctx.store.recordInstanceId(token, instanceId);

@@ -480,6 +480,21 @@ describe('loadPlan problems', () => {
     ]);
   });
 
+  it('checks the account policy keys of services, profiles and [defaults]', () => {
+    write({
+      'top.conf':
+        '[defaults]\napi_calls_per_second: 0\n[cloud-x]\napi_retries: -1\n[runlevels]\nlevel1: one.conf\n',
+      'one.conf':
+        '[svc-a]\nhostname: h\ncloud: cloud-x\napi_calls_per_second: fast\napi_retries: 1.5\n[svc-b]\nhostname: h\napi_calls_per_second: 0.5\napi_retries: 0\n[svc-c]\nhostname: h\napi_retries: env.RETRIES\n',
+    });
+    expect(problemsOf()).toEqual([
+      './top.conf:2: [defaults] api_calls_per_second: expected a positive number, got "0"',
+      './top.conf:4: [cloud-x] api_retries: expected a whole number, 0 or more, got "-1"',
+      './one.conf:4: [svc-a] api_calls_per_second: expected a positive number, got "fast"',
+      './one.conf:5: [svc-a] api_retries: expected a whole number, 0 or more, got "1.5"',
+    ]);
+  });
+
   it('reports duplicate service names across files and through replicas', () => {
     write({
       'top.conf': '[runlevels]\nlevel1: one.conf\nlevel2: two.conf\n',

@@ -77,10 +77,16 @@ const LITERALS: ReadonlyMap<string, Literal> = new Map([
   ['ssh_port', { accepts: isPort, expected: 'a whole number from 1 to 65535' }],
   ['iaas_launch', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
   ['local_exe', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
+  ['api_calls_per_second', { accepts: isPositiveNumber, expected: 'a positive number' }],
+  ['api_retries', { accepts: isCount, expected: 'a whole number, 0 or more' }],
 ]);
 
 function isPositiveNumber(value: string): boolean {
   return /^\d+(\.\d+)?$/.test(value) && Number(value) > 0;
+}
+
+function isCount(value: string): boolean {
+  return /^\d+$/.test(value);
 }
 
 function isPort(value: string): boolean {

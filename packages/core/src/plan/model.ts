@@ -3,7 +3,7 @@
  * plan can be stored with its run and reopened later. Values stay raw
  * (`env.NAME`, `${svc.attr}` unresolved): substitution happens when a level
  * starts. Credentials never appear here: `env.NAME` stays a reference, and a
- * literal `iaas_key`/`iaas_secret` is replaced by {@link REDACTED} and read
+ * literal credential (`iaas_secret`, …) is replaced by {@link REDACTED} and read
  * again from its file when needed (see `secrets.ts`), so the plan can be
  * written to the run database as it is.
  */
@@ -61,6 +61,11 @@ export interface Plan {
    * Values given on the command line carry `source.file` `<command line>`.
    */
   readonly globals: PlanValues;
+  /**
+   * Credential keys declared by the plan's driver modules beyond
+   * {@link SECRET_KEYS} (in-house drivers), redacted like those.
+   */
+  readonly credentialKeys?: readonly string[];
 }
 
 /**
@@ -105,6 +110,8 @@ export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'ssh_port',
   'workdir',
   'host_key',
+  'api_calls_per_second',
+  'api_retries',
 ]);
 
 /**
@@ -118,8 +125,21 @@ export const PROGRAM_ARG_KEYS: ReadonlySet<string> = new Set([
   'terminatepgm_args',
 ]);
 
-/** Keys whose values are credentials: never logged or written out. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['iaas_key', 'iaas_secret']);
+/**
+ * Keys whose values are credentials: never stored, logged or written out.
+ * The credential keys of the built-in drivers (EC2, GCE, OpenStack), known
+ * before any driver module is loaded; a driver module's own
+ * `credentialKeys` extend them per plan (see {@link Plan.credentialKeys}).
+ */
+export const SECRET_KEYS: ReadonlySet<string> = new Set([
+  'iaas_key',
+  'iaas_secret',
+  'aws_session_token',
+  'gce_access_token',
+  'os_password',
+  'os_application_credential_secret',
+  'os_token',
+]);
 
 /** Text that stands in for a secret in logs and descriptions. */
 export const REDACTED = '<redacted>';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { TemplateError } from '../errors.js';
 import type { IniDocument } from './ini.js';
 import { parseIni } from './ini.js';
-import type { PlanValue } from './model.js';
+import type { Plan, PlanValue } from './model.js';
 import { REDACTED, SECRET_KEYS } from './model.js';
 import { envVariableName } from './values.js';
 
@@ -22,6 +22,40 @@ import { envVariableName } from './values.js';
 export function withoutSecret(key: string, value: PlanValue): PlanValue {
   if (!SECRET_KEYS.has(key) || envVariableName(value.value) !== undefined) return value;
   return { value: REDACTED, secret: true, source: value.source };
+}
+
+/** True when `key` holds a credential in `plan`: a built-in credential key or one its drivers declared. */
+export function isCredentialKey(plan: Plan, key: string): boolean {
+  return SECRET_KEYS.has(key) || (plan.credentialKeys?.includes(key) ?? false);
+}
+
+/**
+ * `plan` with more credential keys (declared by its driver modules): their
+ * literal values are redacted like built-in credentials, and the keys are
+ * recorded with the plan so that logs, `-o` and events redact them too,
+ * also when the run is reopened.
+ */
+export function withCredentialKeys(plan: Plan, keys: readonly string[]): Plan {
+  const extra = keys.map((k) => k.toLowerCase()).filter((k) => !isCredentialKey(plan, k));
+  if (extra.length === 0) return plan;
+  const credentialKeys = [...new Set([...(plan.credentialKeys ?? []), ...extra])].sort();
+  const redact = (key: string, value: PlanValue): PlanValue =>
+    !extra.includes(key) || value.secret || envVariableName(value.value) !== undefined
+      ? value
+      : { value: REDACTED, secret: true, source: value.source };
+  return {
+    ...plan,
+    credentialKeys,
+    levels: plan.levels.map((level) => ({
+      ...level,
+      services: level.services.map((service) => ({
+        ...service,
+        keys: Object.fromEntries(
+          Object.entries(service.keys).map(([key, value]) => [key, redact(key, value)]),
+        ),
+      })),
+    })),
+  };
 }
 
 /** Reads redacted secrets back from their plan files; each file is read once per reader. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RunExistsError, RunLockedError, RunNotFoundError, type ServicePhase } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import type { ServiceState } from './service-state.js';
 
 /** What the database knows about one service. */
@@ -72,6 +72,10 @@ export interface InstanceRecord {
   readonly instanceId: string | null;
   readonly launchedAt: number;
   readonly terminatedAt: number | null;
+  /** Token of the instance this one replaced (`repair` of a VM that was gone), if any. */
+  readonly replaces: string | null;
+  /** Token of the instance that replaced this one, if any. */
+  readonly replacedBy: string | null;
 }
 
 const FILE_PREFIX = 'cloudboot-';
@@ -225,6 +229,17 @@ export class RunStore {
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+    this.#addMissingColumns();
+  }
+
+  /** Brings a database made by an older version up to the current columns. */
+  #addMissingColumns(): void {
+    for (const [table, column, definition] of ADDED_COLUMNS) {
+      const columns = this.#db.pragma(`table_info(${table})`) as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === column)) {
+        this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      }
+    }
   }
 
   #writePlan(plan: Plan, now: number): void {
@@ -268,6 +283,22 @@ export class RunStore {
    */
   replacePlan(plan: Plan): void {
     this.#db.transaction(() => this.#writePlan(plan, Date.now()))();
+  }
+
+  /**
+   * Replaces the stored plan (same services) and overwrites what the old
+   * one left in the database file: used when a value of the old plan turns
+   * out to be a credential, which must not stay readable in free pages or
+   * the write-ahead log.
+   */
+  replacePlanScrubbed(plan: Plan): void {
+    this.#db.pragma('secure_delete = ON');
+    try {
+      this.replacePlan(plan);
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.#db.pragma('secure_delete = OFF');
+    }
   }
 
   /** Removes services no longer in the plan (after they were shut down). */
@@ -361,16 +392,23 @@ export class RunStore {
    * instance history row before the cloud is called. With `durable` (drivers
    * that create machines: a lost record would be a leaked VM) the commit is
    * fully synced to disk, not only safe against a crash of this process.
+   * `replaces` is the token of the instance this launch replaces (repair).
    */
-  recordLaunchIntent(name: string, driver: string, token: string, durable: boolean): ServiceRecord {
+  recordLaunchIntent(
+    name: string,
+    driver: string,
+    token: string,
+    durable: boolean,
+    replaces?: string,
+  ): ServiceRecord {
     if (durable) this.#db.pragma('synchronous = FULL');
     try {
       // One commit: the history row and the state that explains it.
       return this.#db.transaction(() => {
         this.#sql(
-          `INSERT INTO instances (token, service, driver, launched_at) VALUES (?, ?, ?, ?)
+          `INSERT INTO instances (token, service, driver, launched_at, replaces) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(token) DO NOTHING`,
-        ).run(token, name, driver, Date.now());
+        ).run(token, name, driver, Date.now(), replaces ?? null);
         return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
       })();
     } finally {
@@ -412,13 +450,18 @@ export class RunStore {
 
   /** Every instance ever launched for the run, oldest first. */
   instances(): InstanceRecord[] {
-    const rows = this.#sql('SELECT * FROM instances ORDER BY launched_at, rowid').all() as Array<{
+    const rows = this.#sql(
+      `SELECT i.*, (SELECT r.token FROM instances r WHERE r.replaces = i.token) AS replaced_by
+       FROM instances i ORDER BY i.launched_at, i.rowid`,
+    ).all() as Array<{
       token: string;
       service: string;
       driver: string;
       instance_id: string | null;
       launched_at: number;
       terminated_at: number | null;
+      replaces: string | null;
+      replaced_by: string | null;
     }>;
     return rows.map((r) => ({
       token: r.token,
@@ -427,6 +470,8 @@ export class RunStore {
       instanceId: r.instance_id,
       launchedAt: r.launched_at,
       terminatedAt: r.terminated_at,
+      replaces: r.replaces,
+      replacedBy: r.replaced_by,
     }));
   }
 

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS instances (
   driver        TEXT NOT NULL,
   instance_id   TEXT,
   launched_at   INTEGER NOT NULL,
-  terminated_at INTEGER
+  terminated_at INTEGER,
+  replaces      TEXT
 );
 CREATE TABLE IF NOT EXISTS host_keys (
   host      TEXT NOT NULL,
@@ -56,3 +57,12 @@ CREATE TABLE IF NOT EXISTS run_lock (
   acquired_at INTEGER NOT NULL
 );
 `;
+
+/**
+ * Columns added since a table was first created, applied to older run
+ * databases when they are opened (table, column, definition).
+ */
+export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
+  // The token of the instance a repair replaced with this one.
+  ['instances', 'replaces', 'TEXT'],
+];

@@ -1,0 +1,50 @@
+/**
+ * Repair of a service whose VM is gone (stopped, terminated or deleted
+ * outside cloudboot): the old instance is terminated (safe when already
+ * gone, and a stopped VM must not linger), the service starts over from
+ * `pending`, and the boot launches a new instance with a new token,
+ * recorded as replacing the old one.
+ */
+import { DriverError } from '../errors.js';
+import { type CloudView, downMessage, recordDriver } from './cloud-view.js';
+import type { OperationContext, ServiceOutcome } from './operation-context.js';
+
+/**
+ * Terminates the service's old instance and resets the service to `pending`.
+ * Returns the old launch token (for the new launch's history row), or the
+ * failure outcome when the old instance could not be terminated: a second
+ * machine is not launched while the first may still be alive.
+ */
+export async function retireInstance(
+  ctx: OperationContext,
+  name: string,
+  view: CloudView,
+): Promise<{ replaces: string | undefined } | { outcome: ServiceOutcome }> {
+  const record = ctx.record(name);
+  const driverName = record.driver ?? 'static-ip';
+  try {
+    const driver = await recordDriver(record, ctx.attrs, ctx.drivers);
+    await driver.terminate([view.instanceId]);
+  } catch (error) {
+    if (!(error instanceof DriverError)) throw error;
+    return {
+      outcome: ctx.fail(
+        name,
+        'launch',
+        `${downMessage(ctx.store.runName, view)}, but terminating it failed, so no replacement was launched: ${error.message}`,
+      ),
+    };
+  }
+  ctx.store.recordTerminated([view.instanceId], driverName);
+  // The address may be given to another machine: its host key with it.
+  if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
+  ctx.move(name, 'pending', {
+    launchToken: null,
+    instanceId: null,
+    hostname: null,
+    contextualized: false,
+    published: {},
+    detail: `replacing instance ${view.instanceId}, which is ${view.state}`,
+  });
+  return { replaces: record.launchToken ?? undefined };
+}
