@@ -137,6 +137,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'aws_session_token',
   'gce_access_token',
   'os_password',
+  'os_application_credential_id',
   'os_application_credential_secret',
   'os_token',
 ]);
