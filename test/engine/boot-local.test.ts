@@ -28,15 +28,18 @@ describe('booting the sample plan locally', () => {
     expect(result.failures.map((f) => f.message)).toEqual([]);
     expect(result.ok).toBe(true);
 
-    expect(plan.read('machine/database/bootconf.json')).toBe('{"name":"orders","price":"$10"}');
+    // Byte for byte what cloudinit.d wrote: the template's text, filled in place.
+    expect(plan.read('machine/database/bootconf.json')).toBe(
+      '{"name": "orders", "price": "$10"}\n',
+    );
     const price = execFileSync('/bin/sh', ['-c', '. ./bootenv.sh; printf %s "$name|$price"'], {
       cwd: plan.path('machine/database'),
     }).toString();
     expect(price).toBe('orders|$10');
     for (const web of ['web-0', 'web-1']) {
-      expect(JSON.parse(plan.read(`machine/${web}/bootconf.json`))).toEqual({
-        db_url: 'postgres://app:generated-secret@localhost:5433/orders',
-      });
+      expect(plan.read(`machine/${web}/bootconf.json`)).toBe(
+        '{"db_url": "postgres://app:generated-secret@localhost:5433/orders"}\n',
+      );
     }
     expect(boot.getServices().map((level) => level.map((s) => [s.name, s.state]))).toEqual([
       [['database', 'ready']],
