@@ -253,20 +253,28 @@ describe('bootconfTemplateProblem', () => {
     '{}\n',
     '{"a": "\\"$x\\""}',
   ])('accepts %j', (template) => {
-    expect(bootconfTemplateProblem(template)).toBeUndefined();
+    expect(bootconfTemplateProblem(template, 't')).toBeUndefined();
   });
 
   it.each([
     [
       '{"a": 1,, "b": "$x"}',
-      /^the template is not valid JSON whatever its placeholders hold \(.+\); expected a JSON object in which a placeholder outside a string stands for one whole JSON value$/,
+      /^t is not valid JSON whatever its placeholders hold \(.+\); expected a JSON object in which a placeholder outside a string stands for one whole JSON value$/,
     ],
-    ['{"a": $x $y}', /^the template is not valid JSON whatever/],
-    ['{"price": "$10"}', /^line 1, column 12: invalid "\$"/],
-    ['{"a": "${a b}"}', /^line 1, column 8: invalid placeholder "\$\{a b\}"/],
-    ['[$x]', /^the template is an array; expected a JSON object \(\{"key": "value", …\}\)$/],
+    [
+      '{"a": $x $y}',
+      /^t is not valid JSON whatever its placeholders hold \(Expected ',' or '}' after property value at line 1, column 10\); /,
+    ],
+    [
+      '{\n  "name": "$name"\n  "port": $port\n}',
+      /^t is not valid JSON whatever its placeholders hold \(Expected ',' or '}' after property value at line 3, column 3\); /,
+    ],
+    ['{"a": }', /^t is not valid JSON whatever its placeholders hold \(Unexpected token '}'\); /],
+    ['{"price": "$10"}', /^t, line 1, column 12: invalid "\$"/],
+    ['{"a": "${a b}"}', /^t, line 1, column 8: invalid placeholder "\$\{a b\}"/],
+    ['[$x]', /^t is an array; expected a JSON object \(\{"key": "value", …\}\)$/],
   ])('refuses %j', (template, message) => {
-    expect(bootconfTemplateProblem(template)).toMatch(message);
+    expect(bootconfTemplateProblem(template, 't')).toMatch(message);
   });
 });
 

@@ -122,24 +122,27 @@ export function fillBootconf(
  * well formed, and it is a JSON object once each placeholder outside a string
  * stands for one JSON value. Values themselves are only known at run time.
  *
- * @returns What is wrong, as one sentence, or undefined when the template is usable.
+ * @param context Names the template in the sentence, e.g. `template /plan/db.json`.
+ * @returns What is wrong, as one sentence starting with `context`, or
+ *   undefined when the template is usable.
  */
-export function bootconfTemplateProblem(templateText: string): string | undefined {
+export function bootconfTemplateProblem(templateText: string, context: string): string | undefined {
+  // Each placeholder becomes a stand-in of its own length, so positions stay those of the template.
   const probe: string[] = [];
   for (const part of scanTemplate(templateText)) {
     if (typeof part === 'string') probe.push(part);
-    else if (part.match === '$$') probe.push('$');
     else if (!isPlaceholder(part.match)) {
-      const site: Site = { text: templateText, offset: part.offset, context: '' };
-      return invalidPlaceholder(part.match, site).message;
-    } else probe.push(part.inString ? '' : '0');
+      return invalidPlaceholder(part.match, { text: templateText, offset: part.offset, context })
+        .message;
+    } else if (part.inString) probe.push('x'.repeat(part.match.length));
+    else probe.push(part.match === '$$' ? '$$' : '0'.padEnd(part.match.length));
   }
   const parsed = tryParseJson(probe.join(''));
   if (!parsed.ok) {
-    return `the template is not valid JSON whatever its placeholders hold (${parsed.error}); expected a JSON object in which a placeholder outside a string stands for one whole JSON value`;
+    return `${context} is not valid JSON whatever its placeholders hold (${jsonErrorAt(parsed.error, templateText)}); expected a JSON object in which a placeholder outside a string stands for one whole JSON value`;
   }
   if (!isObject(parsed.value)) {
-    return `the template is ${kindOf(parsed.value)}; expected a JSON object ({"key": "value", …})`;
+    return `${context} is ${kindOf(parsed.value)}; expected a JSON object ({"key": "value", …})`;
   }
   return undefined;
 }
@@ -304,6 +307,20 @@ function duplicateKey(json: string): string | undefined {
     i += 1;
   }
   return undefined;
+}
+
+/**
+ * A JSON.parse message about `text` with its offset given as line and
+ * column, and without the copy of the text some messages quote.
+ */
+function jsonErrorAt(message: string, text: string): string {
+  const at = / (?:in JSON )?at position (\d+)/.exec(message);
+  if (at === null) return message.replace(/, ".*" is not valid JSON$/s, '');
+  const offset = Number(at[1]);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `${message.slice(0, at.index)} at line ${line}, column ${column}`;
 }
 
 /** JSON.parse without throwing. */
