@@ -4,9 +4,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
+import { RunDatabaseError, RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { listRunNames, RunStore } from './run-store.js';
+import { listRunNames, RunStore, runDatabasePath } from './run-store.js';
 
 const source = { file: '/plan/l1.conf', line: 1, section: 'svc-a' };
 const plan: Plan = {
@@ -129,5 +129,36 @@ describe('RunStore', () => {
     store.storeGlobals({ b: '3' });
     expect(store.storedGlobals()).toEqual({ a: '1', b: '3' });
     store.close();
+  });
+});
+
+describe('RunStore.open on a file that is not a run database', () => {
+  it('names the file of another program, its tables untouched and the file still in its journal mode', () => {
+    const dir = newDir();
+    const file = runDatabasePath(dir, 'other');
+    const other = new Database(file);
+    other.exec("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('keep')");
+    other.close();
+    expect(() => RunStore.open(dir, 'other')).toThrow(
+      new RunDatabaseError(
+        file,
+        `${file} is not a cloudboot run database (no such table: meta); expected a file made by cloudboot`,
+      ),
+    );
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
+    expect(check.prepare('SELECT text FROM notes').pluck().all()).toEqual(['keep']);
+    check.close();
+  });
+
+  it('names a file with an empty meta table', () => {
+    const dir = newDir();
+    const file = runDatabasePath(dir, 'bare');
+    const bare = new Database(file);
+    bare.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    bare.close();
+    expect(() => RunStore.open(dir, 'bare')).toThrow(
+      `${file} is not a cloudboot run database (it records no schema version); expected a file made by cloudboot`,
+    );
   });
 });
