@@ -156,6 +156,14 @@ function readIni(file: string, ctx: Context): IniDocument | undefined {
     );
     return undefined;
   }
+  if (text.includes('\0')) {
+    report(
+      ctx,
+      { file },
+      'holds NUL bytes, so it is a binary file; expected a text file of [section] headers and key: value lines',
+    );
+    return undefined;
+  }
   const document = parseIni(text, file);
   ctx.problems.push(...document.problems);
   return document;
