@@ -66,3 +66,27 @@ describe('attribute names', () => {
     );
   });
 });
+
+describe('bootconf.json', () => {
+  it('is the template as written, filled in place, so boot programs can grep it', async () => {
+    const f = makeFixture();
+    f.write(
+      'db.json',
+      '{\n    "name": "$name",\n    "port":   $port,\n    "note": "say \\"${global.word}\\"" ,\n    "cost": "$$5"\n}\n',
+    );
+    f.write(
+      'grep.sh',
+      `#!/bin/sh\ncp bootconf.json ${f.dir}/seen.json\ngrep -q '"name": "orders"' bootconf.json && grep -q '"port":   5432,' bootconf.json\n`,
+      true,
+    );
+    const plan = onePlan(f, [
+      '[svc-db]\nbootconf: db.json\nbootpgm: grep.sh\nname: orders\nport: 5432\n',
+    ]);
+    const { code, stdout } = await f.cli(['boot', plan, '-n', 'g', '-g', 'word=a "b" \\ c']);
+    expect(stdout).toContain('run g: boot ok');
+    expect(code).toBe(EXIT.ok);
+    expect(readFileSync(join(f.dir, 'seen.json'), 'utf8')).toBe(
+      '{\n    "name": "orders",\n    "port":   5432,\n    "note": "say \\"a \\"b\\" \\\\ c\\"" ,\n    "cost": "$5"\n}\n',
+    );
+  });
+});
