@@ -70,13 +70,13 @@ export function fillTemplate(
  * program that reads `bootconf.json` as text (`grep '"name": "orders"'`)
  * finds what the template says. A placeholder inside a JSON string literal
  * (a key or a value) is filled with its value escaped for JSON, so no value
- * can end the string or add keys; one outside a string is inserted as it is
- * (`"port": $port`) and must make the result valid JSON.
+ * can end the string or add keys; one outside a string (`"port": $port`) is
+ * inserted as it is and must be one JSON value, so it cannot add keys either.
  *
  * @param file Path of the template, named in error messages.
- * @throws TemplateError for an unresolvable placeholder, a result that is not
- *   valid JSON (naming the placeholder outside a string whose value is not
- *   JSON, when there is one) or not a JSON object.
+ * @throws TemplateError for an unresolvable placeholder, a placeholder outside
+ *   a string whose value is not one JSON value, a result that is not valid
+ *   JSON or not a JSON object, or a key that occurs twice in one object.
  */
 export function fillBootconf(
   templateText: string,
@@ -85,26 +85,24 @@ export function fillBootconf(
   file: string,
 ): FilledBootconf {
   const context = `bootconf ${file}`;
-  const bare: { readonly value: string; readonly site: Site; readonly match: string }[] = [];
   const json = scanTemplate(templateText)
     .map((part) => {
       if (typeof part === 'string') return part;
       const site: Site = { text: templateText, offset: part.offset, context };
       const value = placeholderValue(part.match, bag, site, resolveReference);
       if (part.inString) return JSON.stringify(value).slice(1, -1);
-      if (part.match !== '$$') bare.push({ value, site, match: part.match });
+      // The value is not shown: it may come from the environment or another machine.
+      if (part.match !== '$$' && !tryParseJson(value).ok) {
+        throw failure(
+          site,
+          `${part.match} is outside a JSON string, so its value must be one JSON value (a number, true, false, null, a "quoted string", an array or an object), and it is not; write "${part.match}" to insert it as a string`,
+        );
+      }
       return value;
     })
     .join('');
   const parsed = tryParseJson(json);
   if (!parsed.ok) {
-    const culprit = bare.find((b) => !tryParseJson(b.value).ok);
-    if (culprit !== undefined) {
-      throw failure(
-        culprit.site,
-        `${culprit.match} is outside a JSON string, so its value must be JSON text (a number, true, false, null, a "quoted string", an array or an object); got ${JSON.stringify(culprit.value)}`,
-      );
-    }
     throw new TemplateError(`${context} is not valid JSON after substitution: ${parsed.error}`);
   }
   const document = requireObject(parsed.value, file);
