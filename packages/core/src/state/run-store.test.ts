@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunDatabaseError, RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
@@ -160,5 +161,30 @@ describe('RunStore.open on a file that is not a run database', () => {
     expect(() => RunStore.open(dir, 'bare')).toThrow(
       `${file} is not a cloudboot run database (it records no schema version); expected a file made by cloudboot`,
     );
+  });
+});
+
+describe('RunStore.transition while another process writes', () => {
+  it('waits for the other writer instead of failing with SQLITE_BUSY', async () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'busy', plan);
+    // Another process takes the write lock for a moment, as a command taking the run's lock does.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = require('better-sqlite3')(process.argv[1]);
+         db.prepare('BEGIN IMMEDIATE').run();
+         console.log('locked');
+         setTimeout(() => { db.prepare('COMMIT').run(); db.close(); }, 400);`,
+        store.file,
+      ],
+      { cwd: dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    expect(store.transition('a', 'launching').state).toBe('launching');
+    expect(await exited).toBe(0);
+    store.close();
   });
 });

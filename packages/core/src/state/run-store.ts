@@ -443,7 +443,9 @@ export class RunStore {
       }
       return after;
     });
-    return toRecord(apply());
+    // IMMEDIATE: a transaction that reads first and then writes gets SQLITE_BUSY at once,
+    // without waiting, when another process (a command taking the run's lock) writes.
+    return toRecord(apply.immediate());
   }
 
   /**
