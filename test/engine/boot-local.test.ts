@@ -5,6 +5,7 @@ import {
   BootFailedError,
   CloudBoot,
   type CloudBootEvent,
+  PlanError,
   RunLockedError,
   UsageError,
 } from '@cloudboot/core';
@@ -28,15 +29,18 @@ describe('booting the sample plan locally', () => {
     expect(result.failures.map((f) => f.message)).toEqual([]);
     expect(result.ok).toBe(true);
 
-    expect(plan.read('machine/database/bootconf.json')).toBe('{"name":"orders","price":"$10"}');
+    // Byte for byte what cloudinit.d wrote: the template's text, filled in place.
+    expect(plan.read('machine/database/bootconf.json')).toBe(
+      '{"name": "orders", "price": "$10"}\n',
+    );
     const price = execFileSync('/bin/sh', ['-c', '. ./bootenv.sh; printf %s "$name|$price"'], {
       cwd: plan.path('machine/database'),
     }).toString();
     expect(price).toBe('orders|$10');
     for (const web of ['web-0', 'web-1']) {
-      expect(JSON.parse(plan.read(`machine/${web}/bootconf.json`))).toEqual({
-        db_url: 'postgres://app:generated-secret@localhost:5433/orders',
-      });
+      expect(plan.read(`machine/${web}/bootconf.json`)).toBe(
+        '{"db_url": "postgres://app:generated-secret@localhost:5433/orders"}\n',
+      );
     }
     expect(boot.getServices().map((level) => level.map((s) => [s.name, s.state]))).toEqual([
       [['database', 'ready']],
@@ -175,20 +179,31 @@ describe('review fixes', () => {
     boot.close();
   });
 
-  it('refuses a relative workdir with a clear message', async () => {
+  it('refuses a relative workdir: a literal one at load time, one from the environment at run time', async () => {
     const plan = track(
       writePlan({
         'top.conf':
           '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: rel/dir\n[runlevels]\nlevel1: l1.conf\n',
+        'env.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: env.WORKDIR\n[runlevels]\nlevel1: l1.conf\n',
         'l1.conf': '[svc-a]\n',
       }),
     );
-    const boot = new CloudBoot({
-      dbDir: plan.dbDir,
-      planFile: plan.path('top.conf'),
-      runName: 'rel',
-      drivers,
-    });
+    const options = { dbDir: plan.dbDir, drivers, env: { WORKDIR: 'rel/dir' } };
+    expect(
+      () => new CloudBoot({ ...options, planFile: plan.path('top.conf'), runName: 'rel' }),
+    ).toThrow(
+      new PlanError([
+        {
+          file: plan.path('top.conf'),
+          line: 4,
+          section: 'defaults',
+          key: 'workdir',
+          message: 'expected an absolute path on the machine, got "rel/dir"',
+        },
+      ]),
+    );
+    const boot = new CloudBoot({ ...options, planFile: plan.path('env.conf'), runName: 'env' });
     expect((await boot.run()).failures.map((f) => f.message)).toEqual([
       'a: resolve failed: workdir is "rel/dir"; expected an absolute path on the machine',
     ]);

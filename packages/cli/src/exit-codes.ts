@@ -12,7 +12,10 @@ export const EXIT = {
   serviceFailed: 1,
   /** Bad command line, or an invalid plan. */
   usage: 2,
-  /** The run does not exist, already exists, or is locked by another process. */
+  /**
+   * The run does not exist, already exists, or is locked by another process;
+   * or its database (or the database directory) cannot be used.
+   */
   run: 3,
   /** A driver module could not be loaded or has the wrong shape. */
   driverLoad: 4,
@@ -30,6 +33,7 @@ const BY_CODE: Readonly<Record<string, number>> = {
   RUN_NOT_FOUND: EXIT.run,
   RUN_EXISTS: EXIT.run,
   RUN_LOCKED: EXIT.run,
+  RUN_DATABASE: EXIT.run,
   DRIVER_LOAD: EXIT.driverLoad,
   SERVICE_FAILED: EXIT.serviceFailed,
   BOOT_FAILED: EXIT.serviceFailed,
@@ -54,7 +58,7 @@ export const EXIT_HELP: readonly string[] = [
   `${EXIT.ok}   full success`,
   `${EXIT.serviceFailed}   a service failed, or status found a service that is not ready`,
   `${EXIT.usage}   usage error or invalid plan`,
-  `${EXIT.run}   run not found, already exists, or locked by another process`,
+  `${EXIT.run}   run not found, already exists, locked by another process, or its database is unusable`,
   `${EXIT.driverLoad}   a driver module could not be loaded`,
   `${EXIT.interrupted} interrupted (Ctrl-C); "cloudboot resume NAME" continues`,
   `${EXIT.internal}  internal error (a bug; run with -v for the stack trace)`,

@@ -44,6 +44,20 @@ export interface CliIo {
   readonly stillIntervalMs?: number;
 }
 
+/** Control characters (C0, DEL and C1). */
+const CONTROL = /\p{Cc}/gu;
+
+/**
+ * `text` safe to show on a terminal: control characters other than newline
+ * and tab are written as `\xNN` (an ESC byte from a binary file shows as
+ * `\x1b` instead of driving the terminal).
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) =>
+    c === '\n' || c === '\t' ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** How much human output to print, lowest first (`-l`, `-v` = debug, `-q` = error). */
 export const VERBOSITIES = ['debug', 'info', 'warn', 'error'] as const;
 

@@ -89,6 +89,21 @@ export class RunExistsError extends CloudbootError {
   }
 }
 
+/**
+ * The directory of run databases, or one run's database file, cannot be
+ * used: the directory is a file, or the database is corrupt, truncated or
+ * not a cloudboot run database. `path` is the directory or file.
+ */
+export class RunDatabaseError extends CloudbootError {
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('RUN_DATABASE', message, options);
+  }
+}
+
 /** Another live process holds the run's lock. */
 export class RunLockedError extends CloudbootError {
   constructor(

@@ -6,6 +6,7 @@
  */
 import { TemplateError } from '../errors.js';
 import {
+  KNOWN_SERVICE_KEYS,
   type Plan,
   type PlanValue,
   PROGRAM_ARG_KEYS,
@@ -27,6 +28,44 @@ export interface ServiceFacts {
 /** `text` with every occurrence of a secret replaced by {@link REDACTED}. */
 export function redactText(text: string, secrets: readonly string[]): string {
   return secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), text);
+}
+
+/** Attributes cloudboot itself gives every service. */
+const BUILT_IN_ATTRIBUTES = ['service', 'run_name', 'hostname', 'instance_id'] as const;
+
+/**
+ * Names a boot program cannot publish through `bootout.json`: the built-in
+ * attributes and every key cloudboot reads from the plan (`workdir`, the
+ * programs and their arguments …). Their values come from cloudboot and the
+ * plan only, so `${db.hostname}` and `-o` always tell the truth.
+ */
+export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
+  ...BUILT_IN_ATTRIBUTES,
+  ...KNOWN_SERVICE_KEYS,
+]);
+
+/** What a boot program published, split into attributes to keep and reserved names to ignore. */
+export interface Publication {
+  /** Attributes that may be published. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** Reserved names it tried to publish (see {@link RESERVED_ATTRIBUTES}), in its order. */
+  readonly ignored: readonly string[];
+}
+
+/** Splits what `bootout.json` held into publishable attributes and reserved names. */
+export function publishable(published: Readonly<Record<string, string>>): Publication {
+  const attributes: Record<string, string> = Object.create(null);
+  const ignored: string[] = [];
+  for (const [name, value] of Object.entries(published)) {
+    if (RESERVED_ATTRIBUTES.has(name)) ignored.push(name);
+    else attributes[name] = value;
+  }
+  return { attributes, ignored };
+}
+
+/** `record[key]` when it is the record's own property: names like `toString` are not attributes. */
+function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /** Secrets shorter than this are not redacted from logs (see {@link Attributes.secrets}). */
@@ -86,7 +125,7 @@ export class Attributes {
 
   /** The resolved value of one of the service's plan keys (undefined when absent). */
   key(service: string, key: string): string | undefined {
-    const raw = this.service(service).keys[key];
+    const raw = own(this.service(service).keys, key);
     return raw === undefined ? undefined : this.#resolveValue(service, raw);
   }
 
@@ -97,14 +136,16 @@ export class Attributes {
    * substitute again) inside attribute values.
    */
   rawKey(service: string, key: string): string | undefined {
-    const raw = this.service(service).keys[key];
+    const raw = own(this.service(service).keys, key);
     return raw === undefined ? undefined : this.#written(service, raw);
   }
 
   /**
    * One attribute of a service. Order: the machine's real `hostname` and
    * `instance_id` once known, `run_name`, then published attributes, deps,
-   * plan keys, and finally the service's own name as `service`.
+   * plan keys, and finally the service's own name as `service`. Only own
+   * properties count (`toString` is no attribute), and published values of
+   * {@link RESERVED_ATTRIBUTES} are ignored.
    */
   attr(service: string, name: string): string | undefined {
     const plan = this.service(service);
@@ -112,12 +153,12 @@ export class Attributes {
     if (name === 'hostname' && facts?.hostname) return facts.hostname;
     if (name === 'instance_id' && facts?.instanceId) return facts.instanceId;
     if (name === 'run_name') return this.#sources.runName;
-    const published = facts?.published[name];
+    const published = RESERVED_ATTRIBUTES.has(name) ? undefined : own(facts?.published, name);
     if (published !== undefined) return published;
-    const dep = plan.deps[name];
+    const dep = own(plan.deps, name);
     if (dep !== undefined)
       return this.#guarded(service, name, () => this.#resolveValue(service, dep));
-    const key = plan.keys[name];
+    const key = own(plan.keys, name);
     if (key !== undefined)
       return this.#guarded(service, name, () => this.#resolveValue(service, key));
     if (name === 'service') return service;
@@ -125,23 +166,20 @@ export class Attributes {
   }
 
   /**
-   * Every attribute of a service, as a flat map (for bootconf templates and
-   * `-o`). Program argument templates are not attributes: they are resolved
-   * word by word when their program runs.
+   * Every attribute of a service, as a flat map without prototype (for
+   * bootconf templates and `-o`). Program argument templates are not
+   * attributes: they are resolved word by word when their program runs.
    */
   bag(service: string): Record<string, string> {
     const plan = this.service(service);
     const facts = this.#sources.facts(service);
     const names = new Set([
-      'service',
-      'run_name',
-      'hostname',
-      'instance_id',
+      ...BUILT_IN_ATTRIBUTES,
       ...Object.keys(plan.keys).filter((k) => !PROGRAM_ARG_KEYS.has(k)),
       ...Object.keys(plan.deps),
       ...Object.keys(facts?.published ?? {}),
     ]);
-    const bag: Record<string, string> = {};
+    const bag: Record<string, string> = Object.create(null);
     for (const name of names) {
       const value = this.attr(service, name);
       if (value !== undefined) bag[name] = value;
@@ -188,7 +226,7 @@ export class Attributes {
 
   /** A global's value, or undefined. Global names are case-insensitive, like INI keys. */
   global(name: string): string | undefined {
-    return this.#sources.globals[name.toLowerCase()];
+    return own(this.#sources.globals, name.toLowerCase());
   }
 
   /**

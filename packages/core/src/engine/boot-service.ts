@@ -9,6 +9,7 @@ import type { ManagedDriver } from '../driver/managed-driver.js';
 import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
+import { publishable } from './attributes.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import {
   InstallError,
@@ -220,7 +221,15 @@ async function contextualize(
       const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
     }
-    const published = await readBootout(session, settings.workdir);
+    const { attributes: published, ignored } = publishable(
+      await readBootout(session, settings.workdir),
+    );
+    if (ignored.length > 0) {
+      ctx.logs.note(
+        name,
+        `warning: bootout.json: ignored ${ignored.join(', ')}: reserved names (set by cloudboot or the plan) cannot be published`,
+      );
+    }
     ctx.move(name, 'contextualized', {
       contextualized: true,
       published,

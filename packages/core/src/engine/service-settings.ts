@@ -9,7 +9,7 @@ import type { AccountPolicy } from '../driver/registry.js';
 import { TemplateError } from '../errors.js';
 import type { MachineTarget } from '../exec/machine.js';
 import { KNOWN_SERVICE_KEYS, PROGRAM_ARG_KEYS } from '../plan/model.js';
-import { parseBoolean } from '../plan/values.js';
+import { isPgmTimeout, PGM_TIMEOUT_EXPECTED, parseBoolean } from '../plan/values.js';
 import type { Attributes } from './attributes.js';
 
 /** Default base of working directories on machines (BRIEF §3). */
@@ -160,7 +160,11 @@ export function machineSettings(attrs: Attributes, name: string): MachineSetting
   const key = (k: string) => attrs.key(name, k);
   const localExe = parseBool(key('local_exe'), 'local_exe') ?? false;
   const port = parseNumber(key('ssh_port'), 'ssh_port') ?? 22;
-  const timeoutS = parseNumber(key('pgm_timeout'), 'pgm_timeout') ?? DEFAULT_PGM_TIMEOUT_S;
+  const timeoutText = key('pgm_timeout');
+  if (timeoutText !== undefined && !isPgmTimeout(timeoutText)) {
+    throw new TemplateError(`pgm_timeout is "${timeoutText}"; expected ${PGM_TIMEOUT_EXPECTED}`);
+  }
+  const timeoutS = timeoutText === undefined ? DEFAULT_PGM_TIMEOUT_S : Number(timeoutText);
   let target: MachineTarget = { kind: 'local' };
   if (!localExe) {
     const username = key('ssh_username') ?? localUserName();

@@ -88,7 +88,7 @@ class IniReader {
     } else if (!/^[#;]/.test(trimmed)) {
       this.problem(
         lineNumber,
-        `indented line "${trimmed}" continues no key; expected "key: value" before it`,
+        `indented line ${quoted(trimmed)} continues no key; expected "key: value" before it`,
         this.sections.at(-1)?.name,
       );
     }
@@ -99,7 +99,7 @@ class IniReader {
     if (name === '') {
       this.problem(
         lineNumber,
-        `cannot parse "${line.trim()}"; expected a section name, e.g. [defaults]`,
+        `cannot parse ${quoted(line.trim())}; expected a section name, e.g. [defaults]`,
         undefined,
       );
       return;
@@ -114,7 +114,7 @@ class IniReader {
     if (key === '') {
       this.problem(
         lineNumber,
-        `cannot parse "${line.trim()}"; expected [section], key: value, key = value or a comment`,
+        `cannot parse ${quoted(line.trim())}; expected [section], key: value, key = value or a comment`,
         this.sections.at(-1)?.name,
       );
       return;
@@ -143,6 +143,14 @@ class IniReader {
       message,
     });
   }
+}
+
+/** Longest part of a line quoted in a problem. */
+const MAX_QUOTED = 60;
+
+/** A line quoted for a problem message, cut at {@link MAX_QUOTED} characters. */
+function quoted(text: string): string {
+  return text.length > MAX_QUOTED ? `"${text.slice(0, MAX_QUOTED)}…"` : `"${text}"`;
 }
 
 function withoutInlineComment(rawValue: string): string {

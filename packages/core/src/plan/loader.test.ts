@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatProblem, PlanError } from '../errors.js';
 import type { LoadOptions } from './loader.js';
@@ -8,7 +9,8 @@ import { COMMAND_LINE, loadPlan } from './loader.js';
 import type { Plan, ServicePlan } from './model.js';
 import { REDACTED } from './model.js';
 
-const SAMPLE_DIR = '/work/shared/design/sample-plan';
+/** The sample plan of the original tool's format, as the repository keeps it for tests. */
+const SAMPLE_DIR = fileURLToPath(new URL('../../../../test/fixtures/sample-plan', import.meta.url));
 
 let dir: string;
 
@@ -466,17 +468,86 @@ describe('loadPlan problems', () => {
         'pgm_timeout: -1',
         'ssh_port: 22.5',
         'replica_count: 0',
+        '[svc-c]',
+        'hostname: h',
+        'pgm_timeout: 2147483.5',
+        '[svc-d]',
+        'hostname: h',
+        'pgm_timeout: 2147483',
       ].join('\n'),
     );
+    const timeout =
+      'pgm_timeout: expected a positive number of seconds, at most 2147483 (about 24 days, the longest timer Node.js allows)';
     expect(problemsOf()).toEqual([
-      './one.conf:3: [svc-a] pgm_timeout: expected a positive number of seconds, got "0"',
+      `./one.conf:3: [svc-a] ${timeout}, got "0"`,
       './one.conf:4: [svc-a] ssh_port: expected a whole number from 1 to 65535, got "70000"',
       './one.conf:5: [svc-a] iaas_launch: expected true or false (or yes/no, on/off, 1/0), got "maybe"',
       './one.conf:6: [svc-a] local_exe: expected true or false (or yes/no, on/off, 1/0), got "2"',
       './one.conf:7: [svc-a] replica_count: expected a positive whole number of replicas, got "two"',
-      './one.conf:10: [svc-b] pgm_timeout: expected a positive number of seconds, got "-1"',
+      `./one.conf:10: [svc-b] ${timeout}, got "-1"`,
       './one.conf:11: [svc-b] ssh_port: expected a whole number from 1 to 65535, got "22.5"',
       './one.conf:12: [svc-b] replica_count: expected a positive whole number of replicas, got "0"',
+      `./one.conf:15: [svc-c] ${timeout}, got "2147483.5"`,
+    ]);
+  });
+
+  it('reports circles of ${.attr} references, once each, wherever the values are written', () => {
+    write({
+      'top.conf': '[defaults]\nhostname: ${.hostname}\n[runlevels]\nlevel1: one.conf\n',
+      'one.conf': [
+        '[svc-a]',
+        'x: ${.y}',
+        'y: a-${.z}',
+        'z: ${.x}',
+        'w: ${.x} ${.run_name}',
+        'deps: d.conf',
+        '[svc-b]',
+        'p: ${.q}',
+        'q: fine',
+      ].join('\n'),
+      'd.conf': '[deps]\nself: ${.self}\n',
+    });
+    expect(problemsOf()).toEqual([
+      './d.conf:2: [deps] self: ${.self} makes a reference cycle (self -> self) (for service "a"); expected attributes that do not refer to each other in a circle',
+      './top.conf:2: [defaults] hostname: ${.hostname} makes a reference cycle (hostname -> hostname) (for service "a"); expected attributes that do not refer to each other in a circle',
+      './one.conf:2: [svc-a] x: ${.y} makes a reference cycle (x -> y -> z -> x); expected attributes that do not refer to each other in a circle',
+      './top.conf:2: [defaults] hostname: ${.hostname} makes a reference cycle (hostname -> hostname) (for service "b"); expected attributes that do not refer to each other in a circle',
+    ]);
+  });
+
+  it('reports a bootconf template that no values can make a JSON object, and a relative workdir', () => {
+    write({
+      'top.conf': '[defaults]\nhostname: h\n[runlevels]\nlevel1: one.conf\n',
+      'one.conf': [
+        '[svc-a]',
+        'bootconf: a.json',
+        'workdir: ../x',
+        '[svc-b]',
+        'bootconf: b.json',
+        'workdir: /srv/${global.x}',
+        '[svc-c]',
+        'bootconf: c.json',
+        'workdir: ~/work',
+        '[svc-d]',
+        'bootconf: ${.a}',
+        'a: d.json',
+        '[svc-e]',
+        'bootconf: e.json',
+      ].join('\n'),
+      'a.json': '{"a": 1,, "b": "$x"}\n',
+      'b.json': '{"price": "$10"}',
+      'c.json': '["$x"]',
+      'e.json': '{\n  "name": "$name",\n  "port": $port\n}\n',
+    });
+    const problems = problemsOf({ globals: { x: 'y' } });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^\.\/one\.conf:2: \[svc-a\] bootconf: template \.\/a\.json is not valid JSON whatever its placeholders hold \(.+\); expected a JSON object in which a placeholder outside a string stands for one whole JSON value$/,
+      ),
+      './one.conf:3: [svc-a] workdir: expected an absolute path on the machine, got "../x"',
+      './one.conf:5: [svc-b] bootconf: template ./b.json, line 1, column 12: invalid "$"; use $name, ${name}, ${service.attr}, ${.attr} or ${global.name}, and "$$" for a literal "$"',
+      './one.conf:8: [svc-c] bootconf: template ./c.json is an array; expected a JSON object ({"key": "value", …})',
+      './one.conf:9: [svc-c] workdir: expected an absolute path on the machine, got "~/work"',
     ]);
   });
 

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { PlanProblem, SourceLocation } from '../errors.js';
 import { formatProblem, PlanError } from '../errors.js';
+import { bootconfTemplateProblem } from '../template/bootconf.js';
 import type { IniDocument, IniEntry, IniSection } from './ini.js';
 import { parseIni } from './ini.js';
 import type { LevelPlan, Plan, PlanValue, ServicePlan } from './model.js';
@@ -16,7 +17,7 @@ import { PATH_KEYS } from './model.js';
 import { withoutSecret } from './secrets.js';
 import type { ServiceSection, ValueMap } from './service-checks.js';
 import { checkServices, serviceNames } from './service-checks.js';
-import { isDeferredValue, parseBoolean } from './values.js';
+import { isDeferredValue, isPgmTimeout, PGM_TIMEOUT_EXPECTED, parseBoolean } from './values.js';
 
 /** Options of {@link loadPlan}: globals given on the command line. */
 export interface LoadOptions {
@@ -73,12 +74,14 @@ interface Literal {
 
 /** Keys whose literal values can be checked at load (references and `env.NAME` are checked at run time). */
 const LITERALS: ReadonlyMap<string, Literal> = new Map([
-  ['pgm_timeout', { accepts: isPositiveNumber, expected: 'a positive number of seconds' }],
+  ['pgm_timeout', { accepts: isPgmTimeout, expected: PGM_TIMEOUT_EXPECTED }],
   ['ssh_port', { accepts: isPort, expected: 'a whole number from 1 to 65535' }],
   ['iaas_launch', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
   ['local_exe', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
   ['api_calls_per_second', { accepts: isPositiveNumber, expected: 'a positive number' }],
   ['api_retries', { accepts: isCount, expected: 'a whole number, 0 or more' }],
+  // Programs are run by path from inside it, on a machine whose current directory is unknown.
+  ['workdir', { accepts: (v) => v.startsWith('/'), expected: 'an absolute path on the machine' }],
 ]);
 
 function isPositiveNumber(value: string): boolean {
@@ -163,6 +166,14 @@ function readIni(file: string, ctx: Context): IniDocument | undefined {
     );
     return undefined;
   }
+  if (text.includes('\0')) {
+    report(
+      ctx,
+      { file },
+      'holds NUL bytes, so it is a binary file; expected a text file of [section] headers and key: value lines',
+    );
+    return undefined;
+  }
   const document = parseIni(text, file);
   ctx.problems.push(...document.problems);
   return document;
@@ -186,10 +197,29 @@ function checkLiteral(value: PlanValue, key: string, ctx: Context): void {
   }
 }
 
-function pathValue(value: PlanValue, ctx: Context): PlanValue {
+/** Reports a bootconf template that no values can turn into a JSON object. */
+function checkBootconf(file: string, namedBy: SourceLocation, ctx: Context): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    report(
+      ctx,
+      namedBy,
+      `cannot read ${file} (${(error as Error).message}); expected a readable file`,
+    );
+    return;
+  }
+  const problem = bootconfTemplateProblem(text, `template ${file}`);
+  if (problem !== undefined) report(ctx, namedBy, problem);
+}
+
+function pathValue(key: string, value: PlanValue, ctx: Context): PlanValue {
   if (isDeferredValue(value.value)) return value;
   const file = expandPath(value.value, dirname(value.source.file), ctx.home);
-  checkNamedFile(file, value.value, value.source, ctx);
+  if (checkNamedFile(file, value.value, value.source, ctx) && key === 'bootconf') {
+    checkBootconf(file, value.source, ctx);
+  }
   return { value: file, source: value.source };
 }
 
@@ -204,7 +234,7 @@ function serviceValues(
   for (const [key, written] of plainValues(entries, file, section)) {
     // The original tool took an empty value as "not given", so the next rank applies.
     if (written.value === '') continue;
-    const value = PATH_KEYS.has(key) ? pathValue(written, ctx) : written;
+    const value = PATH_KEYS.has(key) ? pathValue(key, written, ctx) : written;
     checkLiteral(value, key, ctx);
     values.set(key, value);
   }

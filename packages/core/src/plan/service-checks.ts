@@ -1,7 +1,7 @@
 /**
  * Checks that need the whole plan at once: unique service names after
- * replica expansion, and `${…}` references that point backwards (to a service
- * of an earlier level, or to a defined global).
+ * replica expansion, `${…}` references that point backwards (to a service
+ * of an earlier level, or to a defined global), and no `${.attr}` circles.
  */
 import type { SourceLocation } from '../errors.js';
 import type { Reference } from '../template/references.js';
@@ -135,8 +135,49 @@ function checkReferences(section: ServiceSection, scope: Scope, report: ProblemS
 }
 
 /**
- * Reports duplicate service names (after replica expansion) and references
- * that do not point to a service of an earlier level or to a defined global.
+ * The value `${.name}` resolves to before the boot program published
+ * anything: a dep, else a plan key (`run_name` is always cloudboot's).
+ */
+function ownValue(section: ServiceSection, name: string): PlanValue | undefined {
+  if (name === 'run_name') return undefined;
+  return section.deps.get(name) ?? section.keys.get(name);
+}
+
+/** Reports each circle of `${.attr}` references among a service's own values once. */
+function checkCycles(section: ServiceSection, report: ProblemSink): void {
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (name: string): void => {
+    if (done.has(name)) return;
+    const start = path.indexOf(name);
+    if (start !== -1) {
+      const circle = [...path.slice(start), name];
+      const first = ownValue(section, circle[0] ?? name);
+      if (first !== undefined) {
+        report(
+          first.source,
+          `\${.${circle[1]}} makes a reference cycle (${circle.join(' -> ')})${forService(first, section)}; expected attributes that do not refer to each other in a circle`,
+        );
+      }
+      return;
+    }
+    const value = ownValue(section, name);
+    if (value !== undefined) {
+      path.push(name);
+      for (const reference of findReferences(value.value)) {
+        if (reference.scope === 'self') visit(reference.name);
+      }
+      path.pop();
+    }
+    done.add(name);
+  };
+  for (const name of new Set([...section.deps.keys(), ...section.keys.keys()])) visit(name);
+}
+
+/**
+ * Reports duplicate service names (after replica expansion), references
+ * that do not point to a service of an earlier level or to a defined global,
+ * and `${.attr}` references that go round in a circle.
  */
 export function checkServices(
   sections: readonly ServiceSection[],
@@ -150,5 +191,8 @@ export function checkServices(
     ),
     globals,
   };
-  for (const section of sections) checkReferences(section, scope, report);
+  for (const section of sections) {
+    checkReferences(section, scope, report);
+    checkCycles(section, report);
+  }
 }

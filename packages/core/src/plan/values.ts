@@ -28,3 +28,17 @@ export function parseBoolean(value: string): boolean | undefined {
   if (FALSE_WORDS.has(word)) return false;
   return undefined;
 }
+
+/**
+ * The longest `pgm_timeout`, in seconds: Node.js timers hold at most
+ * 2^31 - 1 ms (about 24.8 days) and fire at once when given more.
+ */
+export const MAX_PGM_TIMEOUT_S = 2_147_483;
+
+/** What a `pgm_timeout` must be, for messages. */
+export const PGM_TIMEOUT_EXPECTED = `a positive number of seconds, at most ${MAX_PGM_TIMEOUT_S} (about 24 days, the longest timer Node.js allows)`;
+
+/** True for a usable `pgm_timeout`: a positive decimal number of seconds up to {@link MAX_PGM_TIMEOUT_S}. */
+export function isPgmTimeout(value: string): boolean {
+  return /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 && Number(value) <= MAX_PGM_TIMEOUT_S;
+}

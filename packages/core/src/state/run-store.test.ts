@@ -1,12 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
+import { RunDatabaseError, RunExistsError, RunLockedError, RunNotFoundError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { listRunNames, RunStore } from './run-store.js';
+import { listRunNames, RunStore, runDatabasePath } from './run-store.js';
 
 const source = { file: '/plan/l1.conf', line: 1, section: 'svc-a' };
 const plan: Plan = {
@@ -128,6 +129,62 @@ describe('RunStore', () => {
     store.storeGlobals({ a: '1', b: '2' });
     store.storeGlobals({ b: '3' });
     expect(store.storedGlobals()).toEqual({ a: '1', b: '3' });
+    store.close();
+  });
+});
+
+describe('RunStore.open on a file that is not a run database', () => {
+  it('names the file of another program, its tables untouched and the file still in its journal mode', () => {
+    const dir = newDir();
+    const file = runDatabasePath(dir, 'other');
+    const other = new Database(file);
+    other.exec("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('keep')");
+    other.close();
+    expect(() => RunStore.open(dir, 'other')).toThrow(
+      new RunDatabaseError(
+        file,
+        `${file} is not a cloudboot run database (no such table: meta); expected a file made by cloudboot`,
+      ),
+    );
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
+    expect(check.prepare('SELECT text FROM notes').pluck().all()).toEqual(['keep']);
+    check.close();
+  });
+
+  it('names a file with an empty meta table', () => {
+    const dir = newDir();
+    const file = runDatabasePath(dir, 'bare');
+    const bare = new Database(file);
+    bare.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    bare.close();
+    expect(() => RunStore.open(dir, 'bare')).toThrow(
+      `${file} is not a cloudboot run database (it records no schema version); expected a file made by cloudboot`,
+    );
+  });
+});
+
+describe('RunStore.transition while another process writes', () => {
+  it('waits for the other writer instead of failing with SQLITE_BUSY', async () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'busy', plan);
+    // Another process takes the write lock for a moment, as a command taking the run's lock does.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = require('better-sqlite3')(process.argv[1]);
+         db.prepare('BEGIN IMMEDIATE').run();
+         console.log('locked');
+         setTimeout(() => { db.prepare('COMMIT').run(); db.close(); }, 400);`,
+        store.file,
+      ],
+      { cwd: dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    expect(store.transition('a', 'launching').state).toBe('launching');
+    expect(await exited).toBe(0);
     store.close();
   });
 });

@@ -4,11 +4,17 @@
  * returns, so callers can rely on "recorded, then act".
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname as machineName } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { RunExistsError, RunLockedError, RunNotFoundError, type ServicePhase } from '../errors.js';
+import {
+  RunDatabaseError,
+  RunExistsError,
+  RunLockedError,
+  RunNotFoundError,
+  type ServicePhase,
+} from '../errors.js';
 import type { Plan } from '../plan/model.js';
 import { ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import type { ServiceState } from './service-state.js';
@@ -86,8 +92,61 @@ export function runDatabasePath(dbDir: string, runName: string): string {
   return join(dbDir, `${FILE_PREFIX}${runName}${FILE_SUFFIX}`);
 }
 
+/** The error for a `dbDir` that exists but is not a directory (or lies under a file). */
+function notADirectory(dbDir: string): RunDatabaseError {
+  return new RunDatabaseError(
+    dbDir,
+    `${dbDir} is not a directory; expected the directory that holds run databases`,
+  );
+}
+
+/** Throws {@link notADirectory} when `dbDir` exists as something else than a directory. */
+function requireDirectory(dbDir: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dbDir).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw notADirectory(dbDir);
+    throw error;
+  }
+  if (!isDirectory) throw notADirectory(dbDir);
+}
+
+/**
+ * A {@link RunDatabaseError} naming `file` for what SQLite says of a file
+ * that is not a usable run database, or undefined for other errors (a lock
+ * held too long, say), which are not about the file.
+ */
+function unusableDatabase(file: string, error: unknown): RunDatabaseError | undefined {
+  if (!(error instanceof Database.SqliteError)) return undefined;
+  const why = error.message;
+  if (error.code === 'SQLITE_NOTADB' || error.code.startsWith('SQLITE_CORRUPT')) {
+    return new RunDatabaseError(
+      file,
+      `run database ${file} cannot be read (${why}); it is corrupt, truncated or not an SQLite database: restore it or remove it`,
+      { cause: error },
+    );
+  }
+  if (/^no such (table|column)/.test(why)) {
+    return new RunDatabaseError(
+      file,
+      `${file} is not a cloudboot run database (${why}); expected a file made by cloudboot`,
+      { cause: error },
+    );
+  }
+  if (error.code.startsWith('SQLITE_CANTOPEN')) {
+    return new RunDatabaseError(file, `run database ${file} cannot be opened (${why})`, {
+      cause: error,
+    });
+  }
+  return undefined;
+}
+
 /** Names of the runs stored in `dbDir`, sorted. */
 export function listRunNames(dbDir: string): string[] {
+  requireDirectory(dbDir);
   if (!existsSync(dbDir)) return [];
   return readdirSync(dbDir)
     .filter((f) => f.startsWith(FILE_PREFIX) && f.endsWith(FILE_SUFFIX))
@@ -181,6 +240,7 @@ export class RunStore {
    * @throws RunExistsError when a run of that name exists.
    */
   static create(dbDir: string, runName: string, plan: Plan): RunStore {
+    requireDirectory(dbDir);
     mkdirSync(dbDir, { recursive: true, mode: 0o700 });
     const file = runDatabasePath(dbDir, runName);
     if (existsSync(file)) throw new RunExistsError(runName, dbDir);
@@ -210,24 +270,54 @@ export class RunStore {
   }
 
   /**
-   * Opens an existing run.
+   * Opens an existing run, after checking that its file is a whole cloudboot
+   * run database.
    * @throws RunNotFoundError when there is no such run.
+   * @throws RunDatabaseError naming the file when it is corrupt, truncated or
+   *   not a run database, or naming `dbDir` when that is not a directory.
    */
   static open(dbDir: string, runName: string): RunStore {
+    requireDirectory(dbDir);
     const file = runDatabasePath(dbDir, runName);
     if (!existsSync(file)) throw new RunNotFoundError(runName, dbDir);
-    const db = new Database(file, { fileMustExist: true });
-    const store = new RunStore(db, runName, file);
-    store.#configure();
-    return store;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { fileMustExist: true });
+      const store = new RunStore(db, runName, file);
+      store.#configure();
+      return store;
+    } catch (error) {
+      db?.close();
+      throw error instanceof RunDatabaseError ? error : (unusableDatabase(file, error) ?? error);
+    }
+  }
+
+  /** Reads every page once and the tables cloudboot needs, so a damaged file fails here. */
+  #check(): void {
+    const verdict = this.#db.pragma('quick_check', { simple: true });
+    if (verdict !== 'ok') {
+      throw new Database.SqliteError(
+        `database disk image is malformed (${verdict})`,
+        'SQLITE_CORRUPT',
+      );
+    }
+    if (this.#meta('schema_version') === undefined) {
+      throw new RunDatabaseError(
+        this.file,
+        `${this.file} is not a cloudboot run database (it records no schema version); expected a file made by cloudboot`,
+      );
+    }
+    this.#sql('SELECT name FROM services LIMIT 1').get();
   }
 
   #configure(): void {
+    this.#db.pragma('busy_timeout = 5000');
+    // Before anything writes to the file: a file that is not a run database is left as it is.
+    this.#check();
     this.#db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a crash of this process; launch intents
     // additionally force a full sync (see recordLaunchIntent).
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
     this.#addMissingColumns();
   }
@@ -384,7 +474,9 @@ export class RunStore {
       }
       return after;
     });
-    return toRecord(apply());
+    // IMMEDIATE: a transaction that reads first and then writes gets SQLITE_BUSY at once,
+    // without waiting, when another process (a command taking the run's lock) writes.
+    return toRecord(apply.immediate());
   }
 
   /**

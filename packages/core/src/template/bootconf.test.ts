@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TemplateError } from '../errors.js';
-import { fillBootconf, fillTemplate, renderBootenv } from './bootconf.js';
+import { bootconfTemplateProblem, fillBootconf, fillTemplate, renderBootenv } from './bootconf.js';
 import type { Reference } from './references.js';
 import { shellJoin, splitShellWords } from './shell-words.js';
 
@@ -38,8 +38,8 @@ describe('sample plan', () => {
     '/plan/files/database.json',
   );
 
-  it('fills the database bootconf', () => {
-    expect(database.json).toBe('{"name":"orders","price":"$10"}');
+  it('fills the database bootconf in place, as cloudinit.d wrote it', () => {
+    expect(database.json).toBe('{"name": "orders", "price": "$10"}\n');
     expect(database.document).toEqual({ name: 'orders', price: '$10' });
   });
 
@@ -72,7 +72,7 @@ describe('sample plan', () => {
       published,
       '/plan/files/web.json',
     );
-    expect(web.json).toBe('{"db_url":"postgres://app:generated-secret@localhost:5433/orders"}');
+    expect(web.json).toBe('{"db_url": "postgres://app:generated-secret@localhost:5433/orders"}');
   });
 
   it('gives the web ready program argv 5433 and "demo site"', () => {
@@ -144,55 +144,90 @@ describe('fillBootconf', () => {
   const fill = (template: string, bag: Record<string, string>) =>
     fillBootconf(template, bag, noReferences, '/p/x.json');
 
-  it.each(['a", "evil": "x', 'a\\", "evil": "x', '\\', '"}', '\n\u0000\u2028'])(
-    'keeps the hostile value %j one string',
+  it('keeps the text of the template byte for byte around the placeholders', () => {
+    const template =
+      '{\n  "name": "$name",\t"port": $port ,\n\n  "list": [ 1,2 ],  "url": "http://${host}/x"\r\n}  \n';
+    const { json, document } = fill(template, { name: 'orders', port: '5432', host: 'db' });
+    expect(json).toBe(
+      '{\n  "name": "orders",\t"port": 5432 ,\n\n  "list": [ 1,2 ],  "url": "http://db/x"\r\n}  \n',
+    );
+    expect(document).toEqual({ name: 'orders', port: 5432, list: [1, 2], url: 'http://db/x' });
+  });
+
+  it.each(['a", "evil": "x', 'a\\", "evil": "x', '\\', '"}', '\n\u0000\u2028', '$x ${y}'])(
+    'keeps the hostile value %j one string, escaped for JSON',
     (value) => {
       const { document, json } = fill('{"v": "${v}", "w": "[$v]"}', { v: value });
       expect(document).toEqual({ v: value, w: `[${value}]` });
-      expect(JSON.parse(json)).toEqual({ v: value, w: `[${value}]` });
+      const escaped = JSON.stringify(value).slice(1, -1);
+      expect(json).toBe(`{"v": "${escaped}", "w": "[${escaped}]"}`);
     },
   );
 
   it('fills keys and nested values, leaves non-strings alone', () => {
-    const { document } = fill('{"${k}": {"list": ["$v", 1, true, null, {"$k": "$$"}]}, "n": 2.5}', {
-      k: 'key',
-      v: 'a", "evil": "x',
-    });
+    const { document, json } = fill(
+      '{"${k}": {"list": ["$v", 1, true, null, {"$k": "$$"}]}, "n": 2.5}',
+      { k: 'key', v: 'a", "evil": "x' },
+    );
     expect(document).toEqual({
       key: { list: ['a", "evil": "x', 1, true, null, { key: '$' }] },
       n: 2.5,
     });
+    expect(json).toBe(
+      '{"key": {"list": ["a\\", \\"evil\\": \\"x", 1, true, null, {"key": "$"}]}, "n": 2.5}',
+    );
+  });
+
+  it('follows escaped quotes and backslashes inside strings', () => {
+    const { document } = fill('{"a\\"$k": "\\\\", "b": "\\\\$v"}', { k: '"', v: '\\' });
+    expect(document).toEqual({ 'a""': '\\', b: '\\\\' });
   });
 
   it('keeps a "__proto__" key a plain key', () => {
     const { document, json } = fill('{"${k}": {"polluted": "yes"}}', { k: '__proto__' });
-    expect(json).toBe('{"__proto__":{"polluted":"yes"}}');
+    expect(json).toBe('{"__proto__": {"polluted": "yes"}}');
     expect(Object.hasOwn(document, '__proto__')).toBe(true);
     expect(Object.getPrototypeOf(document)).toBe(Object.prototype);
   });
 
   it('refuses keys that become equal', () => {
-    expect(() => fill('{"a": 1, "$k": 2}', { k: 'a' })).toThrow(
-      'bootconf /p/x.json, key at /$k: becomes "a", a key that is already there',
-    );
-  });
-
-  it('says where an unknown key sits in a JSON template', () => {
-    expect(() => fill('{"a": {"b/c": ["x", "y $nope"]}}', {})).toThrow(
+    expect(() => fill('{"a": 1, "o": {"a": 2}, "$k": 3}', { k: 'a' })).toThrow(
       new TemplateError(
-        'bootconf /p/x.json, value at /a/b~1c/1, line 1, column 3: unknown key "nope"',
+        'bootconf /p/x.json: key "a" appears twice in one object after substitution; expected each key once',
       ),
     );
+    expect(fill('{"a": ["a", {"a": 1}], "b": "a"}', {}).document).toEqual({
+      a: ['a', { a: 1 }],
+      b: 'a',
+    });
   });
 
-  it('fills a template that is JSON only after substitution', () => {
-    const { document, json } = fill('{"port": $port, "tags": [$tags]}', {
-      port: '5432',
-      tags: '"a", "b"',
-    });
-    expect(document).toEqual({ port: 5432, tags: ['a', 'b'] });
-    expect(json).toBe('{"port":5432,"tags":["a","b"]}');
+  it('says where an unknown key sits in the template', () => {
+    expect(() => fill('{"a": {"b/c": ["x",\n "y $nope"]}}', {})).toThrow(
+      new TemplateError('bootconf /p/x.json, line 2, column 5: unknown key "nope"'),
+    );
   });
+
+  it('inserts a placeholder outside a string as it is, like cloudinit.d', () => {
+    const { document, json } = fill('{"port": $port, "tags": $tags, "on": ${on}}', {
+      port: '5432',
+      tags: '["a", "b"]',
+      on: ' true ',
+    });
+    expect(document).toEqual({ port: 5432, tags: ['a', 'b'], on: true });
+    expect(json).toBe('{"port": 5432, "tags": ["a", "b"], "on":  true }');
+  });
+
+  it.each(['54 32', '1, "evil": 2', '"a", "b"', '', '5}, "x": {"y": 1'])(
+    'refuses the value %j outside a string without showing it: it is not one JSON value',
+    (value) => {
+      expect(() => fill('{\n  "port": $port}', { port: value })).toThrow(
+        new TemplateError(
+          'bootconf /p/x.json, line 2, column 11: $port is outside a JSON string, so its value must be one JSON value (a number, true, false, null, a "quoted string", an array or an object), and it is not; write "$port" to insert it as a string',
+        ),
+      );
+    },
+  );
 
   it('refuses text that is not JSON after substitution', () => {
     expect(() => fill('{"port": $port', { port: '1' })).toThrow(
@@ -211,6 +246,37 @@ describe('fillBootconf', () => {
         `bootconf /p/x.json must be a JSON object ({"key": "value", …}), not ${found}`,
       ),
     );
+  });
+});
+
+describe('bootconfTemplateProblem', () => {
+  it.each([
+    '{"name": "$name", "port": $port, "list": [$a, ${b.c}], "p": "$$1"}',
+    '{}\n',
+    '{"a": "\\"$x\\""}',
+  ])('accepts %j', (template) => {
+    expect(bootconfTemplateProblem(template, 't')).toBeUndefined();
+  });
+
+  it.each([
+    [
+      '{"a": 1,, "b": "$x"}',
+      /^t is not valid JSON whatever its placeholders hold \(.+\); expected a JSON object in which a placeholder outside a string stands for one whole JSON value$/,
+    ],
+    [
+      '{"a": $x $y}',
+      /^t is not valid JSON whatever its placeholders hold \(Expected ',' or '}' after property value at line 1, column 10\); /,
+    ],
+    [
+      '{\n  "name": "$name"\n  "port": $port\n}',
+      /^t is not valid JSON whatever its placeholders hold \(Expected ',' or '}' after property value at line 3, column 3\); /,
+    ],
+    ['{"a": }', /^t is not valid JSON whatever its placeholders hold \(Unexpected token '}'\); /],
+    ['{"price": "$10"}', /^t, line 1, column 12: invalid "\$"/],
+    ['{"a": "${a b}"}', /^t, line 1, column 8: invalid placeholder "\$\{a b\}"/],
+    ['[$x]', /^t is an array; expected a JSON object \(\{"key": "value", …\}\)$/],
+  ])('refuses %j', (template, message) => {
+    expect(bootconfTemplateProblem(template, 't')).toMatch(message);
   });
 });
 

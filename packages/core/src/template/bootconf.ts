@@ -14,11 +14,11 @@ export type ReferenceResolver = (reference: Reference) => string | undefined;
 /** A service's attributes by key, as seen by templates. */
 export type AttributeBag = Readonly<Record<string, string>>;
 
-/** A filled bootconf: the document and its serialized form for `bootconf.json`. */
+/** A filled bootconf: the text of `bootconf.json` and the object it holds. */
 export interface FilledBootconf {
   /** The filled JSON object. */
   readonly document: Record<string, unknown>;
-  /** `document` as compact JSON text. */
+  /** The template's text with its placeholders filled: what `bootconf.json` holds. */
   readonly json: string;
 }
 
@@ -59,35 +59,24 @@ export function fillTemplate(
   context: string,
   resolveReference: ReferenceResolver = () => undefined,
 ): string {
-  return text.replace(
-    PLACEHOLDER,
-    (
-      match: string,
-      dollar: string | undefined,
-      name: string | undefined,
-      braced: string | undefined,
-      offset: number,
-    ): string => {
-      if (dollar !== undefined) return '$';
-      const site: Site = { text, offset, context };
-      const key = name ?? braced;
-      if (key !== undefined && NAME.test(key)) return fromBag(key, bag, site);
-      const reference = braced === undefined ? undefined : asReference(match);
-      if (reference !== undefined) return fromReference(reference, resolveReference, site);
-      throw invalidPlaceholder(match, site);
-    },
+  return text.replace(PLACEHOLDER, (match: string, ...rest: unknown[]): string =>
+    placeholderValue(match, bag, { text, offset: rest[3] as number, context }, resolveReference),
   );
 }
 
 /**
- * Fills a bootconf template and checks that it is a JSON object. A template
- * that already parses as JSON is filled string by string (keys and values) and
- * re-serialized, so no substituted value can break or add to the JSON; any
- * other template is filled as text and must parse afterwards.
+ * Fills a bootconf template the way cloudinit.d did: the template's text is
+ * kept byte for byte and each placeholder is replaced in place, so a boot
+ * program that reads `bootconf.json` as text (`grep '"name": "orders"'`)
+ * finds what the template says. A placeholder inside a JSON string literal
+ * (a key or a value) is filled with its value escaped for JSON, so no value
+ * can end the string or add keys; one outside a string (`"port": $port`) is
+ * inserted as it is and must be one JSON value, so it cannot add keys either.
  *
  * @param file Path of the template, named in error messages.
- * @throws TemplateError for an unresolvable placeholder, JSON that does not
- *   parse, a result that is not an object, or two keys that become equal.
+ * @throws TemplateError for an unresolvable placeholder, a placeholder outside
+ *   a string whose value is not one JSON value, a result that is not valid
+ *   JSON or not a JSON object, or a key that occurs twice in one object.
  */
 export function fillBootconf(
   templateText: string,
@@ -96,16 +85,64 @@ export function fillBootconf(
   file: string,
 ): FilledBootconf {
   const context = `bootconf ${file}`;
-  const parsed = tryParseJson(templateText);
-  const filler: JsonFiller = {
-    context,
-    fill: (text, where) => fillTemplate(text, bag, `${context}, ${where}`, resolveReference),
-  };
-  const filled = parsed.ok
-    ? fillObject(requireObject(parsed.value, file), '', filler)
-    : parseFilledText(fillTemplate(templateText, bag, context, resolveReference), file);
-  const document = requireObject(filled, file);
-  return { document, json: JSON.stringify(document) };
+  const json = scanTemplate(templateText)
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const site: Site = { text: templateText, offset: part.offset, context };
+      const value = placeholderValue(part.match, bag, site, resolveReference);
+      if (part.inString) return JSON.stringify(value).slice(1, -1);
+      // The value is not shown: it may come from the environment or another machine.
+      if (part.match !== '$$' && !tryParseJson(value).ok) {
+        throw failure(
+          site,
+          `${part.match} is outside a JSON string, so its value must be one JSON value (a number, true, false, null, a "quoted string", an array or an object), and it is not; write "${part.match}" to insert it as a string`,
+        );
+      }
+      return value;
+    })
+    .join('');
+  const parsed = tryParseJson(json);
+  if (!parsed.ok) {
+    throw new TemplateError(`${context} is not valid JSON after substitution: ${parsed.error}`);
+  }
+  const document = requireObject(parsed.value, file);
+  const duplicate = duplicateKey(json);
+  if (duplicate !== undefined) {
+    throw new TemplateError(
+      `${context}: key ${JSON.stringify(duplicate)} appears twice in one object after substitution; expected each key once`,
+    );
+  }
+  return { document, json };
+}
+
+/**
+ * Checks a bootconf template before anything runs: its placeholders are
+ * well formed, and it is a JSON object once each placeholder outside a string
+ * stands for one JSON value. Values themselves are only known at run time.
+ *
+ * @param context Names the template in the sentence, e.g. `template /plan/db.json`.
+ * @returns What is wrong, as one sentence starting with `context`, or
+ *   undefined when the template is usable.
+ */
+export function bootconfTemplateProblem(templateText: string, context: string): string | undefined {
+  // Each placeholder becomes a stand-in of its own length, so positions stay those of the template.
+  const probe: string[] = [];
+  for (const part of scanTemplate(templateText)) {
+    if (typeof part === 'string') probe.push(part);
+    else if (!isPlaceholder(part.match)) {
+      return invalidPlaceholder(part.match, { text: templateText, offset: part.offset, context })
+        .message;
+    } else if (part.inString) probe.push('x'.repeat(part.match.length));
+    else probe.push(part.match === '$$' ? '$$' : '0'.padEnd(part.match.length));
+  }
+  const parsed = tryParseJson(probe.join(''));
+  if (!parsed.ok) {
+    return `${context} is not valid JSON whatever its placeholders hold (${jsonErrorAt(parsed.error, templateText)}); expected a JSON object in which a placeholder outside a string stands for one whole JSON value`;
+  }
+  if (!isObject(parsed.value)) {
+    return `${context} is ${kindOf(parsed.value)}; expected a JSON object ({"key": "value", …})`;
+  }
+  return undefined;
 }
 
 /**
@@ -126,6 +163,77 @@ export function renderBootenv(document: Readonly<Record<string, unknown>>): Boot
     }
   }
   return { text: `${lines.join('\n')}\n`, skipped };
+}
+
+/** A placeholder of a bootconf template, and whether it sits inside a JSON string literal. */
+interface TemplatePlaceholder {
+  /** The placeholder as written: `$$`, `$name`, `${…}`, or a lone `$`. */
+  readonly match: string;
+  /** Offset of its `$` in the template. */
+  readonly offset: number;
+  readonly inString: boolean;
+}
+
+/** {@link PLACEHOLDER}, matching only where `lastIndex` points. */
+const PLACEHOLDER_AT = new RegExp(PLACEHOLDER.source, 'y');
+
+/**
+ * Splits a bootconf template into literal text and placeholders, following
+ * JSON string literals (`"…"` with backslash escapes) to tell which
+ * placeholders sit inside one. Joining the parts gives the template back.
+ */
+function scanTemplate(text: string): (string | TemplatePlaceholder)[] {
+  const parts: (string | TemplatePlaceholder)[] = [];
+  let inString = false;
+  let literalStart = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '$') {
+      PLACEHOLDER_AT.lastIndex = i;
+      // The pattern's last alternative is empty, so it matches at least the "$".
+      const match = PLACEHOLDER_AT.exec(text)?.[0] ?? '$';
+      parts.push(text.slice(literalStart, i), { match, offset: i, inString });
+      i += match.length;
+      literalStart = i;
+      continue;
+    }
+    if (c === '"') inString = !inString;
+    // An escaped character cannot end the string; `\$` still starts a placeholder, as in Python.
+    else if (c === '\\' && inString && text[i + 1] !== '$') i += 1;
+    i += 1;
+  }
+  parts.push(text.slice(literalStart));
+  return parts.filter((part) => part !== '');
+}
+
+/** The key of `$name` / `${name}`, or the inside of any other `${…}`; empty for a lone `$`. */
+function placeholderKey(match: string): string {
+  return match.startsWith('${') ? match.slice(2, -1) : match.slice(1);
+}
+
+/** True when `match` is a placeholder {@link placeholderValue} can fill (given the values). */
+function isPlaceholder(match: string): boolean {
+  return (
+    match === '$$' ||
+    NAME.test(placeholderKey(match)) ||
+    (match.startsWith('${') && asReference(match) !== undefined)
+  );
+}
+
+/** The value of one placeholder: `$$` is `$`, names come from the bag, references from the resolver. */
+function placeholderValue(
+  match: string,
+  bag: AttributeBag,
+  site: Site,
+  resolveReference: ReferenceResolver,
+): string {
+  if (match === '$$') return '$';
+  const key = placeholderKey(match);
+  if (NAME.test(key)) return fromBag(key, bag, site);
+  const reference = match.startsWith('${') ? asReference(match) : undefined;
+  if (reference !== undefined) return fromReference(reference, resolveReference, site);
+  throw invalidPlaceholder(match, site);
 }
 
 /** Looks `key` up in the bag (own keys only: `$constructor` is not a key). */
@@ -169,44 +277,48 @@ function failure(site: Site, message: string): TemplateError {
   );
 }
 
-/** Fills the strings of a parsed JSON template. */
-interface JsonFiller {
-  /** Names the template in error messages. */
-  readonly context: string;
-  /** Fills one string; `where` says which key or value it is. */
-  fill(text: string, where: string): string;
-}
+const STRING_AT = /"(?:[^"\\]|\\.)*"/y;
+const COLON_AT = /\s*:/y;
 
-/** Fills any JSON value; `pointer` is its JSON Pointer (RFC 6901). */
-function fillValue(value: unknown, pointer: string, filler: JsonFiller): unknown {
-  if (typeof value === 'string') return filler.fill(value, `value at ${pointer}`);
-  if (Array.isArray(value))
-    return value.map((item, i) => fillValue(item, `${pointer}/${i}`, filler));
-  if (isObject(value)) return fillObject(value, pointer, filler);
-  return value;
-}
-
-/** Fills keys and values of an object, refusing keys that become equal. */
-function fillObject(
-  object: Record<string, unknown>,
-  pointer: string,
-  filler: JsonFiller,
-): Record<string, unknown> {
-  const entries: [string, unknown][] = [];
-  const seen = new Set<string>();
-  for (const [key, value] of Object.entries(object)) {
-    const child = `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    const filledKey = filler.fill(key, `key at ${child}`);
-    if (seen.has(filledKey)) {
-      throw new TemplateError(
-        `${filler.context}, key at ${child}: becomes "${filledKey}", a key that is already there`,
-      );
+/** The first key that occurs twice in one object of `json` (valid JSON text), if any. */
+function duplicateKey(json: string): string | undefined {
+  // One entry per open object (its keys so far) or array (undefined).
+  const open: (Set<string> | undefined)[] = [];
+  let i = 0;
+  while (i < json.length) {
+    const c = json[i];
+    if (c === '"') {
+      STRING_AT.lastIndex = i;
+      const literal = STRING_AT.exec(json)?.[0] ?? '""';
+      i += literal.length;
+      COLON_AT.lastIndex = i;
+      const keys = open.at(-1);
+      if (keys === undefined || !COLON_AT.test(json)) continue;
+      const key = JSON.parse(literal) as string;
+      if (keys.has(key)) return key;
+      keys.add(key);
+      continue;
     }
-    seen.add(filledKey);
-    entries.push([filledKey, fillValue(value, child, filler)]);
+    if (c === '{') open.push(new Set());
+    else if (c === '[') open.push(undefined);
+    else if (c === '}' || c === ']') open.pop();
+    i += 1;
   }
-  // fromEntries defines own properties, so a "__proto__" key stays a plain key.
-  return Object.fromEntries(entries);
+  return undefined;
+}
+
+/**
+ * A JSON.parse message about `text` with its offset given as line and
+ * column, and without the copy of the text some messages quote.
+ */
+function jsonErrorAt(message: string, text: string): string {
+  const at = / (?:in JSON )?at position (\d+)/.exec(message);
+  if (at === null) return message.replace(/, ".*" is not valid JSON$/s, '');
+  const offset = Number(at[1]);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `${message.slice(0, at.index)} at line ${line}, column ${column}`;
 }
 
 /** JSON.parse without throwing. */
@@ -218,20 +330,17 @@ function tryParseJson(text: string): { ok: true; value: unknown } | { ok: false;
   }
 }
 
-/** Parses a template filled as text. */
-function parseFilledText(text: string, file: string): unknown {
-  const parsed = tryParseJson(text);
-  if (parsed.ok) return parsed.value;
-  throw new TemplateError(`bootconf ${file} is not valid JSON after substitution: ${parsed.error}`);
-}
-
 /** The value as a JSON object, or a TemplateError saying what it is instead. */
 function requireObject(value: unknown, file: string): Record<string, unknown> {
   if (isObject(value)) return value;
-  const found = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
   throw new TemplateError(
-    `bootconf ${file} must be a JSON object ({"key": "value", …}), not ${found}`,
+    `bootconf ${file} must be a JSON object ({"key": "value", …}), not ${kindOf(value)}`,
   );
+}
+
+/** What a non-object JSON value is, for messages: `null`, `an array`, `a string` … */
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 /** True for a non-null, non-array object. */
