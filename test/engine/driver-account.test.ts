@@ -135,7 +135,7 @@ describe('terminating needs only what terminating needs', () => {
     expect(down.failures).toEqual([]);
     expect(cloud(plan.root).instances.map((i) => i.state)).toEqual(['terminated']);
     expect(readFileSync(join(later.logDir, 'web.log'), 'utf8')).toContain(
-      'cannot run the terminate program (pgm_timeout is "soon"; expected a positive number); terminating the machine without it',
+      'cannot run the terminate program (pgm_timeout is "soon"; expected a positive number of seconds, at most 2147483 (about 24 days, the longest timer Node.js allows)); terminating the machine without it',
     );
     later.close();
   });
