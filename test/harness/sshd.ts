@@ -30,6 +30,12 @@ const STOP_GRACE_MS = 2_000;
 export interface SshHostsOptions {
   /** How many sshd "machines" to start. */
   readonly count: number;
+  /**
+   * Listen on one port on every address (each machine still has its own
+   * address), for plans where one `ssh_port` must reach any machine: the
+   * instances of a fake cloud, which hands out addresses only.
+   */
+  readonly samePort?: boolean;
 }
 
 /** One running (or stopped) test machine. `pid` and `hostKeyPublic` change on restart. */
@@ -91,8 +97,11 @@ export async function startSshHosts(options: SshHostsOptions): Promise<SshHosts>
     const authorizedKeysPath = join(dir, 'authorized_keys');
     await writeFile(authorizedKeysPath, await readFile(`${clientKeyPath}.pub`), { mode: 0o644 });
     await chmod(authorizedKeysPath, 0o644);
+    let port: number | undefined;
     for (let i = 0; i < options.count; i++) {
-      states.push(await prepareHost(dir, i, authorizedKeysPath));
+      const state = await prepareHost(dir, i, authorizedKeysPath, port);
+      if (options.samePort) port = state.host.port;
+      states.push(state);
     }
     await Promise.all(states.map(launch));
     return makeHandle(dir, states, username, clientKeyPath, authorizedKeysPath);
@@ -212,11 +221,16 @@ function freePort(address: string): Promise<number> {
   });
 }
 
-async function prepareHost(root: string, i: number, authorizedKeys: string): Promise<HostState> {
+async function prepareHost(
+  root: string,
+  i: number,
+  authorizedKeys: string,
+  wantedPort?: number,
+): Promise<HostState> {
   const dir = join(root, `host-${i}`);
   await mkdir(dir, { mode: 0o755 });
   const address = nextAddress();
-  const port = await freePort(address);
+  const port = wantedPort ?? (await freePort(address));
   const hostKeyPublic = await newHostKey(dir);
   const configFile = join(dir, 'sshd_config');
   await writeFile(configFile, sshdConfig(dir, address, port, authorizedKeys));
