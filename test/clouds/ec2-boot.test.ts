@@ -49,7 +49,8 @@ describe('a two-level EC2 plan through the CLI', () => {
   it('launches tagged instances, flows attributes from level 1 to level 2 over SSH, and terminates every instance', async () => {
     const base = cleanup.base();
     const plan = cleanup.plan({
-      'top.conf': `${ec2SshDefaults(hosts, base, 'readypgm: ready.sh\n')}${ec2Profile(cloud)}${runlevels(2)}`,
+      'top.conf': `${ec2SshDefaults(hosts, base, 'readypgm: ready.sh\nuser_data: files/user-data.txt\n')}${ec2Profile(cloud)}${runlevels(2)}`,
+      'files/user-data.txt': '#cloud-config\n',
       'l1.conf': '[svc-db]\nbootpgm: boot.sh\nbootpgm_args: password=pw-${.service}\n',
       'l2.conf':
         '[svc-web]\nreplica_count: 2\nbootpgm: boot.sh\nbootpgm_args: db=${db.hostname} dbid=${db.instance_id} pass=${db.password}\n',
@@ -76,6 +77,8 @@ describe('a two-level EC2 plan through the CLI', () => {
           'cloudboot-token': record(name)?.launchToken,
         });
         expect(instance?.token).toBe(record(name)?.launchToken);
+        // user_data is a file named relative to the plan file that says it.
+        expect(instance?.request.UserData).toBe(Buffer.from('#cloud-config\n').toString('base64'));
         expect(record(name)).toMatchObject({ state: 'ready', hostname: instance?.publicIp });
         // The boot program ran on the machine behind the instance's address.
         expect(record(name)?.published.server).toBe(
