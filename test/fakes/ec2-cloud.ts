@@ -34,7 +34,7 @@ const STATE_CODES = {
 } as const;
 
 /** An EC2 instance state name. */
-export type FakeEc2State = keyof typeof STATE_CODES;
+export type Ec2StateName = keyof typeof STATE_CODES;
 
 /** Faults the fake injects; change them at any time. */
 export interface Ec2Faults {
@@ -103,9 +103,23 @@ export interface FakeEc2Instance {
   /** Every parameter of the `RunInstances` call that made it, as sent. */
   readonly request: Readonly<Record<string, string>>;
   /** State now (instances no longer listed stay `terminated` here). */
-  readonly state: FakeEc2State;
+  readonly state: Ec2StateName;
   /** True once EC2 no longer lists it (terminated long enough ago). */
   readonly purged: boolean;
+}
+
+/**
+ * `GET` this path of the fake for {@link FakeEc2State} as JSON: how a fake
+ * running in another process (see `serve-ec2.ts`) is inspected. It is not
+ * part of EC2's API.
+ */
+export const STATE_PATH = '/_fake/state';
+
+/** What `GET /_fake/state` answers. */
+export interface FakeEc2State {
+  readonly calls: Record<string, number>;
+  readonly faults: Record<string, number>;
+  readonly instances: ReadonlyArray<{ id: string; token: string | undefined; state: Ec2StateName }>;
 }
 
 /** A running fake EC2. */
@@ -246,7 +260,7 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
   let callNumber = 0;
   let nextAddress = 0;
 
-  const stateOf = (i: Instance, now = Date.now()): FakeEc2State => {
+  const stateOf = (i: Instance, now = Date.now()): Ec2StateName => {
     if (i.endedAt !== undefined)
       return now < i.endedAt + shuttingDownMs ? 'shutting-down' : 'terminated';
     if (i.stoppedAt !== undefined)
@@ -465,7 +479,7 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
       i.endedAt ??= now;
       return { id: i.id, before, after: stateOf(i, now) };
     });
-    const state = (name: FakeEc2State) => el('code', STATE_CODES[name]) + el('name', name);
+    const state = (name: Ec2StateName) => el('code', STATE_CODES[name]) + el('name', name);
     return {
       ...response(
         'TerminateInstances',
@@ -582,6 +596,11 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
+    if (req.method === 'GET' && req.url === STATE_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fakeState()));
+      return;
+    }
     let result: Answer;
     try {
       if (req.method !== 'POST')
@@ -639,6 +658,14 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
     if (i === undefined) throw new Error(`the fake EC2 has no instance ${id}`);
     return i;
   };
+
+  function fakeState(): FakeEc2State {
+    return {
+      calls: { ...calls },
+      faults: { ...struck },
+      instances: instances.map((i) => ({ id: i.id, token: i.token, state: stateOf(i) })),
+    };
+  }
 
   return {
     url: `http://127.0.0.1:${port}`,

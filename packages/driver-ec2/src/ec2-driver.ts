@@ -21,8 +21,8 @@ import { askedOf, type RootDevices, runInstancesInput } from './ec2-launch.js';
 import { Ec2SettingsError, parseAccountSettings, parseLaunchSettings } from './ec2-settings.js';
 
 /**
- * Creates an EC2 driver for one account and region from plan keys (see the
- * package README for the keys). Does no I/O; the SDK client is made on first use.
+ * Creates an EC2 driver for one account and region from plan keys (listed in
+ * docs/drivers/ec2.md). Does no I/O; the SDK client is made on first use.
  *
  * - `launch` is idempotent per token: EC2 returns the instance of an earlier
  *   call with the same `ClientToken`. When it rejects with kind `transient`
