@@ -105,9 +105,18 @@ export class Ec2Api {
   }
 }
 
+/** A call EC2 has not answered in this long is given up (and retried by core). */
+const REQUEST_TIMEOUT_MS = 60_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
 function clientConfig(account: Ec2AccountSettings): EC2ClientConfig {
   return {
     maxAttempts: 1,
+    requestHandler: {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
     ...(account.region !== undefined && { region: account.region }),
     ...(account.endpoint !== undefined && { endpoint: account.endpoint }),
     ...(account.credentials !== undefined && { credentials: account.credentials }),
