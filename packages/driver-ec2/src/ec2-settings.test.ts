@@ -45,6 +45,16 @@ describe('EC2 settings', () => {
     expect(() => createDriver({ iaas: 'us-east-1', aws_sesion_token: 'x' })).toThrow(
       "the ec2 driver's plan keys have a problem: aws_sesion_token is not a key of the ec2 driver; expected one of aws_profile, aws_session_token",
     );
+    expect(() =>
+      createDriver({ iaas: 'us-east-1', aws_profil: 'dev', spot: 'often', ssh_address: 'x' }),
+    ).toThrow(
+      [
+        "the ec2 driver's plan keys have 3 problems:",
+        'aws_profil is not a key of the ec2 driver; expected one of aws_profile, aws_session_token',
+        'ssh_address is "x"; expected public or private',
+        'spot is "often"; expected true or false',
+      ].join('\n  '),
+    );
     // Keys without the driver's prefix belong to others (core, other drivers).
     expect(() => createDriver({ iaas: 'us-east-1', api_calls_per_second: '5' })).not.toThrow();
   });

@@ -206,11 +206,13 @@ function readTags(r: Reader): Record<string, string> {
   return tags;
 }
 
-function readLaunch(r: Reader, spec: LaunchSpec): Ec2LaunchSettings {
-  const image = spec.image?.trim() ?? '';
-  if (image === '')
-    r.problems.push('image is not given; expected an AMI id or resolve:ssm:PARAMETER');
-  const groups = spec.securityGroups.map((g) => g.trim()).filter((g) => g !== '');
+/** The launch settings that come from the service's own keys, not from the launch spec. */
+type LaunchKeys = Omit<
+  Ec2LaunchSettings,
+  'image' | 'instanceType' | 'keyName' | 'securityGroupIds' | 'securityGroupNames'
+>;
+
+function readLaunchKeys(r: Reader): LaunchKeys {
   const rootText = r.text('root_volume_gb');
   let rootVolumeGb: number | undefined;
   if (rootText !== undefined) {
@@ -227,12 +229,6 @@ function readLaunch(r: Reader, spec: LaunchSpec): Ec2LaunchSettings {
   const availabilityZone = r.text('availability_zone');
   const userDataFile = r.text('user_data');
   return {
-    image,
-    ...(spec.allocation !== undefined &&
-      spec.allocation !== '' && { instanceType: spec.allocation }),
-    ...(spec.keyName !== undefined && spec.keyName !== '' && { keyName: spec.keyName }),
-    securityGroupIds: groups.filter((g) => g.startsWith('sg-')),
-    securityGroupNames: groups.filter((g) => !g.startsWith('sg-')),
     ...(subnet !== undefined && { subnet }),
     ...(availabilityZone !== undefined && { availabilityZone }),
     ...(profile !== undefined && {
@@ -246,9 +242,28 @@ function readLaunch(r: Reader, spec: LaunchSpec): Ec2LaunchSettings {
   };
 }
 
+function readLaunch(r: Reader, spec: LaunchSpec): Ec2LaunchSettings {
+  const image = spec.image?.trim() ?? '';
+  if (image === '')
+    r.problems.push('image is not given; expected an AMI id or resolve:ssm:PARAMETER');
+  const groups = spec.securityGroups.map((g) => g.trim()).filter((g) => g !== '');
+  return {
+    image,
+    ...(spec.allocation !== undefined &&
+      spec.allocation !== '' && { instanceType: spec.allocation }),
+    ...(spec.keyName !== undefined && spec.keyName !== '' && { keyName: spec.keyName }),
+    securityGroupIds: groups.filter((g) => g.startsWith('sg-')),
+    securityGroupNames: groups.filter((g) => !g.startsWith('sg-')),
+    ...readLaunchKeys(r),
+  };
+}
+
 /**
  * The account settings a driver is created with (region, endpoint,
- * credentials, profile, `ssh_address`); also refuses unknown `aws_` keys.
+ * credentials, profile, `ssh_address`). Every other key of the driver that is
+ * given (`root_volume_gb`, `spot`, `tags`, …) is checked too, and unknown
+ * `aws_` keys refused, so a plan's problems are reported together, before
+ * anything is launched.
  * @throws Ec2SettingsError listing every problem.
  */
 export function parseAccountSettings(
@@ -257,6 +272,7 @@ export function parseAccountSettings(
 ): Ec2AccountSettings {
   const r = new Reader(settings);
   const account = readAccount(r, env);
+  readLaunchKeys(r);
   if (r.problems.length > 0) throw new Ec2SettingsError(r.problems);
   return account;
 }
