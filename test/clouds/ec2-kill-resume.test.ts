@@ -101,7 +101,7 @@ describe.concurrent('EC2 kill-and-resume trials', () => {
       addresses: ['127.0.0.1'],
       bootDelayMs: 50 + Math.floor(random() * 300),
       random,
-      faults: { throttleEvery: 5, loseAnswerRate: 0.25 },
+      faults: { throttleEvery: 7, loseAnswerRate: 0.2 },
     });
     const plan = trialPlan(cloud);
     try {

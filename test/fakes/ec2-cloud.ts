@@ -42,9 +42,9 @@ export interface Ec2Faults {
   throttleEvery?: number;
   /** `RunInstances` for these instance types or availability zones answers `InsufficientInstanceCapacity`. */
   capacity?: { instanceTypes?: readonly string[]; zones?: readonly string[] };
-  /** This many `RunInstances`/`TerminateInstances` calls do their work, then drop the connection unanswered. */
+  /** This many `RunInstances` calls create their instance, then drop the connection unanswered. */
   loseAnswers?: number;
-  /** Probability (0..1) that such a call loses its answer the same way (drawn from the fake's `random`). */
+  /** Probability (0..1) that a `RunInstances` call loses its answer the same way (drawn from the fake's `random`). */
   loseAnswerRate?: number;
   /** Extra boot time of instances launched while set (a slow boot). */
   slowBootMs?: number;
@@ -480,19 +480,16 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
       return { id: i.id, before, after: stateOf(i, now) };
     });
     const state = (name: Ec2StateName) => el('code', STATE_CODES[name]) + el('name', name);
-    return {
-      ...response(
-        'TerminateInstances',
-        items(
-          'instancesSet',
-          changes,
-          (c) =>
-            el('instanceId', c.id) +
-            `<currentState>${state(c.after)}</currentState><previousState>${state(c.before)}</previousState>`,
-        ),
+    return response(
+      'TerminateInstances',
+      items(
+        'instancesSet',
+        changes,
+        (c) =>
+          el('instanceId', c.id) +
+          `<currentState>${state(c.after)}</currentState><previousState>${state(c.before)}</previousState>`,
       ),
-      lose: loseThisAnswer(),
-    };
+    );
   }
 
   function describeRegions(): Answer {
