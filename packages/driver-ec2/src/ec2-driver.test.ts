@@ -360,3 +360,25 @@ describe('EC2 errors by kind', () => {
     expect(calls('RunInstances')).toBe(before);
   });
 });
+
+describe('EC2 credentials from the AWS default chain', () => {
+  it('uses the profile aws_profile names in the shared credentials file', async () => {
+    const credentials = join(dir, 'credentials');
+    writeFileSync(
+      credentials,
+      `[dev]\naws_access_key_id = ${cloud.accessKeyId}\naws_secret_access_key = s\n[other]\naws_access_key_id = AKIAOTHERACCOUNT\naws_secret_access_key = s\n`,
+      { mode: 0o600 },
+    );
+    const saved = { ...process.env };
+    process.env.AWS_SHARED_CREDENTIALS_FILE = credentials;
+    process.env.AWS_CONFIG_FILE = join(dir, 'no-config');
+    try {
+      const viaProfile = (profile: string) =>
+        createDriver({ iaas: 'us-east-1', iaas_url: cloud.url, aws_profile: profile });
+      await expect(viaProfile('dev').validate()).resolves.toBeUndefined();
+      expect((await rejection(viaProfile('other').validate())).kind).toBe('auth');
+    } finally {
+      process.env = saved;
+    }
+  });
+});
