@@ -18,7 +18,12 @@ import { Ec2Api } from './ec2-client.js';
 import { EC2_DRIVER_NAME, ec2Error } from './ec2-errors.js';
 import { describeInstances, findInstancesByTags, terminateInstances } from './ec2-instances.js';
 import { askedOf, type RootDevices, runInstancesInput } from './ec2-launch.js';
-import { Ec2SettingsError, parseAccountSettings, parseLaunchSettings } from './ec2-settings.js';
+import {
+  type Ec2LaunchSettings,
+  Ec2SettingsError,
+  parseAccountSettings,
+  parseLaunchSettings,
+} from './ec2-settings.js';
 
 /**
  * Creates an EC2 driver for one account and region from plan keys (listed in
@@ -56,7 +61,7 @@ export function createDriver(settings: DriverSettings): Driver {
     capabilities: { launchesMachines: true, findsByTags: true },
 
     async launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
-      let launch: ReturnType<typeof parseLaunchSettings>['launch'];
+      let launch: Ec2LaunchSettings;
       try {
         launch = parseLaunchSettings(spec).launch;
       } catch (error) {

@@ -6,7 +6,7 @@
  * exists untagged and no separate `CreateTags` call can be lost.
  */
 import { readFile } from 'node:fs/promises';
-import type { RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
+import type { _InstanceType, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
 import { DriverError, type LaunchContext } from '@cloudboot/core';
 import type { Ec2Api } from './ec2-client.js';
 import { EC2_DRIVER_NAME, type Ec2Asked, ec2Error } from './ec2-errors.js';
@@ -136,7 +136,10 @@ export async function runInstancesInput(
       { ResourceType: 'instance', Tags: tags },
       { ResourceType: 'volume', Tags: tags },
     ],
-    ...(launch.instanceType !== undefined && { InstanceType: launch.instanceType as never }),
+    // The SDK's list of types is closed; newer ones (and other clouds' own) are sent as written.
+    ...(launch.instanceType !== undefined && {
+      InstanceType: launch.instanceType as _InstanceType,
+    }),
     ...(launch.keyName !== undefined && { KeyName: launch.keyName }),
     ...(launch.securityGroupIds.length > 0 && { SecurityGroupIds: [...launch.securityGroupIds] }),
     ...(launch.securityGroupNames.length > 0 && {
