@@ -65,7 +65,7 @@ export class Ec2Api {
     );
   }
 
-  /** `DescribeRegions` of the client's own region: a cheap authenticated call. */
+  /** `DescribeRegions`: a cheap authenticated call. */
   describeRegions(signal?: AbortSignal): Promise<DescribeRegionsCommandOutput> {
     return this.#send((c, o) => c.send(new DescribeRegionsCommand({}), o), signal);
   }
@@ -96,12 +96,6 @@ export class Ec2Api {
       }
       throw error;
     }
-  }
-
-  /** Closes the client's sockets. */
-  close(): void {
-    this.#client?.destroy();
-    this.#client = undefined;
   }
 }
 

@@ -381,4 +381,26 @@ describe('EC2 credentials from the AWS default chain', () => {
       process.env = saved;
     }
   });
+
+  it('says to set iaas when neither the plan, the environment nor a profile names a region', async () => {
+    const saved = { ...process.env };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    process.env.AWS_CONFIG_FILE = join(dir, 'no-config');
+    try {
+      const error = await rejection(
+        createDriver({
+          iaas_url: cloud.url,
+          iaas_key: cloud.accessKeyId,
+          iaas_secret: 's',
+        }).validate(),
+      );
+      expect(error.kind).toBe('invalid-request');
+      expect(error.message).toContain(
+        'no region: set iaas to an EC2 region (or AWS_REGION, or a region in the AWS profile)',
+      );
+    } finally {
+      process.env = saved;
+    }
+  });
 });
