@@ -10,11 +10,13 @@
  * the SSH scenario starts real sshd processes on loopback addresses.
  *
  *   pnpm bench [--runs N] [--only NAME]
+ *   pnpm bench ec2          (only the EC2 benchmark, see ec2-bench.ts)
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
+import { runEc2Bench } from './ec2-bench.js';
 import { median, SCENARIOS, type Scenario } from './scenarios.js';
 
 interface Sample {
@@ -79,9 +81,12 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
+    allowPositionals: true,
   });
+  const only = values.only ?? positionals[0];
+  if (only === 'ec2') return runEc2Bench();
   const runs = Number(values.runs);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`# cloudboot benchmark\n`);
@@ -93,9 +98,7 @@ async function main(): Promise<void> {
     '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const scenario of SCENARIOS.filter(
-    (s) => values.only === undefined || s.name === values.only,
-  )) {
+  for (const scenario of SCENARIOS.filter((s) => only === undefined || s.name === only)) {
     await runOnce(scenario, 0);
     const samples: Sample[] = [];
     for (let i = 1; i <= runs; i++) samples.push(await runOnce(scenario, i));
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
       `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} |`,
     );
   }
+  if (only === undefined) await runEc2Bench();
 }
 
 await main();

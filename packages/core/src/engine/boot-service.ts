@@ -192,8 +192,20 @@ async function contextualize(
   ctx.move(name, 'contextualizing');
   try {
     // An earlier attempt may have left files (a stale bootout.json); start clean.
-    if (before === 'failed' || before === 'contextualizing')
-      await removeWorkdir(session, settings.workdir);
+    if (before === 'failed' || before === 'contextualizing') {
+      const removed = await removeWorkdir(session, settings.workdir);
+      // A crash between creating the directory and writing its ownership mark
+      // leaves it empty: rmdir removes only an empty directory, so nothing of
+      // anyone else's can be lost.
+      if (!removed && before === 'contextualizing') {
+        await session.run({
+          program: 'rmdir',
+          args: ['--', settings.workdir],
+          cwd: '/',
+          timeoutMs: 30_000,
+        });
+      }
+    }
     await prepareWorkdir(session, settings.workdir);
     const bag = ctx.attrs.bag(name);
     const template =

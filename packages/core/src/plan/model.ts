@@ -78,6 +78,8 @@ export const PATH_KEYS: ReadonlySet<string> = new Set([
   'readypgm',
   'terminatepgm',
   'localsshkeypath',
+  // A driver key (EC2's user data file), resolved like the program files.
+  'user_data',
 ]);
 
 /** Every service key cloudboot understands (plan format of BRIEF §3 plus cloudboot's own). */
