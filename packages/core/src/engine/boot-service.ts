@@ -9,15 +9,10 @@ import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../err
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import {
-  InstallError,
-  prepareWorkdir,
-  readBootout,
-  removeWorkdir,
-  writeBootFiles,
-} from './programs.js';
+import { InstallError, readBootout, writeBootFiles } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
 import { type ServiceSettings, serviceSettings } from './service-settings.js';
+import { ownsServiceDir, prepareServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
 
 /** Options of {@link bootService}. */
 export interface BootServiceOptions {
@@ -155,18 +150,27 @@ export async function bootService(
 
   // A restarted service that failed (even after contextualizing: its ready
   // program failed) is contextualized again, as `restart` promises.
+  let dirs: ServiceDir;
+  try {
+    dirs = await serviceDir(ctx, session, settings);
+  } catch (error) {
+    if (ctx.aborted) return ctx.interrupted(name);
+    if (error instanceof RemoteError) return fail('connect', error);
+    throw error;
+  }
   if (!record.contextualized || (options.restart && record.state === 'failed')) {
-    const outcome = await contextualize(ctx, session, settings, started);
+    const outcome = await contextualize(ctx, session, settings, dirs, started);
     if (outcome !== undefined) return outcome;
   }
   if (ctx.aborted) return ctx.interrupted(name);
-  return checkReady(ctx, session, settings, started);
+  return checkReady(ctx, session, settings, dirs, started);
 }
 
 async function contextualize(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
+  dirs: ServiceDir,
   started: number,
 ): Promise<ServiceOutcome | undefined> {
   const name = settings.name;
@@ -174,9 +178,12 @@ async function contextualize(
   ctx.move(name, 'contextualizing');
   try {
     // An earlier attempt may have left files (a stale bootout.json); start clean.
-    if (before === 'failed' || before === 'contextualizing')
-      await removeWorkdir(session, settings.workdir);
-    await prepareWorkdir(session, settings.workdir);
+    if (
+      (before === 'failed' || before === 'contextualizing') &&
+      (await ownsServiceDir(session, dirs))
+    )
+      await session.removeDir(dirs.dir);
+    await prepareServiceDir(session, dirs, settings, ctx.store.runName);
     const bag = ctx.attrs.bag(name);
     const template =
       settings.bootconf === undefined
@@ -195,15 +202,15 @@ async function contextualize(
         `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
       );
     }
-    await writeBootFiles(session, settings.workdir, bootconf.json, bootenv.text);
+    await writeBootFiles(session, dirs.dir, bootconf.json, bootenv.text);
     if (settings.bootpgm !== undefined) {
-      const result = await runProgram(ctx, session, settings, settings.bootpgm);
+      const result = await runProgram(ctx, session, settings, settings.bootpgm, dirs.dir);
       // Left `contextualizing`: resume runs the boot program again.
       if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
     }
-    const published = await readBootout(session, settings.workdir);
+    const published = await readBootout(session, dirs.dir);
     ctx.move(name, 'contextualized', {
       contextualized: true,
       published,
@@ -223,12 +230,13 @@ async function checkReady(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
+  dirs: ServiceDir,
   started: number,
 ): Promise<ServiceOutcome> {
   const name = settings.name;
   if (settings.readypgm !== undefined) {
     try {
-      const result = await runProgram(ctx, session, settings, settings.readypgm);
+      const result = await runProgram(ctx, session, settings, settings.readypgm, dirs.dir);
       if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.readypgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'ready', failure, result, started);

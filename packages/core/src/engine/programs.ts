@@ -50,10 +50,10 @@ export async function installProgram(
   const remote = posix.join(workdir, name);
   const data = await files.read(localPath);
   if (!name.endsWith(TARBALL)) {
-    await session.writeFile(remote, data, 0o755);
+    await session.writeFile(remote, data, 0o700);
     return remote;
   }
-  await session.writeFile(remote, data, 0o644);
+  await session.writeFile(remote, data, 0o600);
   const top = name.slice(0, -TARBALL.length);
   const unpack = await session.run({
     program: 'tar',
@@ -123,51 +123,4 @@ export async function readBootout(
     attrs[k] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   return attrs;
-}
-
-/**
- * The file cloudboot writes first into every working directory it makes:
- * its presence is what lets cloudboot remove the directory again. A
- * directory without it was not made by cloudboot and is never removed
- * (a `workdir` of `/` and a service named `etc` must not cost `/etc`).
- */
-export const OWNERSHIP_MARK = 'bootconf.json';
-
-/**
- * Creates a service's working directory, or accepts an existing one that
- * cloudboot made (it has the {@link OWNERSHIP_MARK}).
- * @throws Error naming the directory when it exists and is someone else's.
- */
-export async function prepareWorkdir(session: MachineSession, workdir: string): Promise<void> {
-  if (await session.createDir(workdir)) return;
-  if ((await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) !== undefined) {
-    // Left by an earlier boot (dash-nine keeps directories): not this boot's output.
-    await session.run({
-      program: 'rm',
-      args: ['-f', '--', BOOTOUT],
-      cwd: workdir,
-      timeoutMs: 30_000,
-    });
-    return;
-  }
-  throw new Error(
-    `working directory ${workdir} already exists and was not made by cloudboot (it has no ${OWNERSHIP_MARK}); set workdir so that each service gets a directory of its own, or remove it`,
-  );
-}
-
-/**
- * Removes a service's working directory if cloudboot made it: it has the
- * {@link OWNERSHIP_MARK}, or `createdNow` says this operation created it.
- * Resolves whether it was removed.
- */
-export async function removeWorkdir(
-  session: MachineSession,
-  workdir: string,
-  createdNow = false,
-): Promise<boolean> {
-  if (!createdNow && (await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) === undefined) {
-    return false;
-  }
-  await session.removeDir(workdir);
-  return true;
 }

@@ -27,22 +27,17 @@ export function programArgs(
   );
 }
 
-/** Uploads (and unpacks) the program, then runs it from the working directory. */
+/** Uploads (and unpacks) the program into `workdir`, then runs it from there. */
 export async function runProgram(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
   program: ProgramSetting,
+  workdir: string,
 ): Promise<RunResult> {
   const name = settings.name;
   const args = programArgs(ctx, name, program);
-  const path = await installProgram(
-    session,
-    ctx.files,
-    program.path,
-    settings.workdir,
-    settings.timeoutMs,
-  );
+  const path = await installProgram(session, ctx.files, program.path, workdir, settings.timeoutMs);
   const secrets = ctx.attrs.secrets(name);
   ctx.logs.note(
     name,
@@ -51,7 +46,7 @@ export async function runProgram(
   const result = await session.run({
     program: path,
     args,
-    cwd: settings.workdir,
+    cwd: workdir,
     timeoutMs: settings.timeoutMs,
     ...(ctx.signal !== undefined && { signal: ctx.signal }),
     onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),

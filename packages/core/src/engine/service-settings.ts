@@ -3,7 +3,7 @@
  * moment they are needed (so references to earlier levels see current values).
  */
 import { userInfo } from 'node:os';
-import { dirname, posix } from 'node:path';
+import { dirname } from 'node:path';
 import type { DriverSettings, LaunchSpec } from '../driver/driver.js';
 import { TemplateError } from '../errors.js';
 import type { MachineTarget } from '../exec/machine.js';
@@ -11,8 +11,6 @@ import { KNOWN_SERVICE_KEYS, PROGRAM_ARG_KEYS } from '../plan/model.js';
 import { parseBoolean } from '../plan/values.js';
 import type { Attributes } from './attributes.js';
 
-/** Default base of working directories on machines (BRIEF §3). */
-export const DEFAULT_WORKDIR = '/tmp/nimbusready';
 /** Default `pgm_timeout`, in seconds. */
 export const DEFAULT_PGM_TIMEOUT_S = 1200;
 
@@ -38,8 +36,12 @@ export interface ServiceSettings {
   readonly driverSettings: DriverSettings;
   readonly launchSpec: LaunchSpec;
   readonly target: MachineTarget;
-  /** The service's working directory on its machine. */
-  readonly workdir: string;
+  /**
+   * The plan's `workdir`: base of the run's working directories on the
+   * machine (`~/…` is the login user's home); undefined for the default,
+   * `~/.cloudboot/work`. See `workdirs.ts`.
+   */
+  readonly workdirBase: string | undefined;
   readonly bootconf?: string;
   readonly bootpgm?: ProgramSetting;
   readonly readypgm?: ProgramSetting;
@@ -81,10 +83,10 @@ function localUserName(): string {
   }
 }
 
-/** The `workdir` base: programs are run by path from inside it, so it must be absolute. */
-function absoluteWorkdir(value: string | undefined): string {
-  if (value === undefined) return DEFAULT_WORKDIR;
-  if (!value.startsWith('/')) {
+/** The `workdir` base: programs are run by path from inside it, so it must be absolute (or `~/…`). */
+function absoluteWorkdir(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!value.startsWith('/') && value !== '~' && !value.startsWith('~/')) {
     throw new TemplateError(`workdir is "${value}"; expected an absolute path on the machine`);
   }
   return value;
@@ -188,7 +190,7 @@ export function serviceSettings(attrs: Attributes, name: string): ServiceSetting
           ...(privateKeyPath !== undefined && { privateKeyPath }),
           ...(expectedHostKey !== undefined && { expectedHostKey }),
         },
-    workdir: posix.join(absoluteWorkdir(key('workdir')), name),
+    workdirBase: absoluteWorkdir(key('workdir')),
     ...(key('bootconf') !== undefined && { bootconf: key('bootconf') }),
     ...(program('bootpgm') && { bootpgm: program('bootpgm') }),
     ...(program('readypgm') && { readypgm: program('readypgm') }),

@@ -7,9 +7,9 @@ import { RemoteError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { OWNERSHIP_MARK, removeWorkdir } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
 import { driverAccount, type ServiceSettings, serviceSettings } from './service-settings.js';
+import { ownsServiceDir, removeServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
 
 /** Options of {@link shutdownService}. */
 export interface ShutdownServiceOptions {
@@ -116,20 +116,18 @@ async function cleanUpMachine(
       tails: {},
     };
   }
-  // Recreated when gone (a machine whose /tmp was wiped); never someone else's.
-  const createdNow = await session.createDir(settings.workdir);
-  const ours =
-    createdNow || (await session.readFile(`${settings.workdir}/${OWNERSHIP_MARK}`)) !== undefined;
-  if (!ours) {
+  // Terminate makes nothing: a directory that is gone, or that this run did not make, is left alone.
+  const dirs = await serviceDir(ctx, session, settings);
+  if (!(await ownsServiceDir(session, dirs))) {
     ctx.logs.note(
       name,
-      `${settings.workdir} was not made by cloudboot: not running the terminate program in it, not removing it`,
+      `${dirs.dir} is not there or was not made by this run: no terminate program run in it, nothing removed`,
     );
     return undefined;
   }
-  const failure = await runTerminateProgram(ctx, session, settings);
+  const failure = await runTerminateProgram(ctx, session, settings, dirs);
   if (failure !== undefined) return failure;
-  await removeWorkdir(session, settings.workdir, true);
+  await removeServiceDir(session, dirs);
   return undefined;
 }
 
@@ -137,9 +135,10 @@ async function runTerminateProgram(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
+  dirs: ServiceDir,
 ): Promise<CleanUpFailure | undefined> {
   if (settings.terminatepgm === undefined) return undefined;
-  const result = await runProgram(ctx, session, settings, settings.terminatepgm);
+  const result = await runProgram(ctx, session, settings, settings.terminatepgm, dirs.dir);
   const failure = programFailure(settings.terminatepgm, result, settings.timeoutMs);
   if (failure === undefined) return undefined;
   return {

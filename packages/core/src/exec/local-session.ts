@@ -4,8 +4,16 @@
  * run from there, killed at their timeout.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { MachineSession, RunRequest, RunResult } from './machine.js';
+import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
+import type {
+  ClaimRequest,
+  ClaimResult,
+  MachineSession,
+  RunRequest,
+  RunResult,
+} from './machine.js';
 import { OutputTail } from './output-tail.js';
 import { ShellSpawner } from './shell-spawner.js';
 
@@ -50,9 +58,20 @@ export class LocalSession implements MachineSession {
     return writeWithMode(path, data, mode);
   }
 
-  async createDir(dir: string): Promise<boolean> {
-    // mkdir with `recursive` returns the first directory it created, if any.
-    return (await mkdir(dir, { recursive: true })) !== undefined;
+  async homeDir(): Promise<string> {
+    return homedir();
+  }
+
+  claimDir(request: ClaimRequest): Promise<ClaimResult> {
+    return claimLocalDir(request);
+  }
+
+  ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+    return ownsLocalDir(dir, markFile, mark);
+  }
+
+  async removeEmptyDir(dir: string): Promise<void> {
+    await rmdir(dir).catch(() => {});
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {

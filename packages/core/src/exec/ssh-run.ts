@@ -15,6 +15,8 @@ export interface CommandExit {
   readonly code: number | null | undefined;
   readonly signal: string | null;
   readonly stderr: string;
+  /** The last few KiB of stdout. */
+  readonly stdout: string;
 }
 
 /** Signals the executor sends to a program it stops. */
@@ -42,10 +44,11 @@ export function execCommand(client: Client, command: string): Promise<CommandExi
     (channel) =>
       new Promise((resolve) => {
         const stderr = new OutputTail();
-        channel.on('data', () => {});
+        const stdout = new OutputTail();
+        channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         channel.on('close', (code?: number | null, signal?: string) =>
-          resolve({ code, signal: signal ?? null, stderr: stderr.text() }),
+          resolve({ code, signal: signal ?? null, stderr: stderr.text(), stdout: stdout.text() }),
         );
         channel.end();
       }),

@@ -152,6 +152,7 @@ export class RunStore {
   readonly file: string;
 
   readonly #statements = new Map<string, Database.Statement>();
+  #machineMark: string | undefined;
 
   /** A prepared statement, compiled once per handle. */
   #sql(text: string): Database.Statement {
@@ -450,6 +451,20 @@ export class RunStore {
       at: r.at,
       detail: r.detail,
     }));
+  }
+
+  /**
+   * The random id that, with the run's name, marks the working directories
+   * this run makes on machines (made and committed on first use).
+   */
+  machineMark(): string {
+    this.#machineMark ??= this.#db.transaction(() => {
+      this.#sql(
+        "INSERT INTO meta (key, value) VALUES ('machine_mark', ?) ON CONFLICT(key) DO NOTHING",
+      ).run(randomUUID().replaceAll('-', ''));
+      return this.#meta('machine_mark') ?? '';
+    })();
+    return this.#machineMark;
   }
 
   /** Globals given on the command line, stored so later commands need not repeat them. */
