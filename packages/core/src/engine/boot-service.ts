@@ -10,6 +10,7 @@ import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
 import { type ServiceSettings, serviceSettings } from './service-settings.js';
 import { ownsServiceDir, prepareServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
@@ -35,6 +36,7 @@ export async function bootService(
   let record = ctx.record(name);
   if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
+  await reapLeftovers(ctx, name);
   // Nothing to check on a service that never got that far or was shut down.
   if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
     return { service: name, level: record.level, status: 'not-executed' };

@@ -4,21 +4,72 @@
  * `.tar.gz` bundles with `run.sh`) uploaded there and run from there,
  * `bootconf.json` + `bootenv.sh` beside them, `bootout.json` read back.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import type { MachineSession, RunResult } from '../exec/machine.js';
+import type { Plan } from '../plan/model.js';
+import { envVariableName } from '../plan/values.js';
+import type { RunStore } from '../state/run-store.js';
 
-/** Local program files read once per operation, however many services use them. */
+/** Plan keys naming local files that commands after the boot still need. */
+const INPUT_KEYS = ['bootpgm', 'readypgm', 'terminatepgm', 'bootconf'] as const;
+
+/**
+ * Stores in the run database every file the plan names for its programs and
+ * bootconf templates (boot and reload), so that later commands use the
+ * run's own copy, wherever the plan directory went. A path that is only
+ * known once a `${…}` reference is resolved is stored when first read.
+ */
+export function storePlanInputs(store: RunStore, plan: Plan): void {
+  const paths = new Set<string>();
+  for (const service of plan.levels.flatMap((level) => level.services)) {
+    for (const key of INPUT_KEYS) {
+      const value = service.keys[key]?.value;
+      if (value !== undefined && !value.includes('${') && envVariableName(value) === undefined) {
+        paths.add(value);
+      }
+    }
+  }
+  const files: Array<readonly [string, Buffer]> = [];
+  for (const path of paths) {
+    try {
+      files.push([path, readFileSync(path)]);
+    } catch {
+      // A file that cannot be read is reported by the command that needs it.
+    }
+  }
+  store.storeInputs(files);
+}
+
+/**
+ * Local program files of an operation: the run's stored copy (see
+ * {@link storePlanInputs}), or the file read (and stored) on first use.
+ * Each is read once per operation, however many services use it.
+ */
 export class ProgramFiles {
   readonly #cache = new Map<string, Promise<Buffer>>();
+  readonly #store: RunStore;
+
+  constructor(store: RunStore) {
+    this.#store = store;
+  }
 
   /** Contents of a local file. */
   read(path: string): Promise<Buffer> {
     let data = this.#cache.get(path);
     if (data === undefined) {
-      data = readFile(path);
+      data = this.#load(path);
       this.#cache.set(path, data);
     }
+    return data;
+  }
+
+  async #load(path: string): Promise<Buffer> {
+    const stored = this.#store.input(path);
+    if (stored !== undefined) return stored;
+    const data = await readFile(path);
+    this.#store.storeInputs([[path, data]]);
     return data;
   }
 }

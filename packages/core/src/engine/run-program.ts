@@ -3,7 +3,7 @@
  * output, and turns the result into a one-sentence verdict.
  */
 import { basename } from 'node:path';
-import type { MachineSession, RunResult } from '../exec/machine.js';
+import { type MachineSession, PROGRAM_TAG, type RunResult } from '../exec/machine.js';
 import { REDACTED } from '../plan/model.js';
 import { splitShellWords } from '../template/shell-words.js';
 import type { OperationContext } from './operation-context.js';
@@ -43,14 +43,23 @@ export async function runProgram(
     name,
     `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redact(arg, secrets)))} on ${session.label}`,
   );
-  const result = await session.run({
-    program: path,
-    args,
-    cwd: workdir,
-    timeoutMs: settings.timeoutMs,
-    ...(ctx.signal !== undefined && { signal: ctx.signal }),
-    onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),
-  });
+  // Committed before the start: a cloudboot that dies leaves a record to reap by (see reap.ts).
+  const tracked = ctx.store.recordProcess(name, session.label, program.key);
+  let result: RunResult;
+  try {
+    result = await session.run({
+      program: path,
+      args,
+      cwd: workdir,
+      timeoutMs: settings.timeoutMs,
+      ...(ctx.signal !== undefined && { signal: ctx.signal }),
+      onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),
+      env: { [PROGRAM_TAG]: tracked.token },
+      onStart: (pgid) => ctx.store.setProcessGroup(tracked.id, pgid),
+    });
+  } finally {
+    ctx.store.endProcesses([tracked.id]);
+  }
   ctx.logs.result(name, program.key, result);
   ctx.emit({
     type: 'program',

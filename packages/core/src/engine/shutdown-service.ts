@@ -7,6 +7,7 @@ import { RemoteError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
 import { driverAccount, type ServiceSettings, serviceSettings } from './service-settings.js';
 import { ownsServiceDir, removeServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
@@ -55,6 +56,7 @@ export async function shutdownService(
   }
   if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
+  await reapLeftovers(ctx, name);
   if (record.instanceId === null && record.launchToken === null) {
     ctx.move(name, 'terminated', { detail: 'never launched' });
     return ctx.complete(name, started);

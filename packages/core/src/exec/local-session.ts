@@ -3,13 +3,15 @@
  * same contract as a remote machine: files in a working directory, programs
  * run from there, killed at their timeout.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
 import type {
   ClaimRequest,
   ClaimResult,
+  KilledGroups,
   MachineSession,
   RunRequest,
   RunResult,
@@ -90,6 +92,15 @@ export class LocalSession implements MachineSession {
   run(request: RunRequest): Promise<RunResult> {
     return this.#spawner?.run(request) ?? spawnDirectly(request);
   }
+
+  killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {
+    const args = ['-c', KILL_TAGGED_SCRIPT, 'sh', ...killTaggedArgs(tokens, graceMs)];
+    return new Promise((resolve, reject) => {
+      execFile('/bin/sh', args, (error, stdout) =>
+        error ? reject(error) : resolve(parseKilled(stdout)),
+      );
+    });
+  }
 }
 
 /** Writes a whole file with `mode`, in one call when the file is new. */
@@ -114,7 +125,10 @@ function spawnDirectly(request: RunRequest): Promise<RunResult> {
       cwd: request.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(request.env !== undefined && { env: { ...process.env, ...request.env } }),
     });
+    // Detached: the child leads a process group of its own.
+    if (child.pid !== undefined) request.onStart?.(child.pid);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);

@@ -46,6 +46,10 @@ export interface RunRequest {
   readonly signal?: AbortSignal;
   /** Receives output as it arrives (used for per-service log files). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Variables added to the program's environment (names must be shell names). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Told the program's process group as soon as it is known. */
+  readonly onStart?: (pgid: number) => void;
 }
 
 /** What a finished program did. */
@@ -94,6 +98,23 @@ export interface MachineSession {
   removeDir(dir: string): Promise<void>;
   /** Removes `dir` if it is empty; does nothing otherwise (or when it is gone). */
   removeEmptyDir(dir: string): Promise<void>;
+  /**
+   * Stops every process group that has a process whose environment holds
+   * `CLOUDBOOT_PROGRAM=<token>` for one of `tokens`: SIGTERM, then SIGKILL
+   * to what is left after `graceMs`. Resolves with what was signalled.
+   */
+  killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups>;
+}
+
+/** The environment variable that tags a program cloudboot started (see `RunStore.recordProcess`). */
+export const PROGRAM_TAG = 'CLOUDBOOT_PROGRAM';
+
+/** Process groups {@link MachineSession.killTagged} signalled. */
+export interface KilledGroups {
+  /** Groups sent SIGTERM. */
+  readonly terminated: readonly number[];
+  /** Groups still there after the grace period, sent SIGKILL. */
+  readonly killed: readonly number[];
 }
 
 /**

@@ -115,7 +115,10 @@ export class ShellSpawner {
         job.onAbort = () => this.#kill(job, 'abort');
         request.signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      const command = shellJoin(['setsid', request.program, ...request.args]);
+      const assignments = Object.entries(request.env ?? {})
+        .map(([name, value]) => `${name}=${shellQuote(value)} `)
+        .join('');
+      const command = assignments + shellJoin(['setsid', request.program, ...request.args]);
       const err = shellQuote(job.err);
       // `jobs` reaps finished background jobs so the shell's table stays small.
       shell.stdin.write(
@@ -138,6 +141,8 @@ export class ShellSpawner {
     if (job === undefined) return;
     if (kind === 'pid') {
       job.pid = Number(value);
+      // setsid makes the program the leader of a new session and process group.
+      job.request.onStart?.(job.pid);
       if (job.killedBy !== undefined) killGroup(job.pid);
     } else if (kind === 'exit') {
       this.#jobs.delete(Number(idText));

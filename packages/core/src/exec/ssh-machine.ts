@@ -7,9 +7,11 @@ import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
 import { abortable } from '../abort.js';
 import { type ConnectStage, RemoteError } from '../errors.js';
 import { shellJoin } from '../template/shell-words.js';
+import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import type {
   ClaimRequest,
   ClaimResult,
+  KilledGroups,
   MachineSession,
   RunRequest,
   RunResult,
@@ -120,6 +122,13 @@ export class SshMachine implements MachineSession {
   /** {@inheritDoc MachineSession.removeDir} */
   async removeDir(dir: string): Promise<void> {
     await this.#command(shellJoin(['rm', '-rf', '--', dir]));
+  }
+
+  /** {@inheritDoc MachineSession.killTagged} */
+  async killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {
+    const args = killTaggedArgs(tokens, graceMs);
+    const exit = await this.#command(shellJoin(['sh', '-c', KILL_TAGGED_SCRIPT, 'sh', ...args]));
+    return parseKilled(exit.stdout);
   }
 
   /** {@inheritDoc MachineSession.removeEmptyDir} */

@@ -59,9 +59,13 @@ export function execCommand(client: Client, command: string): Promise<CommandExi
 function programCommand(request: RunRequest): string {
   // A program word starting with "-" would be read as an option of `exec`.
   const program = request.program.startsWith('-') ? `./${request.program}` : request.program;
+  const exports = Object.entries(request.env ?? {}).map(
+    ([name, value]) => `export ${name}=${shellQuote(value)}`,
+  );
   return [
     `echo ${shellQuote(PGID_MARKER)}$$`,
     `cd -- ${shellQuote(request.cwd)}`,
+    ...exports,
     `exec ${shellJoin([program, ...request.args])}`,
   ].join(' && ');
 }
@@ -130,6 +134,9 @@ class ProgramRun {
     });
     this.#timers.push(setTimeout(() => this.#stop('timeout'), request.timeoutMs));
     request.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    void this.#marker.pgid.then((pgid) => {
+      if (pgid !== undefined) request.onStart?.(pgid);
+    });
   }
 
   /** Called once the channel closed: stops timers and listeners. */
