@@ -330,7 +330,7 @@ describe('failures', () => {
     boot.close();
   });
 
-  it('start() again does not restart failed services; repair() restarts them', async () => {
+  it('start() again does not restart failed services; repair() restarts them, with reloaded programs', async () => {
     const plan = track(failingPlan());
     const boot = new CloudBoot({
       dbDir: plan.dbDir,
@@ -349,6 +349,10 @@ describe('failures', () => {
       '#!/bin/sh\necho fixed >> ${ROOT}/booted\n'.replace('${ROOT}', plan.root),
     );
     writeFileSync(plan.path('slow.sh'), '#!/bin/sh\nexit 0\n');
+    // The run uses the programs it stored; reload takes the edited ones.
+    boot.repair();
+    expect((await boot.wait()).failures.map((f) => f.service)).toEqual(['bad', 'slow']);
+    boot.reload(plan.path('top.conf'));
     boot.repair();
     const repaired = await boot.wait();
     expect(repaired.failures).toEqual([]);

@@ -45,6 +45,7 @@ export async function runProgram(
   );
   // Committed before the start: a cloudboot that dies leaves a record to reap by (see reap.ts).
   const tracked = ctx.store.recordProcess(name, session.label, program.key);
+  const output = ctx.logs.programOutput(name);
   let result: RunResult;
   try {
     result = await session.run({
@@ -53,12 +54,13 @@ export async function runProgram(
       cwd: workdir,
       timeoutMs: settings.timeoutMs,
       ...(ctx.signal !== undefined && { signal: ctx.signal }),
-      onOutput: (_stream, chunk) => ctx.logs.output(name, chunk),
+      onOutput: (_stream, chunk) => output.write(chunk),
       env: { [PROGRAM_TAG]: tracked.token },
       onStart: (pgid) => ctx.store.setProcessGroup(tracked.id, pgid),
     });
   } finally {
     ctx.store.endProcesses([tracked.id]);
+    output.end();
   }
   ctx.logs.result(name, program.key, result);
   ctx.emit({

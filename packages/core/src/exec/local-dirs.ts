@@ -69,15 +69,18 @@ export async function claimLocalDir(request: ClaimRequest): Promise<ClaimResult>
   if (refused !== undefined) return refused;
   let existed = false;
   for (const dir of request.chain) {
-    const found = await lstatOrUndefined(dir);
+    let found = await lstatOrUndefined(dir);
     if (found === undefined) {
       try {
         await mkdir(dir, { mode: PRIVATE_DIR });
+        existed = false;
+        continue;
       } catch {
-        return { ok: false, reason: 'unwritable', path: dir, inBase: false };
+        // Made meanwhile (by another service of the run, say): checked like any that exists.
+        found = await lstatOrUndefined(dir);
+        if (found === undefined)
+          return { ok: false, reason: 'unwritable', path: dir, inBase: false };
       }
-      existed = false;
-      continue;
     }
     if (found.isSymbolicLink()) return { ok: false, reason: 'symlink', path: dir, inBase: false };
     if (!found.isDirectory()) {

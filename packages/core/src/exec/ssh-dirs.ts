@@ -21,15 +21,15 @@ while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=$(dirname -- "$p"); done
 if [ "$p" != "$base" ]; then mkdir -p -- "$base" 2>/dev/null || { printf 'base unwritable %s\\n' "$p"; exit 0; }; fi
 existed=0
 for d; do
-  if [ -L "$d" ]; then printf 'refuse symlink 0 %s\\n' "$d"; exit 0; fi
-  if [ -e "$d" ]; then
-    [ -d "$d" ] || { printf 'refuse not-directory 0 %s\\n' "$d"; exit 0; }
-    [ -O "$d" ] || { printf 'refuse foreign %s %s\\n' "$(ls -nd -- "$d" | awk '{print $3}')" "$d"; exit 0; }
-    existed=1
-  else
-    mkdir -- "$d" 2>/dev/null || { printf 'refuse unwritable 0 %s\\n' "$d"; exit 0; }
-    existed=0
+  if [ ! -e "$d" ] && [ ! -L "$d" ]; then
+    mkdir -- "$d" 2>/dev/null && { existed=0; continue; }
+    # Made meanwhile (by another service of the run, say): checked like any that exists.
+    [ -e "$d" ] || [ -L "$d" ] || { printf 'refuse unwritable 0 %s\\n' "$d"; exit 0; }
   fi
+  if [ -L "$d" ]; then printf 'refuse symlink 0 %s\\n' "$d"; exit 0; fi
+  [ -d "$d" ] || { printf 'refuse not-directory 0 %s\\n' "$d"; exit 0; }
+  [ -O "$d" ] || { printf 'refuse foreign %s %s\\n' "$(ls -nd -- "$d" | awk '{print $3}')" "$d"; exit 0; }
+  existed=1
 done
 if [ $existed = 1 ]; then
   [ "$(cat -- "$d/$markfile" 2>/dev/null)" = "$mark" ] && { echo 'ok old'; exit 0; }
