@@ -5,7 +5,7 @@
  * stays alive and resume never runs a second copy beside the first.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { CloudBoot, RunStore } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ afterEach(() => {
 const BOOT = `#!/bin/sh
 trap 'rmdir \${ROOT}/running-$1 2>/dev/null; exit 143' TERM
 mkdir \${ROOT}/running-$1 2>/dev/null || echo "CONCURRENT $1" >> \${ROOT}/log
-sleep 1.5 &
+if [ -f \${ROOT}/fast ]; then sleep 0.5 & else sleep 30 & fi
 echo "$$ $!" >> \${ROOT}/pids
 wait $!
 rmdir \${ROOT}/running-$1
@@ -64,6 +64,8 @@ async function bootAndKill(plan: ReturnType<typeof crashPlan>, run: string): Pro
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGKILL');
   await exited;
+  // From now on boot programs are quick; the killed run's copies sleep on until stopped.
+  writeFileSync(plan.path('fast'), '');
 }
 
 function pidsStarted(plan: ReturnType<typeof crashPlan>): number[] {

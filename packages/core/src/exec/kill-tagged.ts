@@ -26,14 +26,14 @@ scan() {
 }
 groups=$(scan)
 [ -z "$groups" ] && exit 0
-for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; echo "term $g"; done
+for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; echo "term $g"; done
 i=0
 while [ $i -lt "$grace" ]; do
   sleep 0.1
   [ -z "$(scan)" ] && exit 0
   i=$((i+1))
 done
-for g in $(scan); do kill -KILL -- "-$g" 2>/dev/null; echo "kill $g"; done
+for g in $(scan); do kill -s KILL -- "-$g" 2>/dev/null; echo "kill $g"; done
 exit 0
 `;
 
