@@ -28,14 +28,20 @@ afterAll(async () => {
   await hosts?.stop();
 });
 
-/** Runs in `<base>/<run>/<service>`: notes go to `<base>`. */
+/**
+ * Runs in `<base>/<run>/<service>`; notes go to `<base>`: CONCURRENT when the
+ * copy that ran before it is still alive, then its pids; sleeps 40 s, or
+ * 0.5 s once `fast` exists (written after the kill).
+ */
 const BOOT = `#!/bin/sh
-trap 'rmdir ../../running-$1 2>/dev/null; exit 143' TERM
-mkdir ../../running-$1 2>/dev/null || echo "CONCURRENT $1" >> ../../log
-if [ -f ../../fast ]; then sleep 0.5 & else sleep 30 & fi
+p=$(cat ../../running-$1 2>/dev/null)
+if [ -n "$p" ] && s=$(cat /proc/$p/stat 2>/dev/null); then
+  s=\${s##*) }; [ "\${s%% *}" = Z ] || echo "CONCURRENT $1" >> ../../log
+fi
+echo $$ > ../../running-$1
+if [ -f ../../fast ]; then sleep 0.5 & else sleep 40 & fi
 echo "$$ $!" >> ../../pids
 wait $!
-rmdir ../../running-$1
 echo "done $1" >> ../../log
 `;
 
