@@ -49,9 +49,14 @@ function tagged(id: string): string[] {
   return found;
 }
 
-/** Notes what exists and tags the suite's processes; returns the check to run at the end. */
-export default function setup(): () => Promise<void> {
+/**
+ * Notes what exists and tags the suite's processes; returns the check to run
+ * at the end. `project` is vitest's: its own temporary directory is removed
+ * by vitest after this check, so it does not count.
+ */
+export default function setup(project?: { readonly tmpDir?: string }): () => Promise<void> {
   const before = entries();
+  if (project?.tmpDir !== undefined) before.add(project.tmpDir);
   const id = randomUUID();
   process.env[TAG] = id;
   return async () => {
