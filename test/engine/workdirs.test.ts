@@ -215,3 +215,28 @@ describe('terminate', () => {
     boot.close();
   });
 });
+
+describe('a boot that failed', () => {
+  it('leaves no directory in the way of booting the service again', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${ROOT}/base\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-web]\nbootconf: web.json\nbootpgm: boot.sh\n',
+        'web.json': '{"x": "$nothere"}\n',
+        'boot.sh': '#!/bin/sh\ngrep -q fixed bootconf.json\n',
+      }),
+    );
+    const boot = open(plan, 'again');
+    expect((await boot.run()).failures.map((f) => f.phase)).toEqual(['contextualize']);
+    expect(existsSync(plan.path('base', 'again', 'web'))).toBe(true);
+    writeFileSync(plan.path('web.json'), '{"x": "fixed"}\n');
+    boot.reload(plan.path('top.conf'));
+    boot.repair();
+    expect((await boot.wait()).failures).toEqual([]);
+    expect(boot.record('web').state).toBe('ready');
+    expect((await boot.shutdown()).ok).toBe(true);
+    expect(existsSync(plan.path('base', 'again'))).toBe(false);
+    boot.close();
+  });
+});
