@@ -1,8 +1,9 @@
 /**
- * The contextualization contract on a machine (BRIEF §3 "Programs on the
- * machine"): files in the service's working directory, programs (or
- * `.tar.gz` bundles with `run.sh`) uploaded there and run from there,
- * `bootconf.json` + `bootenv.sh` beside them, `bootout.json` read back.
+ * The contextualization contract on a machine (README, "On the machine"):
+ * files in the service's working directory, programs (or `.tar.gz` bundles
+ * with `run.sh`) uploaded there and run from there, `bootconf.json` +
+ * `bootenv.sh` beside them, `bootout.json` read back; and the run's stored
+ * copies of the local files it uploads.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
