@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Fails the run when a test leaves a process, or a file in /tmp or /dev/shm, behind.
+    globalSetup: ['test/harness/leak-check.ts'],
   },
 });

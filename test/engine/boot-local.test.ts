@@ -30,15 +30,15 @@ describe('booting the sample plan locally', () => {
     expect(result.ok).toBe(true);
 
     // Byte for byte what cloudinit.d wrote: the template's text, filled in place.
-    expect(plan.read('machine/database/bootconf.json')).toBe(
+    expect(plan.read('machine/sample/database/bootconf.json')).toBe(
       '{"name": "orders", "price": "$10"}\n',
     );
     const price = execFileSync('/bin/sh', ['-c', '. ./bootenv.sh; printf %s "$name|$price"'], {
-      cwd: plan.path('machine/database'),
+      cwd: plan.path('machine/sample/database'),
     }).toString();
     expect(price).toBe('orders|$10');
     for (const web of ['web-0', 'web-1']) {
-      expect(plan.read(`machine/${web}/bootconf.json`)).toBe(
+      expect(plan.read(`machine/sample/${web}/bootconf.json`)).toBe(
         '{"db_url": "postgres://app:generated-secret@localhost:5433/orders"}\n',
       );
     }
@@ -100,14 +100,14 @@ describe('booting the sample plan locally', () => {
       drivers,
     });
     expect((await boot.run()).ok).toBe(true);
-    expect(existsSync(plan.path('machine/a'))).toBe(true);
+    expect(existsSync(plan.path('machine/down/a'))).toBe(true);
     const result = await boot.shutdown();
     expect(result.ok).toBe(true);
     const order = plan.read('stopped').trim().split('\n');
     expect(order[0]).toBe('d');
     expect(order.slice(1, 3).sort()).toEqual(['b', 'c']);
     expect(order[3]).toBe('a');
-    for (const s of ['a', 'b', 'c', 'd']) expect(existsSync(plan.path('machine', s))).toBe(false);
+    expect(existsSync(plan.path('machine', 'down'))).toBe(false);
     expect(
       boot
         .getServices()
@@ -128,7 +128,7 @@ describe('working directories', () => {
           '[svc-precious]\nbootpgm: boot.sh\nterminatepgm: stop.sh\n[svc-fresh]\nbootpgm: boot.sh\nterminatepgm: stop.sh\n',
         'stop.sh': '#!/bin/sh\necho stopped >> ${ROOT}/stops\n',
         'boot.sh': '#!/bin/sh\nexit 0\n',
-        'precious/data.txt': 'keep me\n',
+        'owned/precious/data.txt': 'keep me\n',
       }),
     );
     const boot = new CloudBoot({
@@ -139,15 +139,15 @@ describe('working directories', () => {
     });
     const result = await boot.run();
     expect(result.failures.map((f) => f.message)).toEqual([
-      `precious: contextualize failed: working directory ${plan.path('precious')} already exists and was not made by cloudboot (it has no bootconf.json); set workdir so that each service gets a directory of its own, or remove it`,
+      `precious: contextualize failed: working directory ${plan.path('owned', 'precious')} already exists and was not made by run owned; cloudboot uses only directories it made itself: remove it, or set workdir to another base`,
     ]);
     expect(boot.record('fresh').state).toBe('ready');
     expect((await boot.shutdown()).ok).toBe(true);
-    expect(plan.read('precious/data.txt')).toBe('keep me\n');
+    expect(plan.read('owned/precious/data.txt')).toBe('keep me\n');
     // Its terminate program was neither written into it nor run; fresh's was.
-    expect(existsSync(plan.path('precious/stop.sh'))).toBe(false);
+    expect(existsSync(plan.path('owned/precious/stop.sh'))).toBe(false);
     expect(plan.read('stops')).toBe('stopped\n');
-    expect(existsSync(plan.path('fresh'))).toBe(false);
+    expect(existsSync(plan.path('owned/fresh'))).toBe(false);
     boot.close();
   });
 });
@@ -199,14 +199,14 @@ describe('review fixes', () => {
           line: 4,
           section: 'defaults',
           key: 'workdir',
-          message: 'expected an absolute path on the machine, got "rel/dir"',
+          message: 'expected an absolute path on the machine, or ~/…, got "rel/dir"',
         },
       ]),
     );
     const boot = new CloudBoot({ ...options, planFile: plan.path('env.conf'), runName: 'env' });
     // A value that came from the environment is redacted from messages, like every env value.
     expect((await boot.run()).failures.map((f) => f.message)).toEqual([
-      'a: resolve failed: workdir is "<redacted>"; expected an absolute path on the machine',
+      'a: resolve failed: workdir is "<redacted>"; expected an absolute path on the machine, or ~/…',
     ]);
     boot.close();
   });
@@ -283,7 +283,7 @@ describe('a failing terminate program', () => {
       ],
     ]);
     expect(boot.record('web').state).toBe('failed');
-    expect(existsSync(plan.path('machine', 'web'))).toBe(true);
+    expect(existsSync(plan.path('machine', 'stuck', 'web'))).toBe(true);
     expect(boot.record('db').state).toBe('terminated');
     expect(plan.read('stopped')).toBe('db\n');
 
@@ -344,7 +344,7 @@ describe('failures', () => {
     boot.close();
   });
 
-  it('start() again does not restart failed services; repair() restarts them', async () => {
+  it('start() again does not restart failed services; repair() restarts them, with reloaded programs', async () => {
     const plan = track(failingPlan());
     const boot = new CloudBoot({
       dbDir: plan.dbDir,
@@ -363,6 +363,10 @@ describe('failures', () => {
       '#!/bin/sh\necho fixed >> ${ROOT}/booted\n'.replace('${ROOT}', plan.root),
     );
     writeFileSync(plan.path('slow.sh'), '#!/bin/sh\nexit 0\n');
+    // The run uses the programs it stored; reload takes the edited ones.
+    boot.repair();
+    expect((await boot.wait()).failures.map((f) => f.service)).toEqual(['bad', 'slow']);
+    boot.reload(plan.path('top.conf'));
     boot.repair();
     const repaired = await boot.wait();
     expect(repaired.failures).toEqual([]);
@@ -455,7 +459,7 @@ describe('secrets', () => {
     });
     expect((await boot.run()).ok).toBe(true);
     expect(plan.read('argv')).toBe('cloud-s3cret-value|db-s3cret-value|');
-    expect(JSON.parse(plan.read('machine/db/bootconf.json'))).toEqual({
+    expect(JSON.parse(plan.read('machine/secrets/db/bootconf.json'))).toEqual({
       password: 'db-s3cret-value',
     });
     const log = readFileSync(join(boot.logDir, 'db.log'), 'utf8');

@@ -155,7 +155,7 @@ exit 3
     ]);
     const machine = await cleanup.machine(hosts, 2);
     for (const file of ['slow.pid', 'sleep.pid']) {
-      const pid = Number((await machine.readFile(`${base}/lone/${file}`))?.toString('utf8'));
+      const pid = Number((await machine.readFile(`${base}/slow/lone/${file}`))?.toString('utf8'));
       expect(pid).toBeGreaterThan(1);
       expect(await eventually(async () => !(await isRunning(machine, pid)))).toBe(true);
     }
@@ -246,12 +246,14 @@ describe('hostile attribute values', () => {
     const machine = await cleanup.machine(hosts, 1);
     const read = async (path: string) => (await machine.readFile(path))?.toString('utf8');
     const { x, y, z } = hostile;
-    expect(await read(`${base}/victim/ready-argv.txt`)).toBe(
+    expect(await read(`${base}/hostile/victim/ready-argv.txt`)).toBe(
       `4\n${x}\n${y}\n${z}\nboth: ${x} ${y}\n`,
     );
-    expect(await read(`${base}/victim/boot-argv.txt`)).toBe(`3\n${x}\n${y}\n${z}\n`);
-    expect(await read(`${base}/victim/env.txt`)).toBe(`${x}\n${y}\n${z}\n`);
-    expect(JSON.parse((await read(`${base}/victim/bootconf.json`)) ?? 'null')).toEqual(hostile);
+    expect(await read(`${base}/hostile/victim/boot-argv.txt`)).toBe(`3\n${x}\n${y}\n${z}\n`);
+    expect(await read(`${base}/hostile/victim/env.txt`)).toBe(`${x}\n${y}\n${z}\n`);
+    expect(JSON.parse((await read(`${base}/hostile/victim/bootconf.json`)) ?? 'null')).toEqual(
+      hostile,
+    );
 
     expect((await boot.shutdown()).ok).toBe(true);
     expect(await read(`${base}/terminate-argv.txt`)).toBe(`3\n${x}\n${y}\n${z}\n`);

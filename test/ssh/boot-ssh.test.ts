@@ -96,29 +96,29 @@ printf '{"flavour": "%s", "script": "%s", "bundled": "%s", "server": "%s"}' "$1"
     // Each program ran on its own machine, from its own working directory.
     expect(published('db')).toEqual({
       server: serverOf(hosts, 0),
-      cwd: `${base}/db`,
+      cwd: `${base}/three/db`,
       port: '5433',
       password: 'pw-db',
     });
     expect(published('web')).toEqual({
       server: serverOf(hosts, 1),
-      cwd: `${base}/web`,
+      cwd: `${base}/three/web`,
       db: `${db}:5433`,
     });
     expect(published('agent')).toEqual({
       server: serverOf(hosts, 0),
-      cwd: `${base}/agent`,
+      cwd: `${base}/three/agent`,
       watching: db,
     });
     expect(published('cache')).toEqual({
       flavour: 'lru',
-      script: `${base}/cache/cachepkg/run.sh`,
+      script: `${base}/three/cache/cachepkg/run.sh`,
       bundled: 'from the tarball',
       server: serverOf(hosts, 2),
     });
     expect(published('front')).toEqual({
       server: serverOf(hosts, 2),
-      cwd: `${base}/front`,
+      cwd: `${base}/three/front`,
       upstream: `${db}:5433`,
       cache: 'lru',
     });
@@ -136,9 +136,9 @@ printf '{"flavour": "%s", "script": "%s", "bundled": "%s", "server": "%s"}' "$1"
     const url = `postgres://app:pw-db@${db}:5433/orders`;
 
     const web = await cleanup.machine(hosts, 1);
-    const bootconf = (await web.readFile(`${base}/web/bootconf.json`))?.toString('utf8');
+    const bootconf = (await web.readFile(`${base}/files/web/bootconf.json`))?.toString('utf8');
     expect(JSON.parse(bootconf ?? 'null')).toEqual({ url, price: '$10', me: 'web' });
-    const bootenv = (await web.readFile(`${base}/web/bootenv.sh`))?.toString('utf8') ?? '';
+    const bootenv = (await web.readFile(`${base}/files/web/bootenv.sh`))?.toString('utf8') ?? '';
     expect(
       bootenv
         .trim()
@@ -149,12 +149,12 @@ printf '{"flavour": "%s", "script": "%s", "bundled": "%s", "server": "%s"}' "$1"
     const sourced = await sh(
       web,
       '. ./bootenv.sh && printf "%s|%s|%s" "$url" "$price" "$me"',
-      `${base}/web`,
+      `${base}/files/web`,
     );
     expect(sourced.stdoutTail).toBe(`${url}|$10|web`);
     // The bundle was unpacked in the service's directory on host 2.
     const cache = await cleanup.machine(hosts, 2);
-    const listing = await sh(cache, 'ls cachepkg', `${base}/cache`);
+    const listing = await sh(cache, 'ls cachepkg', `${base}/files/cache`);
     expect(listing.stdoutTail.split('\n').filter(Boolean).sort()).toEqual(['data.txt', 'run.sh']);
   });
 
@@ -200,7 +200,7 @@ describe('shutting down over SSH', () => {
       sh(machines[i] as (typeof machines)[number], `test -e '${path}'`).then(
         (r) => r.exitCode === 0,
       );
-    expect(await exists(1, `${base}/b/boot.sh`)).toBe(true);
+    expect(await exists(1, `${base}/down/b/boot.sh`)).toBe(true);
 
     const result = await boot.shutdown();
     expect(result.failures.map((f) => f.message)).toEqual([]);
@@ -234,7 +234,7 @@ describe('shutting down over SSH', () => {
       [2, 'c'],
       [0, 'd'],
     ] as const) {
-      expect(await exists(i, `${base}/${service}`)).toBe(false);
+      expect(await exists(i, `${base}/down/${service}`)).toBe(false);
     }
     // Only the log the terminate programs shared is left in the base directory.
     expect((await sh(machines[0] as (typeof machines)[number], 'ls', base)).stdoutTail).toBe(
@@ -278,7 +278,7 @@ describe('a wide level', () => {
       const machine = Number(service.name.slice(1, 2));
       expect(boot.record(service.name).published).toEqual({
         server: serverOf(hosts, machine),
-        cwd: `${base}/${service.name}`,
+        cwd: `${base}/wide/${service.name}`,
         n: service.name,
       });
     }

@@ -29,7 +29,7 @@ describe('problems known at load time', () => {
       'cloudboot: The plan has 4 problems:',
       `  ${level}:4: [svc-a] pgm_timeout: expected a positive number of seconds, at most 2147483 (about 24 days, the longest timer Node.js allows), got "2147484"`,
       `  ${level}:7: [svc-a] bootconf: template ${join(f.dir, 'a.json')} is not valid JSON whatever its placeholders hold (Expected ',' or '}' after property value at line 1, column 18); expected a JSON object in which a placeholder outside a string stands for one whole JSON value`,
-      `  ${level}:8: [svc-a] workdir: expected an absolute path on the machine, got "../x"`,
+      `  ${level}:8: [svc-a] workdir: expected an absolute path on the machine, or ~/…, got "../x"`,
       `  ${level}:5: [svc-a] x: \${.y} makes a reference cycle (x -> y -> x); expected attributes that do not refer to each other in a circle`,
       '',
     ].join('\n');

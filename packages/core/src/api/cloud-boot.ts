@@ -21,7 +21,7 @@ import type {
 } from '../engine/events.js';
 import { MachinePool } from '../engine/machines.js';
 import { OperationContext } from '../engine/operation-context.js';
-import { ProgramFiles } from '../engine/programs.js';
+import { ProgramFiles, storePlanInputs } from '../engine/programs.js';
 import { ServiceLogs } from '../engine/service-log.js';
 import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
 import { loadGlobals, loadPlan } from '../plan/loader.js';
@@ -129,6 +129,7 @@ export class CloudBoot {
       this.name = checkRunName(options.runName ?? newRunName(plan.topFile));
       const redacted = withCredentialKeys(plan, options.credentialKeys ?? []);
       this.#store = RunStore.create(this.#dbDir, this.name, redacted);
+      storePlanInputs(this.#store, redacted);
       this.#plan = redacted;
     } else {
       if (options.runName === undefined) {
@@ -386,6 +387,7 @@ export class CloudBoot {
     try {
       this.#store.forgetServices(removed.map((r) => r.name));
       this.#store.replacePlan(plan);
+      storePlanInputs(this.#store, plan);
     } finally {
       this.#store.unlock();
     }
@@ -513,7 +515,7 @@ export class CloudBoot {
       drivers,
       machines,
       logs,
-      new ProgramFiles(),
+      new ProgramFiles(this.#store),
       this.#records,
       (event) => this.#hub.emit(event),
       signal,

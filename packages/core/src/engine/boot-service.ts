@@ -11,15 +11,11 @@ import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import { publishable } from './attributes.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import {
-  InstallError,
-  prepareWorkdir,
-  readBootout,
-  removeWorkdir,
-  writeBootFiles,
-} from './programs.js';
+import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
 import { launchSettings, type ServiceSettings, serviceSettings } from './service-settings.js';
+import { ownsServiceDir, prepareServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
 
 /** Options of {@link bootService}. */
 export interface BootServiceOptions {
@@ -44,6 +40,7 @@ export async function bootService(
   let record = ctx.record(name);
   if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
+  await reapLeftovers(ctx, name);
   // Nothing to check on a service that never got that far or was shut down.
   if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
     return { service: name, level: record.level, status: 'not-executed' };
@@ -173,18 +170,27 @@ export async function bootService(
 
   // A restarted service that failed (even after contextualizing: its ready
   // program failed) is contextualized again, as `restart` promises.
+  let dirs: ServiceDir;
+  try {
+    dirs = await serviceDir(ctx, session, settings);
+  } catch (error) {
+    if (ctx.aborted) return ctx.interrupted(name);
+    if (error instanceof RemoteError) return fail('connect', error);
+    throw error;
+  }
   if (!record.contextualized || (options.restart && record.state === 'failed')) {
-    const outcome = await contextualize(ctx, session, settings, started);
+    const outcome = await contextualize(ctx, session, settings, dirs, started);
     if (outcome !== undefined) return outcome;
   }
   if (ctx.aborted) return ctx.interrupted(name);
-  return checkReady(ctx, session, settings, started);
+  return checkReady(ctx, session, settings, dirs, started);
 }
 
 async function contextualize(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
+  dirs: ServiceDir,
   started: number,
 ): Promise<ServiceOutcome | undefined> {
   const name = settings.name;
@@ -192,21 +198,12 @@ async function contextualize(
   ctx.move(name, 'contextualizing');
   try {
     // An earlier attempt may have left files (a stale bootout.json); start clean.
-    if (before === 'failed' || before === 'contextualizing') {
-      const removed = await removeWorkdir(session, settings.workdir);
-      // A crash between creating the directory and writing its ownership mark
-      // leaves it empty: rmdir removes only an empty directory, so nothing of
-      // anyone else's can be lost.
-      if (!removed && before === 'contextualizing') {
-        await session.run({
-          program: 'rmdir',
-          args: ['--', settings.workdir],
-          cwd: '/',
-          timeoutMs: 30_000,
-        });
-      }
-    }
-    await prepareWorkdir(session, settings.workdir);
+    if (
+      (before === 'failed' || before === 'contextualizing') &&
+      (await ownsServiceDir(session, dirs))
+    )
+      await session.removeDir(dirs.dir);
+    await prepareServiceDir(session, dirs, settings, ctx.store.runName);
     const bag = ctx.attrs.bag(name);
     const template =
       settings.bootconf === undefined
@@ -225,17 +222,15 @@ async function contextualize(
         `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
       );
     }
-    await writeBootFiles(session, settings.workdir, bootconf.json, bootenv.text);
+    await writeBootFiles(session, dirs.dir, bootconf.json, bootenv.text);
     if (settings.bootpgm !== undefined) {
-      const result = await runProgram(ctx, session, settings, settings.bootpgm);
+      const result = await runProgram(ctx, session, settings, settings.bootpgm, dirs.dir);
       // Left `contextualizing`: resume runs the boot program again.
       if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
     }
-    const { attributes: published, ignored } = publishable(
-      await readBootout(session, settings.workdir),
-    );
+    const { attributes: published, ignored } = publishable(await readBootout(session, dirs.dir));
     if (ignored.length > 0) {
       ctx.logs.note(
         name,
@@ -261,12 +256,13 @@ async function checkReady(
   ctx: OperationContext,
   session: MachineSession,
   settings: ServiceSettings,
+  dirs: ServiceDir,
   started: number,
 ): Promise<ServiceOutcome> {
   const name = settings.name;
   if (settings.readypgm !== undefined) {
     try {
-      const result = await runProgram(ctx, session, settings, settings.readypgm);
+      const result = await runProgram(ctx, session, settings, settings.readypgm, dirs.dir);
       if (ctx.aborted) return ctx.interrupted(name);
       const failure = programFailure(settings.readypgm, result, settings.timeoutMs);
       if (failure !== undefined) return ctx.fail(name, 'ready', failure, result, started);

@@ -1,24 +1,76 @@
 /**
- * The contextualization contract on a machine (BRIEF §3 "Programs on the
- * machine"): files in the service's working directory, programs (or
- * `.tar.gz` bundles with `run.sh`) uploaded there and run from there,
- * `bootconf.json` + `bootenv.sh` beside them, `bootout.json` read back.
+ * The contextualization contract on a machine (README, "On the machine"):
+ * files in the service's working directory, programs (or `.tar.gz` bundles
+ * with `run.sh`) uploaded there and run from there, `bootconf.json` +
+ * `bootenv.sh` beside them, `bootout.json` read back; and the run's stored
+ * copies of the local files it uploads.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import type { MachineSession, RunResult } from '../exec/machine.js';
+import type { Plan } from '../plan/model.js';
+import { envVariableName } from '../plan/values.js';
+import type { RunStore } from '../state/run-store.js';
 
-/** Local program files read once per operation, however many services use them. */
+/** Plan keys naming local files that commands after the boot still need. */
+const INPUT_KEYS = ['bootpgm', 'readypgm', 'terminatepgm', 'bootconf'] as const;
+
+/**
+ * Stores in the run database every file the plan names for its programs and
+ * bootconf templates (boot and reload), so that later commands use the
+ * run's own copy, wherever the plan directory went. A path that is only
+ * known once a `${…}` reference is resolved is stored when first read.
+ */
+export function storePlanInputs(store: RunStore, plan: Plan): void {
+  const paths = new Set<string>();
+  for (const service of plan.levels.flatMap((level) => level.services)) {
+    for (const key of INPUT_KEYS) {
+      const value = service.keys[key]?.value;
+      if (value !== undefined && !value.includes('${') && envVariableName(value) === undefined) {
+        paths.add(value);
+      }
+    }
+  }
+  const files: Array<readonly [string, Buffer]> = [];
+  for (const path of paths) {
+    try {
+      files.push([path, readFileSync(path)]);
+    } catch {
+      // A file that cannot be read is reported by the command that needs it.
+    }
+  }
+  store.storeInputs(files);
+}
+
+/**
+ * Local program files of an operation: the run's stored copy (see
+ * {@link storePlanInputs}), or the file read (and stored) on first use.
+ * Each is read once per operation, however many services use it.
+ */
 export class ProgramFiles {
   readonly #cache = new Map<string, Promise<Buffer>>();
+  readonly #store: RunStore;
+
+  constructor(store: RunStore) {
+    this.#store = store;
+  }
 
   /** Contents of a local file. */
   read(path: string): Promise<Buffer> {
     let data = this.#cache.get(path);
     if (data === undefined) {
-      data = readFile(path);
+      data = this.#load(path);
       this.#cache.set(path, data);
     }
+    return data;
+  }
+
+  async #load(path: string): Promise<Buffer> {
+    const stored = this.#store.input(path);
+    if (stored !== undefined) return stored;
+    const data = await readFile(path);
+    this.#store.storeInputs([[path, data]]);
     return data;
   }
 }
@@ -50,10 +102,10 @@ export async function installProgram(
   const remote = posix.join(workdir, name);
   const data = await files.read(localPath);
   if (!name.endsWith(TARBALL)) {
-    await session.writeFile(remote, data, 0o755);
+    await session.writeFile(remote, data, 0o700);
     return remote;
   }
-  await session.writeFile(remote, data, 0o644);
+  await session.writeFile(remote, data, 0o600);
   const top = name.slice(0, -TARBALL.length);
   const unpack = await session.run({
     program: 'tar',
@@ -123,51 +175,4 @@ export async function readBootout(
     attrs[k] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   return attrs;
-}
-
-/**
- * The file cloudboot writes first into every working directory it makes:
- * its presence is what lets cloudboot remove the directory again. A
- * directory without it was not made by cloudboot and is never removed
- * (a `workdir` of `/` and a service named `etc` must not cost `/etc`).
- */
-export const OWNERSHIP_MARK = 'bootconf.json';
-
-/**
- * Creates a service's working directory, or accepts an existing one that
- * cloudboot made (it has the {@link OWNERSHIP_MARK}).
- * @throws Error naming the directory when it exists and is someone else's.
- */
-export async function prepareWorkdir(session: MachineSession, workdir: string): Promise<void> {
-  if (await session.createDir(workdir)) return;
-  if ((await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) !== undefined) {
-    // Left by an earlier boot (dash-nine keeps directories): not this boot's output.
-    await session.run({
-      program: 'rm',
-      args: ['-f', '--', BOOTOUT],
-      cwd: workdir,
-      timeoutMs: 30_000,
-    });
-    return;
-  }
-  throw new Error(
-    `working directory ${workdir} already exists and was not made by cloudboot (it has no ${OWNERSHIP_MARK}); set workdir so that each service gets a directory of its own, or remove it`,
-  );
-}
-
-/**
- * Removes a service's working directory if cloudboot made it: it has the
- * {@link OWNERSHIP_MARK}, or `createdNow` says this operation created it.
- * Resolves whether it was removed.
- */
-export async function removeWorkdir(
-  session: MachineSession,
-  workdir: string,
-  createdNow = false,
-): Promise<boolean> {
-  if (!createdNow && (await session.readFile(posix.join(workdir, OWNERSHIP_MARK))) === undefined) {
-    return false;
-  }
-  await session.removeDir(workdir);
-  return true;
 }

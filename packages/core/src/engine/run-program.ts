@@ -3,7 +3,7 @@
  * output, and turns the result into a one-sentence verdict.
  */
 import { basename } from 'node:path';
-import type { MachineSession, RunResult } from '../exec/machine.js';
+import { type MachineSession, PROGRAM_TAG, type RunResult } from '../exec/machine.js';
 import { REDACTED } from '../plan/model.js';
 import { splitShellWords } from '../template/shell-words.js';
 import { redactText } from './attributes.js';
@@ -28,35 +28,41 @@ export function programArgs(
   );
 }
 
-/** Uploads (and unpacks) the program, then runs it from the working directory. */
+/** Uploads (and unpacks) the program into `workdir`, then runs it from there. */
 export async function runProgram(
   ctx: OperationContext,
   session: MachineSession,
   settings: MachineSettings,
   program: ProgramSetting,
+  workdir: string,
 ): Promise<RunResult> {
   const name = settings.name;
   const args = programArgs(ctx, name, program);
-  const path = await installProgram(
-    session,
-    ctx.files,
-    program.path,
-    settings.workdir,
-    settings.timeoutMs,
-  );
+  const path = await installProgram(session, ctx.files, program.path, workdir, settings.timeoutMs);
   const secrets = ctx.attrs.secrets(name);
   ctx.logs.note(
     name,
     `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redactText(arg, secrets)))} on ${session.label}`,
   );
-  const result = await session.run({
-    program: path,
-    args,
-    cwd: settings.workdir,
-    timeoutMs: settings.timeoutMs,
-    ...(ctx.signal !== undefined && { signal: ctx.signal }),
-    onOutput: (_stream, chunk) => ctx.logs.output(name, redactBytes(chunk, secrets)),
-  });
+  // Committed before the start: a cloudboot that dies leaves a record to reap by (see reap.ts).
+  const tracked = ctx.store.recordProcess(name, session.label, program.key);
+  const output = ctx.logs.programOutput(name);
+  let result: RunResult;
+  try {
+    result = await session.run({
+      program: path,
+      args,
+      cwd: workdir,
+      timeoutMs: settings.timeoutMs,
+      ...(ctx.signal !== undefined && { signal: ctx.signal }),
+      onOutput: (_stream, chunk) => output.write(redactBytes(chunk, secrets)),
+      env: { [PROGRAM_TAG]: tracked.token },
+      onStart: (pgid) => ctx.store.setProcessGroup(tracked.id, pgid),
+    });
+  } finally {
+    ctx.store.endProcesses([tracked.id]);
+    output.end();
+  }
   ctx.logs.result(name, program.key, result);
   ctx.emit({
     type: 'program',

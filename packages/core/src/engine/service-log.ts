@@ -17,6 +17,60 @@ import type { RunResult } from '../exec/machine.js';
 /** How long an entry may wait in memory before it is written. */
 export const FLUSH_INTERVAL_MS = 200;
 
+/** Bytes of a program's output written to the log from its start. */
+export const LOG_HEAD_BYTES = 2 * 1024 * 1024;
+/** Bytes of a program's output written to the log from its end. */
+export const LOG_TAIL_BYTES = 2 * 1024 * 1024;
+
+/** One program run's output on its way to the log; see {@link ServiceLogs.programOutput}. */
+export class ProgramOutput {
+  readonly #write: (chunk: Buffer) => void;
+  readonly #note: (text: string) => void;
+  #headLeft = LOG_HEAD_BYTES;
+  readonly #tail: Buffer[] = [];
+  #tailSize = 0;
+  #omitted = 0;
+
+  constructor(write: (chunk: Buffer) => void, note: (text: string) => void) {
+    this.#write = write;
+    this.#note = note;
+  }
+
+  /** Takes the next chunk of output (stdout and stderr alike, in arrival order). */
+  write(chunk: Buffer): void {
+    if (this.#headLeft > 0) {
+      const head = chunk.subarray(0, this.#headLeft);
+      this.#headLeft -= head.length;
+      this.#write(head);
+      chunk = chunk.subarray(head.length);
+      if (chunk.length === 0) return;
+    }
+    this.#tail.push(chunk);
+    this.#tailSize += chunk.length;
+    for (let first = this.#tail[0]; first !== undefined; first = this.#tail[0]) {
+      const excess = this.#tailSize - LOG_TAIL_BYTES;
+      if (excess <= 0) break;
+      const dropped = Math.min(excess, first.length);
+      this.#omitted += dropped;
+      this.#tailSize -= dropped;
+      if (dropped === first.length) this.#tail.shift();
+      else this.#tail[0] = first.subarray(dropped);
+    }
+  }
+
+  /** The program ended: writes the kept tail, after a note of what was left out. */
+  end(): void {
+    if (this.#omitted > 0) {
+      this.#write(Buffer.from('\n'));
+      this.#note(
+        `[${this.#omitted} bytes of output left out; the last ${this.#tailSize} bytes follow]`,
+      );
+    }
+    for (const chunk of this.#tail.splice(0)) this.#write(chunk);
+    this.#tailSize = 0;
+  }
+}
+
 /** Opens log files lazily and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
@@ -81,9 +135,17 @@ export class ServiceLogs {
     this.#append(service, `[${new Date().toISOString()}] ${text}\n`);
   }
 
-  /** Appends raw program output. */
-  output(service: string, chunk: Buffer): void {
-    this.#append(service, chunk);
+  /**
+   * The log's share of one program run's output: the first
+   * {@link LOG_HEAD_BYTES} as they come, then only the last
+   * {@link LOG_TAIL_BYTES} are kept, written with a note of how much was
+   * left out when the program ends ({@link ProgramOutput.end}).
+   */
+  programOutput(service: string): ProgramOutput {
+    return new ProgramOutput(
+      (chunk) => this.#append(service, chunk),
+      (text) => this.note(service, text),
+    );
   }
 
   /** Notes how a program ended. */

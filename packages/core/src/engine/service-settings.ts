@@ -3,7 +3,7 @@
  * moment they are needed (so references to earlier levels see current values).
  */
 import { userInfo } from 'node:os';
-import { dirname, posix } from 'node:path';
+import { dirname } from 'node:path';
 import type { DriverSettings, LaunchSpec } from '../driver/driver.js';
 import type { AccountPolicy } from '../driver/registry.js';
 import { TemplateError } from '../errors.js';
@@ -12,8 +12,6 @@ import { KNOWN_SERVICE_KEYS, PROGRAM_ARG_KEYS } from '../plan/model.js';
 import { isPgmTimeout, PGM_TIMEOUT_EXPECTED, parseBoolean } from '../plan/values.js';
 import type { Attributes } from './attributes.js';
 
-/** Default base of working directories on machines (BRIEF §3). */
-export const DEFAULT_WORKDIR = '/tmp/nimbusready';
 /** Default `pgm_timeout`, in seconds. */
 export const DEFAULT_PGM_TIMEOUT_S = 1200;
 
@@ -31,8 +29,12 @@ export interface MachineSettings {
   readonly name: string;
   /** Where programs run; an SSH target's `host` is filled in from the recorded address. */
   readonly target: MachineTarget;
-  /** The service's working directory on its machine. */
-  readonly workdir: string;
+  /**
+   * The plan's `workdir`: base of the run's working directories on the
+   * machine (`~/…` is the login user's home); undefined for the default,
+   * `~/.cloudboot/work`. See `workdirs.ts`.
+   */
+  readonly workdirBase: string | undefined;
   /** Limit of each program, and of reaching the machine. */
   readonly timeoutMs: number;
 }
@@ -111,11 +113,13 @@ function localUserName(): string {
   }
 }
 
-/** The `workdir` base: programs are run by path from inside it, so it must be absolute. */
-function absoluteWorkdir(value: string | undefined): string {
-  if (value === undefined) return DEFAULT_WORKDIR;
-  if (!value.startsWith('/')) {
-    throw new TemplateError(`workdir is "${value}"; expected an absolute path on the machine`);
+/** The `workdir` base: programs are run by path from inside it, so it must be absolute (or `~/…`). */
+function absoluteWorkdir(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!value.startsWith('/') && value !== '~' && !value.startsWith('~/')) {
+    throw new TemplateError(
+      `workdir is "${value}"; expected an absolute path on the machine, or ~/…`,
+    );
   }
   return value;
 }
@@ -188,7 +192,7 @@ export function machineSettings(attrs: Attributes, name: string): MachineSetting
   return {
     name,
     target,
-    workdir: posix.join(absoluteWorkdir(key('workdir')), name),
+    workdirBase: absoluteWorkdir(key('workdir')),
     timeoutMs: timeoutS * 1000,
   };
 }

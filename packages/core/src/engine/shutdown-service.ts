@@ -8,7 +8,7 @@ import { RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { OWNERSHIP_MARK, removeWorkdir } from './programs.js';
+import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
 import {
   driverAccount,
@@ -18,6 +18,7 @@ import {
   type ProgramSetting,
   programSetting,
 } from './service-settings.js';
+import { ownsServiceDir, removeServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
 
 /** Options of {@link shutdownService}. */
 export interface ShutdownServiceOptions {
@@ -63,6 +64,7 @@ export async function shutdownService(
   }
   if (ctx.aborted) return ctx.interrupted(name);
   ctx.starting(name);
+  await reapLeftovers(ctx, name);
   if (record.instanceId === null && record.launchToken === null) {
     ctx.move(name, 'terminated', { detail: 'never launched' });
     return ctx.complete(name, started);
@@ -145,20 +147,18 @@ async function cleanUpMachine(
       tails: {},
     };
   }
-  // Recreated when gone (a machine whose /tmp was wiped); never someone else's.
-  const createdNow = await session.createDir(settings.workdir);
-  const ours =
-    createdNow || (await session.readFile(`${settings.workdir}/${OWNERSHIP_MARK}`)) !== undefined;
-  if (!ours) {
+  // Terminate makes nothing: a directory that is gone, or that this run did not make, is left alone.
+  const dirs = await serviceDir(ctx, session, settings);
+  if (!(await ownsServiceDir(session, dirs))) {
     ctx.logs.note(
       name,
-      `${settings.workdir} was not made by cloudboot: not running the terminate program in it, not removing it`,
+      `${dirs.dir} is not there or was not made by this run: no terminate program run in it, nothing removed`,
     );
     return undefined;
   }
-  const failure = await runTerminateProgram(ctx, session, settings, terminatepgm);
+  const failure = await runTerminateProgram(ctx, session, settings, terminatepgm, dirs);
   if (failure !== undefined) return failure;
-  await removeWorkdir(session, settings.workdir, true);
+  await removeServiceDir(session, dirs);
   return undefined;
 }
 
@@ -167,9 +167,10 @@ async function runTerminateProgram(
   session: MachineSession,
   settings: MachineSettings,
   terminatepgm: ProgramSetting | undefined,
+  dirs: ServiceDir,
 ): Promise<CleanUpFailure | undefined> {
   if (terminatepgm === undefined) return undefined;
-  const result = await runProgram(ctx, session, settings, terminatepgm);
+  const result = await runProgram(ctx, session, settings, terminatepgm, dirs.dir);
   const failure = programFailure(terminatepgm, result, settings.timeoutMs);
   if (failure === undefined) return undefined;
   return {

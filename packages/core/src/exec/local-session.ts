@@ -3,9 +3,19 @@
  * same contract as a remote machine: files in a working directory, programs
  * run from there, killed at their timeout.
  */
-import { spawn } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { MachineSession, RunRequest, RunResult } from './machine.js';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
+import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
+import type {
+  ClaimRequest,
+  ClaimResult,
+  KilledGroups,
+  MachineSession,
+  RunRequest,
+  RunResult,
+} from './machine.js';
 import { OutputTail } from './output-tail.js';
 import { ShellSpawner } from './shell-spawner.js';
 
@@ -50,9 +60,20 @@ export class LocalSession implements MachineSession {
     return writeWithMode(path, data, mode);
   }
 
-  async createDir(dir: string): Promise<boolean> {
-    // mkdir with `recursive` returns the first directory it created, if any.
-    return (await mkdir(dir, { recursive: true })) !== undefined;
+  async homeDir(): Promise<string> {
+    return homedir();
+  }
+
+  claimDir(request: ClaimRequest): Promise<ClaimResult> {
+    return claimLocalDir(request);
+  }
+
+  ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+    return ownsLocalDir(dir, markFile, mark);
+  }
+
+  async removeEmptyDir(dir: string): Promise<void> {
+    await rmdir(dir).catch(() => {});
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
@@ -70,6 +91,15 @@ export class LocalSession implements MachineSession {
 
   run(request: RunRequest): Promise<RunResult> {
     return this.#spawner?.run(request) ?? spawnDirectly(request);
+  }
+
+  killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {
+    const args = ['-c', KILL_TAGGED_SCRIPT, 'sh', ...killTaggedArgs(tokens, graceMs)];
+    return new Promise((resolve, reject) => {
+      execFile('/bin/sh', args, (error, stdout) =>
+        error ? reject(error) : resolve(parseKilled(stdout)),
+      );
+    });
   }
 }
 
@@ -95,7 +125,10 @@ function spawnDirectly(request: RunRequest): Promise<RunResult> {
       cwd: request.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(request.env !== undefined && { env: { ...process.env, ...request.env } }),
     });
+    // Detached: the child leads a process group of its own.
+    if (child.pid !== undefined) request.onStart?.(child.pid);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);

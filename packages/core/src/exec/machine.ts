@@ -46,6 +46,10 @@ export interface RunRequest {
   readonly signal?: AbortSignal;
   /** Receives output as it arrives (used for per-service log files). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Variables added to the program's environment (names must be shell names). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Told the program's process group as soon as it is known. */
+  readonly onStart?: (pgid: number) => void;
 }
 
 /** What a finished program did. */
@@ -76,11 +80,85 @@ export interface MachineSession {
   readFile(path: string): Promise<Buffer | undefined>;
   /** Runs a program to completion (or timeout). Never rejects for a non-zero exit. */
   run(request: RunRequest): Promise<RunResult>;
-  /** Creates a directory and its parents; true when it did not exist before. */
-  createDir(dir: string): Promise<boolean>;
+  /** The login user's home directory on the machine. */
+  homeDir(): Promise<string>;
+  /**
+   * Makes (or finds) a private directory and claims it with a mark file; see
+   * {@link ClaimRequest}. Never follows a symbolic link and never uses a
+   * directory of another user. Resolves with a refusal rather than rejecting
+   * when a directory cannot be used.
+   */
+  claimDir(request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * True when `dir` is a real directory (not a symbolic link) of the login
+   * user holding `markFile` with exactly `mark`. Creates nothing.
+   */
+  ownsDir(dir: string, markFile: string, mark: string): Promise<boolean>;
   /** Removes a directory tree; succeeds if it is already gone. */
   removeDir(dir: string): Promise<void>;
+  /** Removes `dir` if it is empty; does nothing otherwise (or when it is gone). */
+  removeEmptyDir(dir: string): Promise<void>;
+  /**
+   * Stops every process group that has a process whose environment holds
+   * `CLOUDBOOT_PROGRAM=<token>` for one of `tokens`: SIGTERM, then SIGKILL
+   * to what is left after `graceMs`. Resolves with what was signalled.
+   */
+  killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups>;
 }
+
+/** The environment variable that tags a program cloudboot started (see `RunStore.recordProcess`). */
+export const PROGRAM_TAG = 'CLOUDBOOT_PROGRAM';
+
+/** Process groups {@link MachineSession.killTagged} signalled. */
+export interface KilledGroups {
+  /** Groups sent SIGTERM. */
+  readonly terminated: readonly number[];
+  /** Groups still there after the grace period, sent SIGKILL. */
+  readonly killed: readonly number[];
+}
+
+/**
+ * What {@link MachineSession.claimDir} is asked to do: make sure `base` is a
+ * directory the login user can write (creating missing levels, mode 0700),
+ * then walk `chain` (absolute paths, each inside the one before, the first
+ * inside `base`): a level that is missing is created with mode 0700; one that
+ * exists must be a real directory owned by the login user. The last level is
+ * then claimed: it is ours when it holds `markFile` with exactly `mark`, or
+ * when it is empty (the mark is then written, mode 0600).
+ */
+export interface ClaimRequest {
+  readonly base: string;
+  readonly chain: readonly string[];
+  /** File name of the ownership mark inside the last level. */
+  readonly markFile: string;
+  /** Content of the mark (one line, without the newline). */
+  readonly mark: string;
+}
+
+/**
+ * Why a directory cannot be used: `symlink`, `not-directory`, `foreign`
+ * (another user's, `uid`), `unwritable` (cannot be created or written), or
+ * `taken` (the last level holds files and not this mark).
+ */
+export type DirRefusalReason = 'symlink' | 'not-directory' | 'foreign' | 'unwritable' | 'taken';
+
+/** The outcome of {@link MachineSession.claimDir}. */
+export type ClaimResult =
+  | {
+      readonly ok: true;
+      /** The last level existed already with this mark (left by an earlier operation of the run). */
+      readonly existed: boolean;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: DirRefusalReason;
+      /** The directory refused (for the base, the existing level that stopped it). */
+      readonly path: string;
+      /** True when the problem is with the base (or the levels above it). */
+      readonly inBase: boolean;
+      /** Owner of a `foreign` directory. */
+      readonly uid?: number;
+    };
 
 /** Maximum bytes kept of each output stream for error messages. */
 export const OUTPUT_TAIL_BYTES = 4096;

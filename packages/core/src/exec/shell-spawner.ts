@@ -13,20 +13,21 @@
  * word is quoted with {@link shellQuote}.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { accessSync, constants, createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { RunRequest, RunResult } from './machine.js';
-import { OutputTail } from './output-tail.js';
+import { OutputFollower } from './output-follower.js';
 
 interface Job {
   readonly request: RunRequest;
   readonly started: number;
   readonly out: string;
   readonly err: string;
+  readonly stdout: OutputFollower;
+  readonly stderr: OutputFollower;
   readonly resolve: (result: RunResult) => void;
   pid?: number;
   /** Set when we killed it: timeout or abort. */
@@ -34,9 +35,6 @@ interface Job {
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
 }
-
-/** An output tail, and the error that cut reading it short, if any. */
-type CollectedOutput = OutputTail & { error?: Error };
 
 function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
@@ -57,6 +55,46 @@ function outputBase(): string {
   } catch {
     return tmpdir();
   }
+}
+
+/** Output directories are `cloudboot-out-<pid of their process>-XXXXXX`. */
+const OUTPUT_DIR_PREFIX = 'cloudboot-out-';
+const OUTPUT_DIR_NAME = /^cloudboot-out-(\d+)-/;
+
+/** Output directories of this process, removed when it exits. */
+const ownDirs = new Set<string>();
+let sweptAtStart = false;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A new output directory for this process. The first one also sweeps away
+ * those of processes that are gone (killed before they could remove theirs).
+ */
+function makeOutputDir(): string {
+  const base = outputBase();
+  if (!sweptAtStart) {
+    sweptAtStart = true;
+    process.once('exit', () => {
+      for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
+    });
+    for (const entry of readdirSync(base)) {
+      const pid = Number(OUTPUT_DIR_NAME.exec(entry)?.[1] ?? Number.NaN);
+      if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
+        rmSync(join(base, entry), { recursive: true, force: true });
+      }
+    }
+  }
+  const dir = mkdtempSync(join(base, `${OUTPUT_DIR_PREFIX}${process.pid}-`));
+  ownDirs.add(dir);
+  return dir;
 }
 
 function killGroup(pid: number): void {
@@ -81,7 +119,7 @@ export class ShellSpawner {
 
   #start(): ChildProcessWithoutNullStreams {
     if (this.#shell !== undefined) return this.#shell;
-    this.#dir = mkdtempSync(join(outputBase(), 'cloudboot-out-'));
+    this.#dir = makeOutputDir();
     // Its own process group: a Ctrl-C at the terminal goes to cloudboot,
     // which stops the programs itself, not to the shell that runs them.
     const shell = spawn('/bin/sh', [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -102,11 +140,15 @@ export class ShellSpawner {
     const id = this.#next++;
     const dir = this.#dir ?? tmpdir();
     return new Promise((resolve) => {
+      const out = join(dir, `${id}.out`);
+      const err = join(dir, `${id}.err`);
       const job: Job = {
         request,
         started: performance.now(),
-        out: join(dir, `${id}.out`),
-        err: join(dir, `${id}.err`),
+        out,
+        err,
+        stdout: new OutputFollower(out, (chunk) => request.onOutput?.('stdout', chunk)),
+        stderr: new OutputFollower(err, (chunk) => request.onOutput?.('stderr', chunk)),
         resolve,
       };
       this.#jobs.set(id, job);
@@ -115,14 +157,17 @@ export class ShellSpawner {
         job.onAbort = () => this.#kill(job, 'abort');
         request.signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      const command = shellJoin(['setsid', request.program, ...request.args]);
-      const err = shellQuote(job.err);
+      const assignments = Object.entries(request.env ?? {})
+        .map(([name, value]) => `${name}=${shellQuote(value)} `)
+        .join('');
+      const command = assignments + shellJoin(['setsid', request.program, ...request.args]);
+      const errFile = shellQuote(job.err);
       // `jobs` reaps finished background jobs so the shell's table stays small.
       shell.stdin.write(
-        `jobs >/dev/null; ( cd -- ${shellQuote(request.cwd)} 2>${err} || { echo "${id} exit 126"; exit; }; ` +
-          `${command} </dev/null >${shellQuote(job.out)} 2>${err} & echo "${id} pid $!"; wait $!; s=$?; ` +
+        `jobs >/dev/null; ( cd -- ${shellQuote(request.cwd)} 2>${errFile} || { echo "${id} exit 126"; exit; }; ` +
+          `${command} </dev/null >${shellQuote(job.out)} 2>${errFile} & echo "${id} pid $!"; wait $!; s=$?; ` +
           // Say which outputs are non-empty, so most programs cost no file reads here.
-          `o=0; e=0; [ -s ${shellQuote(job.out)} ] && o=1; [ -s ${err} ] && e=1; echo "${id} exit $s $o $e" ) &\n`,
+          `o=0; e=0; [ -s ${shellQuote(job.out)} ] && o=1; [ -s ${errFile} ] && e=1; echo "${id} exit $s $o $e" ) &\n`,
       );
     });
   }
@@ -138,6 +183,8 @@ export class ShellSpawner {
     if (job === undefined) return;
     if (kind === 'pid') {
       job.pid = Number(value);
+      // setsid makes the program the leader of a new session and process group.
+      job.request.onStart?.(job.pid);
       if (job.killedBy !== undefined) killGroup(job.pid);
     } else if (kind === 'exit') {
       this.#jobs.delete(Number(idText));
@@ -153,49 +200,25 @@ export class ShellSpawner {
   ): Promise<void> {
     clearTimeout(job.timer);
     if (job.onAbort !== undefined) job.request.signal?.removeEventListener('abort', job.onAbort);
-    const stdout: CollectedOutput = written.stdout
-      ? await this.#collect(job, 'stdout', job.out)
-      : new OutputTail();
-    const stderr: CollectedOutput = written.stderr
-      ? await this.#collect(job, 'stderr', job.err)
-      : new OutputTail();
+    await Promise.all([job.stdout.finish(written.stdout), job.stderr.finish(written.stderr)]);
+    const { stdout, stderr } = job;
     if (stdout.error !== undefined || stderr.error !== undefined) {
-      stderr.push(
+      stderr.tail.push(
         Buffer.from(
           `cloudboot: could not read the program's output: ${(stdout.error ?? stderr.error)?.message}\n`,
         ),
       );
     }
-    if (note !== undefined) stderr.push(Buffer.from(`${note}\n`));
+    if (note !== undefined) stderr.tail.push(Buffer.from(`${note}\n`));
     const killed = job.killedBy !== undefined;
     job.resolve({
       exitCode: killed ? null : status,
       signal: killed ? 'SIGKILL' : null,
       timedOut: job.killedBy === 'timeout',
-      stdoutTail: stdout.text(),
-      stderrTail: stderr.text(),
+      stdoutTail: stdout.tail.text(),
+      stderrTail: stderr.tail.text(),
       durationMs: performance.now() - job.started,
     });
-  }
-
-  /**
-   * Streams an output file to the request's `onOutput`, keeps its tail, and
-   * removes it (empty files are left for `close()` to sweep away at once).
-   */
-  async #collect(job: Job, stream: 'stdout' | 'stderr', file: string): Promise<CollectedOutput> {
-    const tail: CollectedOutput = new OutputTail();
-    try {
-      for await (const chunk of createReadStream(file)) {
-        const buffer = chunk as Buffer;
-        tail.push(buffer);
-        job.request.onOutput?.(stream, buffer);
-      }
-      await unlink(file);
-    } catch (error) {
-      // The program's verdict still counts; its output is what was lost.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') tail.error = error as Error;
-    }
-    return tail;
   }
 
   #onShellExit(): void {
@@ -216,8 +239,11 @@ export class ShellSpawner {
   close(): void {
     this.#shell?.stdin.end();
     this.#shell = undefined;
-    if (this.#dir !== undefined && this.#jobs.size === 0)
+    // With programs still running, the directory goes when this process exits.
+    if (this.#dir !== undefined && this.#jobs.size === 0) {
       rmSync(this.#dir, { recursive: true, force: true });
+      ownDirs.delete(this.#dir);
+    }
     this.#dir = undefined;
   }
 }

@@ -6,14 +6,24 @@
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
 import { abortable } from '../abort.js';
 import { type ConnectStage, RemoteError } from '../errors.js';
-import { shellJoin, shellQuote } from '../template/shell-words.js';
-import type { MachineSession, RunRequest, RunResult, SshTarget } from './machine.js';
+import { shellJoin } from '../template/shell-words.js';
+import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
+import type {
+  ClaimRequest,
+  ClaimResult,
+  KilledGroups,
+  MachineSession,
+  RunRequest,
+  RunResult,
+  SshTarget,
+} from './machine.js';
 import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
 import { loadCredentials } from './ssh-credentials.js';
+import { claimCommand, ownsCommand, parseClaim } from './ssh-dirs.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
 import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
-import { execCommand, runProgram, type StopSignal } from './ssh-run.js';
+import { type CommandExit, execCommand, runProgram, type StopSignal } from './ssh-run.js';
 
 /** How a caller waits for a machine to become usable. */
 export interface SshSessionOptions {
@@ -64,6 +74,8 @@ export class SshMachine implements MachineSession {
   #proven = false;
   /** Time budget for re-establishing a dropped connection on next use. */
   #reconnectTimeoutMs = 0;
+  /** The login user's home directory, once asked. */
+  #home: string | undefined;
 
   constructor(target: SshTarget, context: SshMachineContext) {
     this.label = `${target.username}@${target.host}:${target.port}`;
@@ -82,16 +94,46 @@ export class SshMachine implements MachineSession {
     await this.#command(shellJoin(['mkdir', '-p', '--', dir]));
   }
 
-  /** {@inheritDoc MachineSession.createDir} */
-  async createDir(dir: string): Promise<boolean> {
-    // Exit 3: the directory was there already.
-    const script = `[ -d ${shellQuote(dir)} ] && exit 3; ${shellJoin(['mkdir', '-p', '--', dir])}`;
-    return (await this.#command(script, [0, 3])) === 0;
+  /** {@inheritDoc MachineSession.homeDir} */
+  async homeDir(): Promise<string> {
+    if (this.#home !== undefined) return this.#home;
+    // SFTP sessions start in the login user's home directory.
+    const { client, sftp } = await this.#sftpChannel();
+    this.#home = await new Promise<string>((resolve, reject) =>
+      sftp.realpath('.', (error, path) =>
+        error
+          ? reject(this.#failure(client, 'cannot find the home directory', error))
+          : resolve(path),
+      ),
+    );
+    return this.#home;
+  }
+
+  /** {@inheritDoc MachineSession.claimDir} */
+  async claimDir(request: ClaimRequest): Promise<ClaimResult> {
+    return parseClaim((await this.#command(claimCommand(request))).stdout);
+  }
+
+  /** {@inheritDoc MachineSession.ownsDir} */
+  async ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+    return (await this.#command(ownsCommand(dir, markFile, mark))).stdout.trim() === 'yes';
   }
 
   /** {@inheritDoc MachineSession.removeDir} */
   async removeDir(dir: string): Promise<void> {
     await this.#command(shellJoin(['rm', '-rf', '--', dir]));
+  }
+
+  /** {@inheritDoc MachineSession.killTagged} */
+  async killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {
+    const args = killTaggedArgs(tokens, graceMs);
+    const exit = await this.#command(shellJoin(['sh', '-c', KILL_TAGGED_SCRIPT, 'sh', ...args]));
+    return parseKilled(exit.stdout);
+  }
+
+  /** {@inheritDoc MachineSession.removeEmptyDir} */
+  async removeEmptyDir(dir: string): Promise<void> {
+    await this.#command(`${shellJoin(['rmdir', '--', dir])} 2>/dev/null; true`);
   }
 
   /** {@inheritDoc MachineSession.writeFile} */
@@ -243,14 +285,14 @@ export class SshMachine implements MachineSession {
   }
 
   /** Runs a helper command; a non-zero exit is a permanent `command` error. */
-  async #command(command: string, accepted: readonly number[] = [0]): Promise<number> {
+  async #command(command: string): Promise<CommandExit> {
     const client = await this.#connection();
     const exit = await this.#execs
       .use(() => execCommand(client, command))
       .catch((error: Error) => {
         throw this.#failure(client, `cannot run ${command}`, error);
       });
-    if (typeof exit.code === 'number' && accepted.includes(exit.code)) return exit.code;
+    if (exit.code === 0) return exit;
     if (exit.code === undefined) {
       const reason = `the connection was lost during ${command}`;
       throw new RemoteError(this.label, 'command', reason, false);

@@ -15,6 +15,8 @@ export interface CommandExit {
   readonly code: number | null | undefined;
   readonly signal: string | null;
   readonly stderr: string;
+  /** The last few KiB of stdout. */
+  readonly stdout: string;
 }
 
 /** Signals the executor sends to a program it stops. */
@@ -42,10 +44,11 @@ export function execCommand(client: Client, command: string): Promise<CommandExi
     (channel) =>
       new Promise((resolve) => {
         const stderr = new OutputTail();
-        channel.on('data', () => {});
+        const stdout = new OutputTail();
+        channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         channel.on('close', (code?: number | null, signal?: string) =>
-          resolve({ code, signal: signal ?? null, stderr: stderr.text() }),
+          resolve({ code, signal: signal ?? null, stderr: stderr.text(), stdout: stdout.text() }),
         );
         channel.end();
       }),
@@ -56,9 +59,13 @@ export function execCommand(client: Client, command: string): Promise<CommandExi
 function programCommand(request: RunRequest): string {
   // A program word starting with "-" would be read as an option of `exec`.
   const program = request.program.startsWith('-') ? `./${request.program}` : request.program;
+  const exports = Object.entries(request.env ?? {}).map(
+    ([name, value]) => `export ${name}=${shellQuote(value)}`,
+  );
   return [
     `echo ${shellQuote(PGID_MARKER)}$$`,
     `cd -- ${shellQuote(request.cwd)}`,
+    ...exports,
     `exec ${shellJoin([program, ...request.args])}`,
   ].join(' && ');
 }
@@ -127,6 +134,9 @@ class ProgramRun {
     });
     this.#timers.push(setTimeout(() => this.#stop('timeout'), request.timeoutMs));
     request.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    void this.#marker.pgid.then((pgid) => {
+      if (pgid !== undefined) request.onStart?.(pgid);
+    });
   }
 
   /** Called once the channel closed: stops timers and listeners. */

@@ -81,7 +81,13 @@ const LITERALS: ReadonlyMap<string, Literal> = new Map([
   ['api_calls_per_second', { accepts: isPositiveNumber, expected: 'a positive number' }],
   ['api_retries', { accepts: isCount, expected: 'a whole number, 0 or more' }],
   // Programs are run by path from inside it, on a machine whose current directory is unknown.
-  ['workdir', { accepts: (v) => v.startsWith('/'), expected: 'an absolute path on the machine' }],
+  [
+    'workdir',
+    {
+      accepts: (v) => v.startsWith('/') || v === '~' || v.startsWith('~/'),
+      expected: 'an absolute path on the machine, or ~/…',
+    },
+  ],
 ]);
 
 function isPositiveNumber(value: string): boolean {

@@ -188,3 +188,22 @@ describe('RunStore.transition while another process writes', () => {
     store.close();
   });
 });
+
+describe('stored inputs', () => {
+  it('keeps each content once, by path, and points a path at its new content', () => {
+    const dir = newDir();
+    const store = RunStore.create(dir, 'inputs', plan);
+    store.storeInputs([
+      ['/plan/ready.sh', Buffer.from('#!/bin/sh\nexit 0\n')],
+      ['/plan/stop.sh', Buffer.from('#!/bin/sh\nexit 0\n')],
+    ]);
+    store.storeInputs([['/plan/stop.sh', Buffer.from('#!/bin/sh\nexit 1\n')]]);
+    expect(store.input('/plan/ready.sh')?.toString()).toBe('#!/bin/sh\nexit 0\n');
+    expect(store.input('/plan/stop.sh')?.toString()).toBe('#!/bin/sh\nexit 1\n');
+    expect(store.input('/plan/other.sh')).toBeUndefined();
+    store.close();
+    const db = new Database(join(dir, 'cloudboot-inputs.db'), { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM blobs').get()).toEqual({ n: 2 });
+    db.close();
+  });
+});

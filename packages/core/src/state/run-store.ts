@@ -3,7 +3,7 @@
  * (mode 0600, WAL). Every method that changes state commits before it
  * returns, so callers can rely on "recorded, then act".
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname as machineName } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import {
   type ServicePhase,
 } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { ADDED_COLUMNS, LATER_TABLES, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import type { ServiceState } from './service-state.js';
 
 /** What the database knows about one service. */
@@ -67,6 +67,19 @@ export interface TransitionRecord {
   readonly to: ServiceState;
   readonly at: number;
   readonly detail: string | null;
+}
+
+/** A program recorded as started and not (yet) recorded as ended. */
+export interface ProcessRecord {
+  readonly id: number;
+  /** Where it runs: `local` or `user@host:port`. */
+  readonly host: string;
+  /** The value of `CLOUDBOOT_PROGRAM` in its environment. */
+  readonly token: string;
+  /** Plan key of the program (`bootpgm` …). */
+  readonly program: string;
+  /** Its process group, once known. */
+  readonly pgid: number | null;
 }
 
 /** Every instance ever launched (or attempted) for the run. */
@@ -215,6 +228,7 @@ export class RunStore {
   readonly file: string;
 
   readonly #statements = new Map<string, Database.Statement>();
+  #machineMark: string | undefined;
 
   /** A prepared statement, compiled once per handle. */
   #sql(text: string): Database.Statement {
@@ -250,6 +264,7 @@ export class RunStore {
       chmodSync(draft, 0o600);
       const now = Date.now();
       db.exec(SCHEMA);
+      db.exec(LATER_TABLES);
       db.transaction(() => {
         const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
         meta.run('schema_version', String(SCHEMA_VERSION));
@@ -319,6 +334,7 @@ export class RunStore {
     // additionally force a full sync (see recordLaunchIntent).
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('foreign_keys = ON');
+    this.#db.exec(LATER_TABLES);
     this.#addMissingColumns();
   }
 
@@ -587,6 +603,98 @@ export class RunStore {
       at: r.at,
       detail: r.detail,
     }));
+  }
+
+  /**
+   * The random id that, with the run's name, marks the working directories
+   * this run makes on machines (made and committed on first use).
+   */
+  machineMark(): string {
+    this.#machineMark ??= this.#db.transaction(() => {
+      this.#sql(
+        "INSERT INTO meta (key, value) VALUES ('machine_mark', ?) ON CONFLICT(key) DO NOTHING",
+      ).run(randomUUID().replaceAll('-', ''));
+      return this.#meta('machine_mark') ?? '';
+    })();
+    return this.#machineMark;
+  }
+
+  /**
+   * Records, and commits, that a program is about to start on `host`: the
+   * token it will carry in its environment (`CLOUDBOOT_PROGRAM`). Returns the
+   * row's id, for {@link setProcessGroup} and {@link endProcess}.
+   */
+  recordProcess(service: string, host: string, program: string): { id: number; token: string } {
+    return this.#db.transaction(() => {
+      const { lastInsertRowid } = this.#sql(
+        `INSERT INTO processes (service, host, token, owner, program, started_at) VALUES (?, ?, '', ?, ?, ?)`,
+      ).run(service, host, this.#owner, program, Date.now());
+      const id = Number(lastInsertRowid);
+      // Ends with "." so that no token is a prefix of another.
+      const token = `${this.machineMark()}.${id}.`;
+      this.#sql('UPDATE processes SET token = ? WHERE id = ?').run(token, id);
+      return { id, token };
+    })();
+  }
+
+  /** Records the process group a started program runs in. */
+  setProcessGroup(id: number, pgid: number): void {
+    this.#sql('UPDATE processes SET pgid = ? WHERE id = ?').run(pgid, id);
+  }
+
+  /** Forgets programs that ended (or were stopped). */
+  endProcesses(ids: readonly number[]): void {
+    const del = this.#sql('DELETE FROM processes WHERE id = ?');
+    this.#db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
+  }
+
+  /**
+   * Programs of `service` started by another handle of this run that never
+   * recorded their end: left running by a cloudboot that died (this handle
+   * holds the run's lock, so no live one is using them).
+   */
+  leftoverProcesses(service: string): ProcessRecord[] {
+    const rows = this.#sql(
+      'SELECT id, host, token, program, pgid FROM processes WHERE service = ? AND owner != ? ORDER BY id',
+    ).all(service, this.#owner) as Array<{
+      id: number;
+      host: string;
+      token: string;
+      program: string;
+      pgid: number | null;
+    }>;
+    return rows;
+  }
+
+  /**
+   * Stores local files the run needs later (programs, bootconf templates),
+   * by path, each content once (by its SHA-256). A path stored before is
+   * pointed at its new content.
+   */
+  storeInputs(files: Iterable<readonly [path: string, data: Buffer]>): void {
+    const blob = this.#sql(
+      'INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT(hash) DO NOTHING',
+    );
+    const input = this.#sql(
+      'INSERT INTO inputs (path, hash) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET hash = excluded.hash',
+    );
+    this.#db.transaction(() => {
+      for (const [path, data] of files) {
+        const hash = createHash('sha256').update(data).digest('hex');
+        blob.run(hash, data);
+        input.run(path, hash);
+      }
+    })();
+  }
+
+  /** The stored copy of a local file the run uses, if it has one. */
+  input(path: string): Buffer | undefined {
+    const row = this.#sql(
+      'SELECT data FROM blobs JOIN inputs ON inputs.hash = blobs.hash WHERE inputs.path = ?',
+    ).get(path) as { data: Buffer } | undefined;
+    return row?.data;
   }
 
   /** Globals given on the command line, stored so later commands need not repeat them. */

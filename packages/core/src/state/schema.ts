@@ -66,3 +66,28 @@ export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   // The token of the instance a repair replaced with this one.
   ['instances', 'replaces', 'TEXT'],
 ];
+
+/**
+ * Tables added after the first release; created when a run is created and
+ * when an existing run is opened (so older run databases gain them).
+ */
+export const LATER_TABLES = `
+CREATE TABLE IF NOT EXISTS processes (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  service    TEXT NOT NULL,
+  host       TEXT NOT NULL,
+  token      TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  program    TEXT NOT NULL,
+  pgid       INTEGER,
+  started_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+  hash TEXT PRIMARY KEY,
+  data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inputs (
+  path TEXT PRIMARY KEY,
+  hash TEXT NOT NULL REFERENCES blobs (hash)
+);
+`;

@@ -1,0 +1,120 @@
+/**
+ * Private directories on this machine: {@link MachineSession.claimDir} and
+ * {@link MachineSession.ownsDir} for the local session. Modes are given
+ * explicitly (0700 directories, 0600 mark), so the umask cannot widen them.
+ */
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ClaimRequest, ClaimResult } from './machine.js';
+
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
+
+function uid(): number {
+  return process.getuid?.() ?? -1;
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+async function writable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes `base` (missing levels 0700) or finds it writable; a refusal otherwise. */
+async function prepareBase(base: string): Promise<ClaimResult | undefined> {
+  let existing = base;
+  while ((await lstatOrUndefined(existing)) === undefined) existing = dirname(existing);
+  const refuse = (reason: 'not-directory' | 'unwritable'): ClaimResult => ({
+    ok: false,
+    reason,
+    path: existing,
+    inBase: true,
+  });
+  try {
+    // Follows a symbolic link: the base is the user's choice, not a level cloudboot owns.
+    if (!(await stat(existing)).isDirectory()) {
+      return refuse('not-directory');
+    }
+  } catch {
+    return refuse('not-directory');
+  }
+  if (!(await writable(existing))) return refuse('unwritable');
+  if (existing !== base) {
+    try {
+      await mkdir(base, { recursive: true, mode: PRIVATE_DIR });
+    } catch {
+      return refuse('unwritable');
+    }
+  }
+  return undefined;
+}
+
+/** {@link MachineSession.claimDir} on this machine. */
+export async function claimLocalDir(request: ClaimRequest): Promise<ClaimResult> {
+  const refused = await prepareBase(request.base);
+  if (refused !== undefined) return refused;
+  let existed = false;
+  for (const dir of request.chain) {
+    let found = await lstatOrUndefined(dir);
+    if (found === undefined) {
+      try {
+        await mkdir(dir, { mode: PRIVATE_DIR });
+        existed = false;
+        continue;
+      } catch {
+        // Made meanwhile (by another service of the run, say): checked like any that exists.
+        found = await lstatOrUndefined(dir);
+        if (found === undefined)
+          return { ok: false, reason: 'unwritable', path: dir, inBase: false };
+      }
+    }
+    if (found.isSymbolicLink()) return { ok: false, reason: 'symlink', path: dir, inBase: false };
+    if (!found.isDirectory()) {
+      return { ok: false, reason: 'not-directory', path: dir, inBase: false };
+    }
+    if (found.uid !== uid()) {
+      return { ok: false, reason: 'foreign', path: dir, inBase: false, uid: found.uid };
+    }
+    existed = true;
+  }
+  const last = request.chain.at(-1);
+  if (last === undefined) return { ok: true, existed: false };
+  const markPath = join(last, request.markFile);
+  if (existed) {
+    if ((await readMark(markPath)) === request.mark) return { ok: true, existed: true };
+    if ((await readdir(last)).length > 0) {
+      return { ok: false, reason: 'taken', path: last, inBase: false };
+    }
+  }
+  await writeFile(markPath, `${request.mark}\n`, { mode: PRIVATE_FILE, flag: 'wx' });
+  return { ok: true, existed: false };
+}
+
+async function readMark(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).replace(/\n$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link MachineSession.ownsDir} on this machine. */
+export async function ownsLocalDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+  const found = await lstatOrUndefined(dir);
+  if (found === undefined || !found.isDirectory() || found.uid !== uid()) return false;
+  return (await readMark(join(dir, markFile))) === mark;
+}
