@@ -36,6 +36,33 @@ function sh(script: string, timeoutMs = 5_000) {
   return session.run({ program: 'sh', args: ['-c', script], cwd: base, timeoutMs });
 }
 
+describe('claiming a working directory', () => {
+  it('takes back its directory whose mark a crash cut short, and refuses one with another mark', async () => {
+    const claim = (last: string, mark = 'run 0123abcd') =>
+      session.claimDir({
+        base,
+        chain: [`${base}/claims`, `${base}/claims/${last}`],
+        markFile: '.cloudboot-run',
+        mark,
+      });
+    expect(await claim('cut')).toEqual({ ok: true, existed: false });
+    for (const half of ['', 'run 0123']) {
+      await session.writeFile(`${base}/claims/cut/.cloudboot-run`, half, 0o600);
+      expect(await claim('cut')).toEqual({ ok: true, existed: false });
+      const mark = await session.readFile(`${base}/claims/cut/.cloudboot-run`);
+      expect(mark?.toString()).toBe('run 0123abcd\n');
+    }
+    expect(await claim('cut')).toEqual({ ok: true, existed: true });
+    expect(await claim('other', 'run ffff')).toEqual({ ok: true, existed: false });
+    expect(await claim('other')).toEqual({
+      ok: false,
+      reason: 'taken',
+      inBase: false,
+      path: `${base}/claims/other`,
+    });
+  });
+});
+
 describe('files', () => {
   it('uploads, reads back, runs and removes', async () => {
     const dir = `${base}/svc one/nested`;

@@ -94,13 +94,25 @@ export async function claimLocalDir(request: ClaimRequest): Promise<ClaimResult>
   const last = request.chain.at(-1);
   if (last === undefined) return { ok: true, existed: false };
   const markPath = join(last, request.markFile);
+  let halfMarked = false;
   if (existed) {
-    if ((await readMark(markPath)) === request.mark) return { ok: true, existed: true };
-    if ((await readdir(last)).length > 0) {
+    const found = await readMark(markPath);
+    if (found === request.mark) return { ok: true, existed: true };
+    const entries = await readdir(last);
+    // A cloudboot killed while writing the mark leaves the mark alone, cut short.
+    halfMarked =
+      entries.length === 1 &&
+      entries[0] === request.markFile &&
+      found !== undefined &&
+      request.mark.startsWith(found);
+    if (entries.length > 0 && !halfMarked) {
       return { ok: false, reason: 'taken', path: last, inBase: false };
     }
   }
-  await writeFile(markPath, `${request.mark}\n`, { mode: PRIVATE_FILE, flag: 'wx' });
+  await writeFile(markPath, `${request.mark}\n`, {
+    mode: PRIVATE_FILE,
+    flag: halfMarked ? 'w' : 'wx',
+  });
   return { ok: true, existed: false };
 }
 

@@ -103,3 +103,36 @@ describe.each([
     expect(result).toMatchObject({ exitCode: null, timedOut: false });
   });
 });
+
+describe('claiming a working directory', () => {
+  const session = new LocalSession();
+  afterAll(() => session.close());
+  const claim = (last: string, mark = 'run 0123abcd') =>
+    session.claimDir({
+      base: dir,
+      chain: [join(dir, 'claims'), join(dir, 'claims', last)],
+      markFile: '.cloudboot-run',
+      mark,
+    });
+
+  it('takes back a directory whose only entry is its mark, cut short by a crash', async () => {
+    expect(await claim('cut')).toEqual({ ok: true, existed: false });
+    const mark = join(dir, 'claims', 'cut', '.cloudboot-run');
+    for (const half of ['', 'run 0123']) {
+      writeFileSync(mark, half);
+      expect(await claim('cut')).toEqual({ ok: true, existed: false });
+      expect(readFileSync(mark, 'utf8')).toBe('run 0123abcd\n');
+    }
+    expect(await claim('cut')).toEqual({ ok: true, existed: true });
+  });
+
+  it('refuses a directory with another mark, or with the mark and anything else', async () => {
+    expect(await claim('other', 'run ffff')).toEqual({ ok: true, existed: false });
+    const taken = { ok: false, reason: 'taken', inBase: false, path: join(dir, 'claims', 'other') };
+    expect(await claim('other')).toEqual(taken);
+    writeFileSync(join(dir, 'claims', 'other', '.cloudboot-run'), 'run 0123');
+    writeFileSync(join(dir, 'claims', 'other', 'data'), 'keep');
+    expect(await claim('other')).toEqual(taken);
+    expect(readFileSync(join(dir, 'claims', 'other', 'data'), 'utf8')).toBe('keep');
+  });
+});

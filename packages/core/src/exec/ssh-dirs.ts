@@ -32,8 +32,14 @@ for d; do
   existed=1
 done
 if [ $existed = 1 ]; then
-  [ "$(cat -- "$d/$markfile" 2>/dev/null)" = "$mark" ] && { echo 'ok old'; exit 0; }
-  [ -z "$(ls -A -- "$d")" ] || { printf 'refuse taken 0 %s\\n' "$d"; exit 0; }
+  found=$(cat -- "$d/$markfile" 2>/dev/null)
+  [ "$found" = "$mark" ] && { echo 'ok old'; exit 0; }
+  entries=$(ls -A -- "$d")
+  # A cloudboot killed while writing the mark leaves the mark alone, cut short.
+  if [ -n "$entries" ]; then
+    [ "$entries" = "$markfile" ] && case $mark in "$found"*) true ;; *) false ;; esac ||
+      { printf 'refuse taken 0 %s\\n' "$d"; exit 0; }
+  fi
 fi
 printf '%s\\n' "$mark" > "$d/$markfile" || { printf 'refuse unwritable 0 %s\\n' "$d"; exit 0; }
 echo 'ok new'
