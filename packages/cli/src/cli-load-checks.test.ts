@@ -58,7 +58,7 @@ describe('problems known at load time', () => {
     });
     expect(code).toBe(EXIT.serviceFailed);
     expect(stdout).toContain(
-      '    pgm_timeout is "2147484"; expected a positive number of seconds, at most 2147483 (about 24 days, the longest timer Node.js allows)\n',
+      '    pgm_timeout is "<redacted>"; expected a positive number of seconds, at most 2147483 (about 24 days, the longest timer Node.js allows)\n',
     );
     expect(f.order()).toEqual([]);
   });

@@ -152,7 +152,11 @@ describe('status, repair, terminate, reboot, reload', () => {
     expect(repair.code).toBe(EXIT.ok);
     expect(repair.stdout).toMatch(/↻ web-0 +failed +restarting/);
     expect(repair.stdout).toMatch(/repair ok in .*: 3 of 3 services ready/);
-    expect(f.order().filter((l) => l === 'boot web')).toHaveLength(4);
+    // Both replicas read one alive-web file: web-1's check may already see the
+    // file web-0's new boot made, so one or two restart; each restart boots once more.
+    const restarts = repair.stdout.match(/↻ web-\d +failed +restarting/g) ?? [];
+    expect(restarts.length).toBeGreaterThanOrEqual(1);
+    expect(f.order().filter((l) => l === 'boot web')).toHaveLength(2 + restarts.length);
     expect((await f.cli(['status', 's', '-q'])).code).toBe(EXIT.ok);
   });
 
