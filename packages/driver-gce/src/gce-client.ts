@@ -6,6 +6,7 @@
  * rate-limited in one place).
  */
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { DriverError } from '@cloudboot/core';
 import type { protos } from '@google-cloud/compute';
 import type { ImagesClient } from '@google-cloud/compute/build/src/v1/images_client.js';
@@ -50,13 +51,13 @@ function invalid(message: string): DriverError {
   return new DriverError('invalid-request', GCE, message);
 }
 
-/** Reads `gce_credentials`: the key file's JSON contents, or a path to it. */
+/** Reads `gce_credentials`: the key file's JSON contents, or a path to it (`~/` expands). */
 async function readKeyFile(source: string): Promise<KeyFile> {
   const inline = source.trimStart().startsWith('{');
   let text = source;
   if (!inline) {
     try {
-      text = await readFile(source, 'utf8');
+      text = await readFile(source.replace(/^~(?=\/)/, homedir()), 'utf8');
     } catch (error) {
       throw invalid(
         `gce_credentials: cannot read the key file ${source}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; expected a service-account key file (JSON)`,
