@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeGceCloud, startGceCloud } from '../../../test/fakes/gce-cloud.js';
 import { createDriver, GCE_DRIVER_NAME } from './gce-driver.js';
 import { requestIdFor } from './gce-names.js';
+import { parseGceSettings } from './gce-settings.js';
 import { GCE_STATE_MAP } from './gce-states.js';
 
 const PROJECT = 'fake-project';
@@ -254,6 +255,25 @@ testDriver({
       await driver.terminate([instanceId]);
     });
 
+    it('waits out a slow boot, and gives up at the deadline', async () => {
+      const driver = new ManagedDriver(createDriver(settings()), { pollIntervalMs: 50 });
+      fake.faults.slowBootMs = 1_500;
+      try {
+        const { instanceId } = await driver.launch(spec('slow'), context('slow', 'slow'));
+        await expect(driver.waitUntilRunning(instanceId, 300)).rejects.toMatchObject({
+          kind: 'transient',
+          message: expect.stringMatching(/is still (PROVISIONING|STAGING); gave up waiting/),
+        });
+        expect(await driver.waitUntilRunning(instanceId, 10_000)).toMatchObject({
+          state: 'running',
+          nativeState: 'RUNNING',
+        });
+        await driver.terminate([instanceId]);
+      } finally {
+        fake.faults.slowBootMs = 0;
+      }
+    });
+
     it('reports a VM deleted outside cloudboot as vanished', async () => {
       const driver = createDriver(settings());
       const { instanceId } = await driver.launch(spec('k'), context('kill', 'k'));
@@ -292,7 +312,21 @@ describe('gce driver settings', () => {
   });
 
   it('takes the project from GOOGLE_CLOUD_PROJECT and refuses a URL with a path', () => {
-    expect(() => createDriver({ iaas: ZONE })).toThrowError(/gce_project is not set/);
+    expect(() => parseGceSettings({ iaas: ZONE }, {})).toThrowError(/gce_project is not set/);
+    expect(parseGceSettings({ iaas: ZONE }, { GOOGLE_CLOUD_PROJECT: 'env-project' })).toMatchObject(
+      {
+        defaultProject: 'env-project',
+        credentials: { kind: 'application-default' },
+        sshAddress: 'public',
+      },
+    );
+    expect(
+      parseGceSettings({
+        iaas: ZONE,
+        gce_project: 'abcdef',
+        iaas_url: 'https://compute.example.com',
+      }),
+    ).toMatchObject({ endpoint: { host: 'compute.example.com', port: 443, protocol: 'https' } });
     expect(() =>
       createDriver({ iaas: ZONE, gce_project: 'abcdef', iaas_url: 'http://127.0.0.1:1/x' }),
     ).toThrowError(/iaas_url is "http:\/\/127.0.0.1:1\/x"; expected the root URL/);
