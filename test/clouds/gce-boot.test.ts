@@ -85,7 +85,7 @@ describe('a two-level plan on the gce driver over SSH', () => {
     const made = fake.instances().filter((i) => i.labels['cloudboot-run'] === 'gce-demo');
     expect(made.map((i) => i.labels['cloudboot-service']).sort()).toEqual(['db', 'web-0', 'web-1']);
     for (const instance of made) {
-      expect(instance.status).toBe('RUNNING');
+      expect(instance.state).toBe('RUNNING');
       expect(instance.name).toMatch(
         new RegExp(`^cb-gce-demo-${instance.labels['cloudboot-service']}-[0-9a-f]{8}$`),
       );
@@ -127,6 +127,6 @@ describe('a two-level plan on the gce driver over SSH', () => {
     const terminate = await cli(['terminate', 'Gce.Demo', '-d', plan.dbDir], plan.root);
     expect(terminate.code).toBe(0);
     expect(fake.callCounts()['instances.delete']).toBe(3);
-    for (const instance of made) expect(['STOPPING', 'DELETED']).toContain(instance.status);
+    for (const instance of made) expect(['STOPPING', 'DELETED']).toContain(instance.state);
   });
 });

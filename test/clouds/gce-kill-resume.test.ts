@@ -171,8 +171,8 @@ async function trial(index: number): Promise<TrialResult> {
   }
   const mine = fake.instances().filter((i) => i.labels['cloudboot-run'] === run);
   for (const i of mine) {
-    if (i.status !== 'STOPPING' && i.status !== 'DELETED') {
-      problems.push(`instance ${i.name} is still ${i.status}`);
+    if (i.state !== 'STOPPING' && i.state !== 'DELETED') {
+      problems.push(`instance ${i.name} is still ${i.state}`);
     }
   }
   const byToken = new Map<string, number>();

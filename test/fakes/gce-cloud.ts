@@ -25,8 +25,8 @@ export interface FakeGceInstance {
   readonly name: string;
   readonly project: string;
   readonly zone: string;
-  /** GCE status; `DELETED` once deleted (a fake-only marker: the API then answers 404). */
-  status: string;
+  /** GCE status (`PROVISIONING` … `RUNNING`, `STOPPING`); `DELETED` once deleted (a fake-only marker: the API then answers 404). */
+  state: string;
   readonly labels: Readonly<Record<string, string>>;
   /** The `cloudboot-token` label, or '' when there is none. */
   readonly token: string;
@@ -244,10 +244,10 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
 
   function deleteInstance(instance: FakeGceInstance): void {
     if (instance.deletedAt !== undefined) return;
-    instance.status = 'STOPPING';
+    instance.state = 'STOPPING';
     instance.deletedAt = Date.now();
     later(terminatedVisibleMs, () => {
-      instance.status = 'DELETED';
+      instance.state = 'DELETED';
       live.delete(`${instance.project}/${instance.zone}/${instance.name}`);
     });
   }
@@ -305,7 +305,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       kind: 'compute#instance',
       id: i.id,
       name: i.name,
-      status: i.status,
+      status: i.state,
       zone: selfLink(`projects/${i.project}/zones/${i.zone}`),
       machineType: selfLink(`projects/${i.project}/zones/${i.zone}/machineTypes/${i.machineType}`),
       labels: i.labels,
@@ -337,7 +337,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
 
   function findLive(project: string, zone: string, name: string): FakeGceInstance {
     const instance = live.get(`${project}/${zone}/${name}`);
-    if (instance === undefined || instance.status === 'DELETED') {
+    if (instance === undefined || instance.state === 'DELETED') {
       throw notFound(`projects/${project}/zones/${zone}/instances/${name}`);
     }
     return instance;
@@ -414,7 +414,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       name,
       project,
       zone,
-      status: 'PROVISIONING',
+      state: 'PROVISIONING',
       labels,
       token: labels['cloudboot-token'] ?? '',
       metadata,
@@ -448,7 +448,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       () => {
         if (stockout || quota) {
           // A failed insert leaves no instance behind.
-          instance.status = 'DELETED';
+          instance.state = 'DELETED';
           instance.deletedAt = Date.now();
           live.delete(`${project}/${zone}/${name}`);
           return stockout
@@ -468,11 +468,11 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
               };
         }
         later(boot / 2, () => {
-          if (instance.status === 'PROVISIONING') instance.status = 'STAGING';
+          if (instance.state === 'PROVISIONING') instance.state = 'STAGING';
         });
         later(boot, () => {
-          if (instance.status === 'STAGING' || instance.status === 'PROVISIONING')
-            instance.status = 'RUNNING';
+          if (instance.state === 'STAGING' || instance.state === 'PROVISIONING')
+            instance.state = 'RUNNING';
         });
         return undefined;
       },
@@ -520,10 +520,10 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       (i) =>
         i.project === project &&
         i.zone === zone &&
-        i.status !== 'DELETED' &&
+        i.state !== 'DELETED' &&
         match((field) => {
           if (field === 'name') return i.name;
-          if (field === 'status') return i.status;
+          if (field === 'status') return i.state;
           if (field === 'id') return i.id;
           if (field.startsWith('labels.')) return i.labels[field.slice('labels.'.length)];
           return undefined;
