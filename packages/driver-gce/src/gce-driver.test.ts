@@ -90,6 +90,44 @@ testDriver({
       await driver.terminate([instanceId]);
     });
 
+    it('asks for spot, disk size, service account, scopes, network tags; private SSH has no external IP', async () => {
+      const driver = createDriver(
+        settings({
+          gce_spot: 'true',
+          disk_size_gb: '50',
+          gce_service_account: 'vm@fake-project.iam.gserviceaccount.com',
+          gce_scopes: 'devstorage.read_only, https://www.googleapis.com/auth/logging.write',
+          ssh_address: 'private',
+        }),
+      );
+      const ctx = context('opts', 'opt');
+      const { instanceId } = await driver.launch(
+        { ...spec('opt'), securityGroups: ['Web', 'ssh'] },
+        ctx,
+      );
+      const made = fake.instances().find((i) => i.token === ctx.token);
+      expect(made?.resource).toMatchObject({
+        scheduling: { provisioningModel: 'SPOT' },
+        tags: { items: ['web', 'ssh'] },
+        serviceAccounts: [
+          {
+            email: 'vm@fake-project.iam.gserviceaccount.com',
+            scopes: [
+              'https://www.googleapis.com/auth/devstorage.read_only',
+              'https://www.googleapis.com/auth/logging.write',
+            ],
+          },
+        ],
+        disks: [{ boot: true, autoDelete: true, initializeParams: { diskSizeGb: '50' } }],
+        networkInterfaces: [expect.not.objectContaining({ accessConfigs: expect.anything() })],
+      });
+      expect(made?.natIP).toBeUndefined();
+      const [info] = await driver.describe([instanceId]);
+      expect(info?.address).toBe(made?.networkIP);
+      expect(info?.publicAddress).toBeUndefined();
+      await driver.terminate([instanceId]);
+    });
+
     it('describes many instances with one list call per zone and round', async () => {
       const driver = createDriver(settings());
       const ids = [];
