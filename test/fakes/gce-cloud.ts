@@ -90,6 +90,8 @@ export interface FakeGceOptions {
   readonly authorizedKeysFile?: string;
   /** Seed of the PRNG behind {@link FakeGceFaults.loseAnswerProbability}. */
   readonly seed?: number;
+  /** Most items in one list page, whatever `maxResults` asks (GCE's own cap is 500). */
+  readonly maxPageSize?: number;
 }
 
 /** A running fake. */
@@ -529,7 +531,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
           return undefined;
         }),
     );
-    const max = Math.min(Number(query.get('maxResults') ?? 500) || 500, 500);
+    const max = Math.min(Number(query.get('maxResults') ?? 500) || 500, options.maxPageSize ?? 500);
     const start = Number(query.get('pageToken') ?? 0) || 0;
     const page = selected.slice(start, start + max);
     return {

@@ -144,6 +144,32 @@ testDriver({
       await driver.terminate(ids);
     });
 
+    it('describes across zones with one list per zone, and reads every page', async () => {
+      const paged = await startGceCloud({ maxPageSize: 2 });
+      try {
+        const inZone = (zone: string) =>
+          createDriver({ ...settings(), iaas_url: paged.url, iaas: zone });
+        const ids: string[] = [];
+        for (const [i, zone] of ['us-central1-a', 'us-central1-b', 'us-central1-a'].entries()) {
+          ids.push(
+            (await inZone(zone).launch(spec(`z-${i}`), context('zones', `z-${i}`))).instanceId,
+          );
+        }
+        for (let i = 0; i < 4; i++) {
+          ids.push(
+            (await inZone(ZONE).launch(spec(`p-${i}`), context('zones', `p-${i}`))).instanceId,
+          );
+        }
+        paged.resetCounts();
+        const infos = await inZone(ZONE).describe(ids);
+        expect(infos.map((i) => i.state)).not.toContain('vanished');
+        // us-central1-a: 6 instances in 3 pages; us-central1-b: 1 page.
+        expect(paged.callCounts()).toEqual({ 'instances.list': 4 });
+      } finally {
+        await paged.close();
+      }
+    });
+
     it('looks up image, machine type and network once for many launches', async () => {
       const driver = createDriver(settings({ gce_network: 'default', gce_subnetwork: 'default' }));
       fake.resetCounts();
