@@ -13,6 +13,7 @@ import {
   InstallError,
   prepareWorkdir,
   readBootout,
+  removeEmptyWorkdir,
   removeWorkdir,
   writeBootFiles,
 } from './programs.js';
@@ -176,6 +177,8 @@ async function contextualize(
     // An earlier attempt may have left files (a stale bootout.json); start clean.
     if (before === 'failed' || before === 'contextualizing')
       await removeWorkdir(session, settings.workdir);
+    // A crash right after this service created its directory leaves it empty, without the mark.
+    if (before === 'contextualizing') await removeEmptyWorkdir(session, settings.workdir);
     await prepareWorkdir(session, settings.workdir);
     const bag = ctx.attrs.bag(name);
     const template =

@@ -156,6 +156,24 @@ export async function prepareWorkdir(session: MachineSession, workdir: string): 
 }
 
 /**
+ * Removes a working directory only if it is empty (`rmdir`): what a crash
+ * between creating it and writing the {@link OWNERSHIP_MARK} leaves behind.
+ * An empty directory holds nothing of anyone's. Resolves whether it was removed.
+ */
+export async function removeEmptyWorkdir(
+  session: MachineSession,
+  workdir: string,
+): Promise<boolean> {
+  const result = await session.run({
+    program: 'rmdir',
+    args: ['--', workdir],
+    cwd: '/',
+    timeoutMs: 30_000,
+  });
+  return result.exitCode === 0;
+}
+
+/**
  * Removes a service's working directory if cloudboot made it: it has the
  * {@link OWNERSHIP_MARK}, or `createdNow` says this operation created it.
  * Resolves whether it was removed.
