@@ -81,8 +81,8 @@ function plan(): PlanDir {
 /** Runs the CLI in this process (resume and terminate: nothing kills them). */
 async function inProcess(dir: PlanDir, argv: readonly string[]) {
   let stderr = '';
-  const code = await runCli([...argv, '-d', dir.dbDir, '-q'], {
-    stdout: { write: () => {} },
+  const code = await runCli([...argv, '-d', dir.dbDir], {
+    stdout: { write: (s: string) => (stderr += s) },
     stderr: { write: (s: string) => (stderr += s) },
     env: { GCE_TRIAL_TOKEN: TOKEN, NO_COLOR: '1' },
     cwd: dir.root,
