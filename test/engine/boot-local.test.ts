@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BootFailedError,
@@ -7,6 +7,7 @@ import {
   type CloudBootEvent,
   PlanError,
   RunLockedError,
+  RunStore,
   UsageError,
 } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
@@ -149,6 +150,39 @@ describe('working directories', () => {
     expect(plan.read('stops')).toBe('stopped\n');
     expect(existsSync(plan.path('owned/fresh'))).toBe(false);
     boot.close();
+  });
+});
+
+describe('resuming after a crash inside contextualization', () => {
+  it('takes over the empty directory the crash left before the ownership mark was written', async () => {
+    const plan = track(
+      writePlan({
+        'top.conf':
+          '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
+        'l1.conf': '[svc-a]\nbootpgm: boot.sh\n',
+        'boot.sh': '#!/bin/sh\necho booted >> ${ROOT}/boots\n',
+      }),
+    );
+    const first = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'crashed',
+      drivers,
+    });
+    expect((await first.run()).ok).toBe(true);
+    first.close();
+    // As if the process died right after creating the directory.
+    const store = RunStore.open(plan.dbDir, 'crashed');
+    store.transition('a', 'contextualizing', { contextualized: false });
+    store.close();
+    rmSync(join(plan.workdir, 'crashed', 'a'), { recursive: true });
+    mkdirSync(join(plan.workdir, 'crashed', 'a'), { mode: 0o700 });
+
+    const resumed = new CloudBoot({ dbDir: plan.dbDir, runName: 'crashed', drivers });
+    expect((await resumed.run()).failures).toEqual([]);
+    expect(resumed.record('a').state).toBe('ready');
+    expect(plan.read('boots')).toBe('booted\nbooted\n');
+    resumed.close();
   });
 });
 

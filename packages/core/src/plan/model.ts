@@ -138,6 +138,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'iaas_secret',
   'aws_session_token',
   'gce_access_token',
+  'gce_credentials',
   'os_password',
   'os_application_credential_id',
   'os_application_credential_secret',

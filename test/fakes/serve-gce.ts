@@ -1,0 +1,45 @@
+/**
+ * Runs the fake Compute Engine as its own process (for scripts that start
+ * several fake clouds): prints one JSON line `{"url": …}` on stdout, then
+ * serves until SIGTERM or SIGINT.
+ *
+ * Options (argv `--name value`, else the environment):
+ *   --addresses 127.0.0.2,127.0.0.3   (FAKE_GCE_ADDRESSES) instance addresses
+ *   --boot-delay-ms 50                (FAKE_GCE_BOOT_DELAY_MS)
+ *   --terminated-visible-ms 100       (FAKE_GCE_TERMINATED_VISIBLE_MS)
+ *   --authorized-keys FILE            (FAKE_GCE_AUTHORIZED_KEYS) ssh-keys metadata is appended here
+ *
+ * Example: node --import tsx test/fakes/serve-gce.ts --addresses 127.0.0.2
+ */
+import { parseArgs } from 'node:util';
+import { startGceCloud } from './gce-cloud.js';
+
+const { values } = parseArgs({
+  options: {
+    addresses: { type: 'string' },
+    'boot-delay-ms': { type: 'string' },
+    'terminated-visible-ms': { type: 'string' },
+    'authorized-keys': { type: 'string' },
+  },
+});
+const env = process.env;
+const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+const addresses = (values.addresses ?? env.FAKE_GCE_ADDRESSES)?.split(',').filter((a) => a !== '');
+const bootDelayMs = number(values['boot-delay-ms'] ?? env.FAKE_GCE_BOOT_DELAY_MS);
+const terminatedVisibleMs = number(
+  values['terminated-visible-ms'] ?? env.FAKE_GCE_TERMINATED_VISIBLE_MS,
+);
+const authorizedKeysFile = values['authorized-keys'] ?? env.FAKE_GCE_AUTHORIZED_KEYS;
+
+const fake = await startGceCloud({
+  ...(addresses !== undefined && { addresses }),
+  ...(bootDelayMs !== undefined && { bootDelayMs }),
+  ...(terminatedVisibleMs !== undefined && { terminatedVisibleMs }),
+  ...(authorizedKeysFile !== undefined && { authorizedKeysFile }),
+});
+process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
+const stop = () => {
+  void fake.close().then(() => process.exit(0));
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
