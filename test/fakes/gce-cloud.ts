@@ -682,6 +682,13 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
 
   async function handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const url = new URL(req.url ?? '/', root);
+    // The fake's own view, for scripts that check nothing was left behind (as the fake EC2's).
+    if (req.method === 'GET' && url.pathname === '/_fake/state') {
+      send(res, 200, {
+        instances: [...all].map((i) => ({ id: i.id, token: i.token, state: i.state })),
+      });
+      return;
+    }
     calls += 1;
     count(methodOf(req.method ?? 'GET', url.pathname));
     const auth = req.headers.authorization ?? '';

@@ -808,6 +808,11 @@ export async function startOpenstackCloud(
     const method = req.method ?? 'GET';
     const body = method === 'POST' || method === 'PUT' ? await readJson(req) : undefined;
     if (url.pathname === '/identity/v3/auth/tokens' && method === 'POST') return issueToken(body);
+    // The fake's own view, for scripts that check nothing was left behind (as the fake EC2's).
+    if (url.pathname === '/_fake/state' && method === 'GET') {
+      const instances = servers.map((s) => ({ id: s.id, token: s.token, state: statusOf(s) }));
+      return { status: 200, body: { instances } };
+    }
     const match = /^\/([^/]+)\/(public|internal|admin)\/(compute\/v2\.1|image|network)(\/.*)$/.exec(
       url.pathname,
     );

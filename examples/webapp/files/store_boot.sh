@@ -1,5 +1,6 @@
 #!/bin/sh
-# Starts the store: a tiny HTTP key-value server on a free loopback port.
+# Starts the store: a tiny HTTP key-value server on a free port of the
+# machine's address (bootconf's "bind", the service's hostname).
 set -e
 . ./bootenv.sh
 cat > server.mjs <<'JS'
@@ -22,10 +23,10 @@ const server = createServer((req, res) => {
     res.statusCode = 404; res.end('not found\n');
   }
 });
-server.listen(0, '127.0.0.1', () => writeFileSync('port', String(server.address().port)));
+server.listen(0, process.argv[2], () => writeFileSync('port', String(server.address().port)));
 JS
 rm -f port
-nohup node server.mjs > server.log 2>&1 &
+nohup node server.mjs "$bind" > server.log 2>&1 &
 echo $! > server.pid
 i=0
 while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done

@@ -1,4 +1,5 @@
 #!/bin/sh
-# Ready when the store answers its health check.
+# Ready when the store answers its health check on the machine's address.
+. ./bootenv.sh
 port=$(cat port)
-node -e "fetch('http://127.0.0.1:$port/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+node -e "fetch('http://$bind:$port/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
