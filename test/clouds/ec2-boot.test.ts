@@ -125,7 +125,7 @@ describe('a two-level EC2 plan through the CLI', () => {
     expect(cloud.instances()).toHaveLength(before);
   });
 
-  it('reports every problem of the driver keys at once, naming each key, and launches nothing', async () => {
+  it('reports every problem of the driver keys at once, naming each key, each line under the service, and launches nothing', async () => {
     const plan = cleanup.plan({
       'top.conf': `${ec2SshDefaults(hosts, cleanup.base(), 'aws_profil: dev\nspot: often\nroot_volume_gb: 0\n')}${ec2Profile(cloud)}${runlevels(1)}`,
       'l1.conf': '[svc-db]\n',
@@ -136,9 +136,10 @@ describe('a two-level EC2 plan through the CLI', () => {
     expect(stdout).toContain(
       [
         `    driver "ec2" could not be created from its settings: the ec2 driver's plan keys have 3 problems:`,
-        '  aws_profil is not a key of the ec2 driver; expected one of aws_profile, aws_session_token',
-        '  root_volume_gb is "0"; expected a whole number of GiB from 1 to 65536',
-        '  spot is "often"; expected true or false',
+        '      aws_profil is not a key of the ec2 driver; expected one of aws_profile, aws_session_token',
+        '      root_volume_gb is "0"; expected a whole number of GiB from 1 to 65536',
+        '      spot is "often"; expected true or false',
+        '',
       ].join('\n'),
     );
     expect(cloud.instances()).toHaveLength(before);
