@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { LaunchSpec } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
-import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
+import {
+  DriverError,
+  type DriverErrorKind,
+  DriverLoadError,
+  RemoteError,
+  TemplateError,
+} from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import { publishable } from './attributes.js';
@@ -34,6 +40,18 @@ export interface BootServiceOptions {
   readonly replaces?: string;
 }
 
+/**
+ * Kinds of launch failure that prove the cloud made nothing: it refused the
+ * request. After any other (throttled, transient) the instance may exist.
+ */
+const NOTHING_CREATED: ReadonlySet<DriverErrorKind> = new Set<DriverErrorKind>([
+  'auth',
+  'quota',
+  'capacity',
+  'not-found',
+  'invalid-request',
+]);
+
 /** Runs the boot pipeline of one service; never throws for service failures. */
 export async function bootService(
   ctx: OperationContext,
@@ -48,7 +66,11 @@ export async function bootService(
   if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
     return { service: name, level: record.level, status: 'not-executed' };
   }
-  if (record.state === 'failed' && !options.restart && !options.checkOnly) {
+  // A launch that failed without knowing whether the cloud made the
+  // instance is not finished: resuming repeats it with its token.
+  const launchUnknown =
+    record.state === 'failed' && record.launchToken !== null && record.instanceId === null;
+  if (record.state === 'failed' && !launchUnknown && !options.restart && !options.checkOnly) {
     const f = record.failure;
     return ctx.fail(name, f?.phase ?? 'ready', f?.message ?? 'failed earlier', f ?? {}, started);
   }
@@ -95,8 +117,11 @@ export async function bootService(
       if (error instanceof TemplateError) return fail('resolve', error);
       throw error;
     }
+    // A launch whose outcome is unknown (interrupted, or failed without
+    // proof that nothing was made) is repeated with its token: the cloud
+    // answers with the instance it may have made instead of making another.
     const token =
-      record.state === 'launching' && record.launchToken !== null
+      (record.state === 'launching' || record.state === 'failed') && record.launchToken !== null
         ? record.launchToken
         : randomUUID();
     if (record.state !== 'launching') {
@@ -126,11 +151,18 @@ export async function bootService(
       }
       // Still `launching` with its token: resume asks again with the same token.
       if (ctx.aborted) return ctx.interrupted(name);
-      if (error instanceof DriverError && error.instanceId === undefined) {
-        // The driver says nothing was created: there is nothing to find or kill later.
+      if (
+        error instanceof DriverError &&
+        error.instanceId === undefined &&
+        NOTHING_CREATED.has(error.kind)
+      ) {
+        // The cloud refused the launch: there is nothing to find or kill later.
         ctx.store.forgetLaunch(token);
         return ctx.fail(name, 'launch', error.message, {}, started, { launchToken: null });
       }
+      // A throttled or transient failure may come after the cloud made the
+      // instance (an answer lost on the way back): the token stays recorded,
+      // so terminate finds the instance and resume repeats the launch with it.
       return fail('launch', error);
     }
   }
