@@ -15,7 +15,7 @@ import {
 } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
-import { publishable } from './attributes.js';
+import { machineAttributes, publishable } from './attributes.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import {
   InstallError,
@@ -81,6 +81,7 @@ export async function bootService(
       hostname: null,
       contextualized: false,
       published: {},
+      machineAttributes: {},
       detail: 'booting again',
     });
   }
@@ -174,8 +175,20 @@ export async function bootService(
         settings.timeoutMs,
         ctx.signal,
       );
+      // An existing machine's address is the hostname the plan gave, not a
+      // fact learnt from a cloud: only launched machines publish theirs.
+      const machine = driver.capabilities.launchesMachines
+        ? machineAttributes(info)
+        : { attributes: {}, ignored: [] };
+      if (machine.ignored.length > 0) {
+        ctx.logs.note(
+          name,
+          `warning: driver ${driver.name} gave attributes with reserved names, ignored: ${machine.ignored.join(', ')}`,
+        );
+      }
       record = ctx.move(name, 'addressed', {
         hostname: info.address ?? null,
+        machineAttributes: machine.attributes,
         detail: info.address,
       });
     } catch (error) {
