@@ -133,6 +133,8 @@ export async function statusRepairScenario(
     });
     expect(store.service('web')).toMatchObject({ state: 'ready', instanceId: web.id });
     expect(store.service('web')?.published).toMatchObject({ db: fresh.id });
+    // The new machine's addresses are published in place of the old one's.
+    expect(store.service('db')?.machineAttributes.private_ip).toBe(store.service('db')?.hostname);
   } finally {
     store.close();
   }
