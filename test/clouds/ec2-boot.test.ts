@@ -2,6 +2,8 @@
  * EC2 plans booted through the CLI on the fake EC2, over real SSH into the
  * sshd machines behind the instances' addresses.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunStore } from '@cloudboot/core';
 import { runCli } from 'cloudboot';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +109,62 @@ describe('a two-level EC2 plan through the CLI', () => {
     expect(states.every((s) => s === 'shutting-down' || s === 'terminated')).toBe(true);
   });
 
+  it("publishes each instance's addresses, DNS names and zone as attributes that level 2 reads", async () => {
+    const plan = cleanup.plan({
+      'top.conf': `${ec2SshDefaults(hosts, cleanup.base())}${ec2Profile(cloud)}${runlevels(2)}`,
+      // No availability_zone key: the zone is the one EC2 chose.
+      'l1.conf': '[svc-db]\n',
+      'l2.conf':
+        '[svc-web]\nbootconf: web.json\nbootpgm: boot.sh\nbootpgm_args: pub=${db.public_ip} priv=${db.private_ip} az=${db.availability_zone}\n',
+      'web.json':
+        '{"db": {"public": "${db.public_ip}", "private": "${db.private_ip}", "zone": "${db.availability_zone}", "dns": "${db.public_dns}", "internal": "${db.private_dns}"}}',
+      'boot.sh': `${PUBLISHING_BOOT}cp bootconf.json bootconf.copy\n`,
+    });
+    const booted = await cli(plan, ['boot', 'top.conf', '-n', 'ec2-attrs', '-q']);
+    expect(booted.stderr).toBe('');
+    expect(booted.code, booted.stdout).toBe(0);
+    const store = RunStore.open(plan.dbDir, 'ec2-attrs');
+    try {
+      const db = cloud.instances().find((i) => i.id === store.service('db')?.instanceId);
+      const dashed = db?.publicIp.replaceAll('.', '-');
+      const facts = {
+        public_ip: db?.publicIp,
+        private_ip: db?.privateIp,
+        availability_zone: 'us-east-1a',
+        public_dns: `ec2-${dashed}.compute-1.amazonaws.com`,
+        private_dns: `ip-${dashed}.ec2.internal`,
+      };
+      // Recorded with the service, for resume, -o and later levels.
+      expect(store.service('db')?.machineAttributes).toEqual(facts);
+      const web = store.service('web');
+      expect(web?.published).toMatchObject({
+        pub: facts.public_ip,
+        priv: facts.private_ip,
+        az: 'us-east-1a',
+      });
+      const copy = join(String(web?.published.cwd), 'bootconf.copy');
+      expect(JSON.parse(readFileSync(copy, 'utf8'))).toEqual({
+        db: {
+          public: facts.public_ip,
+          private: facts.private_ip,
+          zone: 'us-east-1a',
+          dns: facts.public_dns,
+          internal: facts.private_dns,
+        },
+      });
+    } finally {
+      store.close();
+    }
+    const out = await cli(plan, ['status', 'ec2-attrs', '-q', '-o', 'attrs.json']);
+    expect(out.code, out.stdout).toBe(0);
+    const described = JSON.parse(plan.read('attrs.json'));
+    expect(described.levels[0].services[0]).toMatchObject({
+      name: 'db',
+      attributes: { public_ip: expect.any(String), availability_zone: 'us-east-1a' },
+    });
+    expect((await cli(plan, ['terminate', 'ec2-attrs', '-q'])).code).toBe(0);
+  });
+
   it('fails a plan whose AMI does not exist with the not-found message, and launches nothing', async () => {
     const plan = cleanup.plan({
       'top.conf': `${ec2SshDefaults(hosts, cleanup.base(), 'image: ami-0000000000000gone\n')}${ec2Profile(cloud)}${runlevels(1)}`,
@@ -125,7 +183,7 @@ describe('a two-level EC2 plan through the CLI', () => {
     expect(cloud.instances()).toHaveLength(before);
   });
 
-  it('reports every problem of the driver keys at once, naming each key, and launches nothing', async () => {
+  it('reports every problem of the driver keys at once, naming each key, each line under the service, and launches nothing', async () => {
     const plan = cleanup.plan({
       'top.conf': `${ec2SshDefaults(hosts, cleanup.base(), 'aws_profil: dev\nspot: often\nroot_volume_gb: 0\n')}${ec2Profile(cloud)}${runlevels(1)}`,
       'l1.conf': '[svc-db]\n',
@@ -136,9 +194,10 @@ describe('a two-level EC2 plan through the CLI', () => {
     expect(stdout).toContain(
       [
         `    driver "ec2" could not be created from its settings: the ec2 driver's plan keys have 3 problems:`,
-        '  aws_profil is not a key of the ec2 driver; expected one of aws_profile, aws_session_token',
-        '  root_volume_gb is "0"; expected a whole number of GiB from 1 to 65536',
-        '  spot is "often"; expected true or false',
+        '      aws_profil is not a key of the ec2 driver; expected one of aws_profile, aws_session_token',
+        '      root_volume_gb is "0"; expected a whole number of GiB from 1 to 65536',
+        '      spot is "often"; expected true or false',
+        '',
       ].join('\n'),
     );
     expect(cloud.instances()).toHaveLength(before);

@@ -113,6 +113,8 @@ export interface FakeServer {
   readonly activeAt: number;
   /** Set when the server ends in ERROR. */
   readonly fault: string | undefined;
+  /** The availability zone asked for, if any. */
+  readonly zone: string | undefined;
   deletedAt: number | undefined;
   /** Deleted outside cloudboot (`kill`). */
   killed: boolean;
@@ -317,7 +319,10 @@ export async function startOpenstackCloud(
       created: new Date(s.createdAt).toISOString().replace(/\.\d+Z$/, 'Z'),
       'OS-EXT-STS:task_state': deleting ? 'deleting' : status === 'BUILD' ? 'spawning' : null,
       'OS-EXT-STS:vm_state': status === 'BUILD' ? 'building' : status.toLowerCase(),
-      'OS-EXT-AZ:availability_zone': 'nova',
+      // Nova names the zone asked for at once, else the one the scheduler chose
+      // (`nova`, the default zone) once the server is placed; a server no host
+      // took has none.
+      'OS-EXT-AZ:availability_zone': s.zone ?? (status === 'ACTIVE' ? 'nova' : ''),
       accessIPv4: '',
       addresses: status === 'BUILD' || status === 'ERROR' ? {} : { [networkName(s.network)]: own },
       ...(status === 'ERROR' && {
@@ -520,6 +525,7 @@ export async function startOpenstackCloud(
       createdAt: now,
       activeAt: now + (noHost ? Math.min(delay, 20) : delay),
       fault: noHost ? 'No valid host was found. There are not enough hosts available.' : undefined,
+      zone: typeof s.availability_zone === 'string' ? s.availability_zone : undefined,
       deletedAt: undefined,
       killed: false,
     };

@@ -317,7 +317,9 @@ export class Progress {
     const mark = checkOnly ? this.#out.paint('yellow', '!') : this.#out.paint('red', '✗');
     print(`  ${mark} ${this.#row(name, state)} ${seconds(event.elapsedMs ?? 0)}`);
     if (error === undefined) return;
-    print(`    ${error.message}`);
+    // A driver's message may span lines (every problem of its settings): each
+    // line stays under the service it belongs to.
+    for (const line of error.message.split('\n')) print(line === '' ? '' : `    ${line}`);
     for (const [label, text] of [
       ['stderr', error.stderrTail],
       ['stdout', error.stdoutTail],

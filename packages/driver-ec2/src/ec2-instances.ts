@@ -60,7 +60,22 @@ export function instanceInfo(instance: Instance, sshAddress: SshAddress): Instan
     ...(publicAddress !== undefined && { publicAddress }),
     ...(privateAddress !== undefined && { privateAddress }),
     tags,
+    attributes: machineFacts(instance),
   };
+}
+
+/**
+ * The DNS names and zone of an instance, published as attributes of its
+ * service. EC2 answers an empty name where there is none (no public address,
+ * a VPC without DNS hostnames), which is left out.
+ */
+function machineFacts(instance: Instance): Record<string, string> {
+  const facts: Record<string, string> = {};
+  if (instance.PublicDnsName) facts.public_dns = instance.PublicDnsName;
+  if (instance.PrivateDnsName) facts.private_dns = instance.PrivateDnsName;
+  const zone = instance.Placement?.AvailabilityZone;
+  if (zone) facts.availability_zone = zone;
+  return facts;
 }
 
 /** Every instance of every page of a `DescribeInstances` query. */

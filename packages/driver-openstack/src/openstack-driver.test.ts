@@ -98,6 +98,20 @@ testDriver({
         await driver.terminate([instanceId]);
       });
 
+      it('gives the zone Nova placed a server in as its availability_zone attribute', async () => {
+        const placed = driverOn();
+        const { instanceId } = await placed.launch(spec(), launchContext());
+        expect(await untilRunning(placed, instanceId)).toMatchObject({
+          attributes: { availability_zone: 'nova' },
+        });
+        const asked = driverOn(cloud, { os_availability_zone: 'az-2' });
+        const other = await asked.launch(spec(), launchContext());
+        expect((await untilRunning(asked, other.instanceId)).attributes).toEqual({
+          availability_zone: 'az-2',
+        });
+        await placed.terminate([instanceId, other.instanceId]);
+      });
+
       it('finds the server of a lost answer at once: one create, one server, its id', async () => {
         const driver = driverOn();
         const context = launchContext('lost-once');

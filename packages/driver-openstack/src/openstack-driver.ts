@@ -262,6 +262,8 @@ class OpenstackDriver implements Driver {
       settings.sshAddress === 'private'
         ? privateAddress
         : (publicAddress ?? (settings.floatingIpPool === undefined ? privateAddress : undefined));
+    // Empty until the scheduler placed a server that asked for no zone.
+    const zone = server['OS-EXT-AZ:availability_zone'];
     return {
       instanceId: server.id,
       state: openstackState(server.status, server['OS-EXT-STS:task_state']),
@@ -270,6 +272,7 @@ class OpenstackDriver implements Driver {
       ...(publicAddress !== undefined && { publicAddress }),
       ...(privateAddress !== undefined && { privateAddress }),
       ...(server.metadata !== undefined && { tags: { ...server.metadata } }),
+      ...(zone ? { attributes: { availability_zone: zone } } : {}),
     };
   }
 

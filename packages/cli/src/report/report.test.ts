@@ -25,6 +25,7 @@ function record(name: string, level: number, state: ServiceState = 'ready'): Ser
     hostname: null,
     contextualized: true,
     published: {},
+    machineAttributes: {},
     failure: null,
     updatedAt: 0,
   };

@@ -43,6 +43,14 @@ export interface InstanceInfo {
   readonly privateAddress?: string;
   /** Tags/labels/metadata on the instance, when the provider reports them. */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Further facts about a launched machine that core publishes as attributes
+   * of its service once the machine is addressed (`${db.availability_zone}`), e.g.
+   * `public_dns`, `private_dns`, `zone`, `availability_zone`. Core publishes
+   * `public_ip` and `private_ip` itself from the addresses above; a name
+   * cloudboot reserves (`hostname`, `instance_id`, a plan key) is ignored.
+   */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 /** What to launch. Drivers read provider-specific keys from `options`. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../plan/model.js';
-import { Attributes, publishable, RESERVED_ATTRIBUTES } from './attributes.js';
+import { Attributes, machineAttributes, publishable, RESERVED_ATTRIBUTES } from './attributes.js';
 
 const source = { file: '/plan/l1.conf', line: 1, section: 'svc-db' };
 const value = (text: string) => ({ value: text, source });
@@ -90,5 +90,41 @@ describe('publishable', () => {
     for (const name of ['service', 'run_name', 'hostname', 'instance_id', 'workdir', 'bootpgm']) {
       expect(RESERVED_ATTRIBUTES.has(name)).toBe(true);
     }
+  });
+});
+
+describe('machineAttributes', () => {
+  it('publishes the addresses and the driver-given facts, ignoring reserved names', () => {
+    const { attributes: machine, ignored } = machineAttributes({
+      publicAddress: '203.0.113.7',
+      privateAddress: '10.0.0.7',
+      attributes: { zone: 'z1', hostname: 'evil', instance_id: 'i-evil', workdir: '/evil' },
+    });
+    expect({ ...machine }).toEqual({
+      zone: 'z1',
+      public_ip: '203.0.113.7',
+      private_ip: '10.0.0.7',
+    });
+    expect(ignored).toEqual(['hostname', 'instance_id', 'workdir']);
+    expect({ ...machineAttributes({}).attributes }).toEqual({});
+  });
+
+  it('are attributes of the service ahead of what its boot program published', () => {
+    const attrs = new Attributes({
+      runName: 'r',
+      plan,
+      globals: {},
+      env: {},
+      facts: () => ({
+        hostname: null,
+        instanceId: null,
+        published: { public_ip: 'claimed', extra: 'x' },
+        machineAttributes: { public_ip: '203.0.113.7', zone: 'z1', workdir: '/evil' },
+      }),
+    });
+    expect(attrs.attr('db', 'public_ip')).toBe('203.0.113.7');
+    expect(attrs.attr('db', 'zone')).toBe('z1');
+    expect(attrs.attr('db', 'workdir')).toBe('/srv');
+    expect(attrs.bag('db')).toMatchObject({ public_ip: '203.0.113.7', zone: 'z1', extra: 'x' });
   });
 });

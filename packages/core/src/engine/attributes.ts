@@ -23,6 +23,8 @@ export interface ServiceFacts {
   readonly instanceId?: string | null;
   /** Attributes its boot program published (`bootout.json`). */
   readonly published: Readonly<Record<string, string>>;
+  /** Attributes of its machine, from the cloud (see {@link machineAttributes}). */
+  readonly machineAttributes?: Readonly<Record<string, string>>;
 }
 
 /** `text` with every occurrence of a secret replaced by {@link REDACTED}. */
@@ -61,6 +63,25 @@ export function publishable(published: Readonly<Record<string, string>>): Public
     else attributes[name] = value;
   }
   return { attributes, ignored };
+}
+
+/**
+ * What core publishes about a service's addressed machine: `public_ip` and
+ * `private_ip` when the cloud knows them, and the further facts the driver
+ * returned (`public_dns`, `availability_zone` …). A driver-given name
+ * cloudboot reserves is left out (and returned in `ignored`): `hostname`,
+ * `instance_id` and plan keys come from cloudboot and the plan only.
+ */
+export function machineAttributes(info: {
+  readonly publicAddress?: string | undefined;
+  readonly privateAddress?: string | undefined;
+  readonly attributes?: Readonly<Record<string, string>> | undefined;
+}): Publication {
+  const { attributes, ignored } = publishable(info.attributes ?? {});
+  const all: Record<string, string> = Object.assign(Object.create(null), attributes);
+  if (info.publicAddress !== undefined) all.public_ip = info.publicAddress;
+  if (info.privateAddress !== undefined) all.private_ip = info.privateAddress;
+  return { attributes: all, ignored };
 }
 
 /** `record[key]` when it is the record's own property: names like `toString` are not attributes. */
@@ -142,8 +163,9 @@ export class Attributes {
 
   /**
    * One attribute of a service. Order: the machine's real `hostname` and
-   * `instance_id` once known, `run_name`, then published attributes, deps,
-   * plan keys, and finally the service's own name as `service`. Only own
+   * `instance_id` once known, `run_name`, the machine's attributes from the
+   * cloud (`public_ip` …), then published attributes, deps, plan keys, and
+   * finally the service's own name as `service`. Only own
    * properties count (`toString` is no attribute), and published values of
    * {@link RESERVED_ATTRIBUTES} are ignored.
    */
@@ -153,6 +175,10 @@ export class Attributes {
     if (name === 'hostname' && facts?.hostname) return facts.hostname;
     if (name === 'instance_id' && facts?.instanceId) return facts.instanceId;
     if (name === 'run_name') return this.#sources.runName;
+    if (!RESERVED_ATTRIBUTES.has(name)) {
+      const machine = own(facts?.machineAttributes, name);
+      if (machine !== undefined) return machine;
+    }
     const published = RESERVED_ATTRIBUTES.has(name) ? undefined : own(facts?.published, name);
     if (published !== undefined) return published;
     const dep = own(plan.deps, name);
@@ -177,6 +203,7 @@ export class Attributes {
       ...BUILT_IN_ATTRIBUTES,
       ...Object.keys(plan.keys).filter((k) => !PROGRAM_ARG_KEYS.has(k)),
       ...Object.keys(plan.deps),
+      ...Object.keys(facts?.machineAttributes ?? {}),
       ...Object.keys(facts?.published ?? {}),
     ]);
     const bag: Record<string, string> = Object.create(null);

@@ -6,10 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import type { LaunchSpec } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
-import { DriverError, DriverLoadError, RemoteError, TemplateError } from '../errors.js';
+import {
+  DriverError,
+  type DriverErrorKind,
+  DriverLoadError,
+  RemoteError,
+  TemplateError,
+} from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
-import { publishable } from './attributes.js';
+import { machineAttributes, publishable } from './attributes.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { InstallError, readBootout, writeBootFiles } from './programs.js';
 import { reapLeftovers } from './reap.js';
@@ -30,6 +36,18 @@ export interface BootServiceOptions {
   readonly replaces?: string;
 }
 
+/**
+ * Kinds of launch failure that prove the cloud made nothing: it refused the
+ * request. After any other (throttled, transient) the instance may exist.
+ */
+const NOTHING_CREATED: ReadonlySet<DriverErrorKind> = new Set<DriverErrorKind>([
+  'auth',
+  'quota',
+  'capacity',
+  'not-found',
+  'invalid-request',
+]);
+
 /** Runs the boot pipeline of one service; never throws for service failures. */
 export async function bootService(
   ctx: OperationContext,
@@ -45,7 +63,11 @@ export async function bootService(
   if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
     return { service: name, level: record.level, status: 'not-executed' };
   }
-  if (record.state === 'failed' && !options.restart && !options.checkOnly) {
+  // A launch that failed without knowing whether the cloud made the
+  // instance is not finished: resuming repeats it with its token.
+  const launchUnknown =
+    record.state === 'failed' && record.launchToken !== null && record.instanceId === null;
+  if (record.state === 'failed' && !launchUnknown && !options.restart && !options.checkOnly) {
     const f = record.failure;
     return ctx.fail(name, f?.phase ?? 'ready', f?.message ?? 'failed earlier', f ?? {}, started);
   }
@@ -56,6 +78,7 @@ export async function bootService(
       hostname: null,
       contextualized: false,
       published: {},
+      machineAttributes: {},
       detail: 'booting again',
     });
   }
@@ -92,8 +115,11 @@ export async function bootService(
       if (error instanceof TemplateError) return fail('resolve', error);
       throw error;
     }
+    // A launch whose outcome is unknown (interrupted, or failed without
+    // proof that nothing was made) is repeated with its token: the cloud
+    // answers with the instance it may have made instead of making another.
     const token =
-      record.state === 'launching' && record.launchToken !== null
+      (record.state === 'launching' || record.state === 'failed') && record.launchToken !== null
         ? record.launchToken
         : randomUUID();
     if (record.state !== 'launching') {
@@ -123,11 +149,18 @@ export async function bootService(
       }
       // Still `launching` with its token: resume asks again with the same token.
       if (ctx.aborted) return ctx.interrupted(name);
-      if (error instanceof DriverError && error.instanceId === undefined) {
-        // The driver says nothing was created: there is nothing to find or kill later.
+      if (
+        error instanceof DriverError &&
+        error.instanceId === undefined &&
+        NOTHING_CREATED.has(error.kind)
+      ) {
+        // The cloud refused the launch: there is nothing to find or kill later.
         ctx.store.forgetLaunch(token);
         return ctx.fail(name, 'launch', error.message, {}, started, { launchToken: null });
       }
+      // A throttled or transient failure may come after the cloud made the
+      // instance (an answer lost on the way back): the token stays recorded,
+      // so terminate finds the instance and resume repeats the launch with it.
       return fail('launch', error);
     }
   }
@@ -139,8 +172,20 @@ export async function bootService(
         settings.timeoutMs,
         ctx.signal,
       );
+      // An existing machine's address is the hostname the plan gave, not a
+      // fact learnt from a cloud: only launched machines publish theirs.
+      const machine = driver.capabilities.launchesMachines
+        ? machineAttributes(info)
+        : { attributes: {}, ignored: [] };
+      if (machine.ignored.length > 0) {
+        ctx.logs.note(
+          name,
+          `warning: driver ${driver.name} gave attributes with reserved names, ignored: ${machine.ignored.join(', ')}`,
+        );
+      }
       record = ctx.move(name, 'addressed', {
         hostname: info.address ?? null,
+        machineAttributes: machine.attributes,
         detail: info.address,
       });
     } catch (error) {

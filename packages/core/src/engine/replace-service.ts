@@ -44,6 +44,7 @@ export async function retireInstance(
     hostname: null,
     contextualized: false,
     published: {},
+    machineAttributes: {},
     detail: `replacing instance ${view.instanceId}, which is ${view.state}`,
   });
   return { replaces: record.launchToken ?? undefined };

@@ -34,6 +34,8 @@ export interface ServiceRecord {
   readonly contextualized: boolean;
   /** Attributes the boot program published through `bootout.json`. */
   readonly published: Readonly<Record<string, string>>;
+  /** Attributes of the machine, from the cloud once it was addressed (`public_ip` …). */
+  readonly machineAttributes: Readonly<Record<string, string>>;
   readonly failure: ServiceFailure | null;
   /** Milliseconds since the epoch of the last transition. */
   readonly updatedAt: number;
@@ -55,6 +57,7 @@ export interface TransitionFields {
   hostname?: string | null;
   contextualized?: boolean;
   published?: Readonly<Record<string, string>>;
+  machineAttributes?: Readonly<Record<string, string>>;
   failure?: ServiceFailure | null;
   /** Free text for the transition log. */
   detail?: string;
@@ -177,6 +180,7 @@ interface ServiceRow {
   hostname: string | null;
   contextualized: number;
   published: string;
+  machine_attributes: string;
   failed_phase: ServicePhase | null;
   failure: string | null;
   stdout_tail: string | null;
@@ -195,6 +199,7 @@ function toRecord(row: ServiceRow): ServiceRecord {
     hostname: row.hostname,
     contextualized: row.contextualized === 1,
     published: JSON.parse(row.published) as Record<string, string>,
+    machineAttributes: JSON.parse(row.machine_attributes) as Record<string, string>,
     failure:
       row.failed_phase === null
         ? null
@@ -465,6 +470,10 @@ export class RunStore {
       if (fields.published !== undefined) {
         sets.push('published = @published');
         params.published = JSON.stringify(fields.published);
+      }
+      if (fields.machineAttributes !== undefined) {
+        sets.push('machine_attributes = @machine_attributes');
+        params.machine_attributes = JSON.stringify(fields.machineAttributes);
       }
       if (fields.failure !== undefined || to !== 'failed') {
         const failure = to === 'failed' ? (fields.failure ?? null) : null;

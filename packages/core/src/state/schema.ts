@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS run_lock (
 export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   // The token of the instance a repair replaced with this one.
   ['instances', 'replaces', 'TEXT'],
+  // Facts of the service's machine published as attributes (addresses, zone …).
+  ['services', 'machine_attributes', "TEXT NOT NULL DEFAULT '{}'"],
 ];
 
 /**
