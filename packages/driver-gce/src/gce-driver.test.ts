@@ -86,6 +86,7 @@ testDriver({
         instanceId,
         publicAddress: made?.natIP,
         privateAddress: made?.networkIP,
+        attributes: { zone: made?.zone },
       });
       await driver.terminate([instanceId]);
     });

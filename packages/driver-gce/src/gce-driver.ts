@@ -352,6 +352,7 @@ class GceDriver implements Driver {
       return { instanceId, state: 'vanished', nativeState: 'not found' };
     }
     const status = String(instance.status ?? 'UNKNOWN');
+    const zone = refOf(instanceId)?.zone;
     const addresses = addressesOf(instance);
     const address =
       this.#options.sshAddress === 'public' ? addresses.publicAddress : addresses.privateAddress;
@@ -362,6 +363,8 @@ class GceDriver implements Driver {
       ...(address !== undefined && { address }),
       ...addresses,
       tags: { ...(instance.labels ?? {}) },
+      // Published as the service's `zone` attribute, as other drivers publish theirs.
+      ...(zone !== undefined && { attributes: { zone } }),
     };
   }
 
