@@ -26,7 +26,8 @@ cb() { tsnode packages/cli/src/main.ts "$@"; }
 serve() {
   local name=$1
   shift
-  tsnode "$@" >"$work/$name.json" 2>"$work/$name.err" &
+  # node itself in the background (not a shell function's subshell), so that cleanup's kill reaches it.
+  node --conditions=source --import tsx "$@" >"$work/$name.json" 2>"$work/$name.err" &
   pids+=($!)
   for _ in $(seq 1 300); do
     if [ -s "$work/$name.json" ]; then return 0; fi

@@ -207,3 +207,39 @@ describe('stored inputs', () => {
     db.close();
   });
 });
+
+describe('RunStore.open of a database made by an older version', () => {
+  it('adds the missing columns once, however many processes open it at the same moment', async () => {
+    const dir = newDir();
+    RunStore.create(dir, 'old', plan).close();
+    const db = new Database(runDatabasePath(dir, 'old'));
+    db.exec('ALTER TABLE services DROP COLUMN machine_attributes');
+    db.exec('ALTER TABLE instances DROP COLUMN replaces');
+    db.close();
+    const store = join(dirname(fileURLToPath(import.meta.url)), 'run-store.ts');
+    const script = `import { RunStore } from ${JSON.stringify(store)}; RunStore.open(process.argv[1], 'old').close();`;
+    const opens = Array.from(
+      { length: 6 },
+      () =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            ['--import', 'tsx', '--input-type=module', '-e', script, dir],
+            { stdio: ['ignore', 'ignore', 'pipe'] },
+          );
+          let stderr = '';
+          child.stderr.on('data', (c: Buffer) => {
+            stderr += c.toString();
+          });
+          child.on('exit', (code) => resolve({ code, stderr }));
+        }),
+    );
+    expect(await Promise.all(opens)).toEqual(Array(6).fill({ code: 0, stderr: '' }));
+    const reopened = new Database(runDatabasePath(dir, 'old'), { readonly: true });
+    const columns = (table: string) =>
+      (reopened.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
+    expect(columns('services')).toContain('machine_attributes');
+    expect(columns('instances')).toContain('replaces');
+    reopened.close();
+  });
+});

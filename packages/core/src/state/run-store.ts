@@ -345,12 +345,21 @@ export class RunStore {
 
   /** Brings a database made by an older version up to the current columns. */
   #addMissingColumns(): void {
-    for (const [table, column, definition] of ADDED_COLUMNS) {
-      const columns = this.#db.pragma(`table_info(${table})`) as Array<{ name: string }>;
-      if (!columns.some((c) => c.name === column)) {
-        this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
-      }
-    }
+    const missing = () =>
+      ADDED_COLUMNS.filter(([table, column]) => {
+        const columns = this.#db.pragma(`table_info(${table})`) as Array<{ name: string }>;
+        return !columns.some((c) => c.name === column);
+      });
+    if (missing().length === 0) return;
+    // Another process may open the same old database at the same moment: look
+    // again under the write lock, so that only one of them adds each column.
+    this.#db
+      .transaction(() => {
+        for (const [table, column, definition] of missing()) {
+          this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        }
+      })
+      .immediate();
   }
 
   #writePlan(plan: Plan, now: number): void {
