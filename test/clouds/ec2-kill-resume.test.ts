@@ -17,6 +17,7 @@ import { runCli } from 'cloudboot';
 import { describe, expect, it } from 'vitest';
 import { type FakeEc2Cloud, startEc2Cloud } from '../fakes/ec2-cloud.js';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
+import { prng } from '../support/prng.js';
 import { ec2Env, ec2Profile } from './ec2-plans.js';
 
 const TRIALS = Number(process.env.CLOUDBOOT_TRIALS ?? 30);
@@ -28,18 +29,6 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = 'packages/cli/src/main.ts';
 
 console.log(`ec2 kill-and-resume: ${TRIALS} trials, seeds ${SEEDS[0]}..${SEEDS.at(-1)}`);
-
-/** mulberry32: a small seeded PRNG, so a failing trial can be run again. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function trialPlan(cloud: FakeEc2Cloud): PlanDir {
   return writePlan({

@@ -18,6 +18,7 @@ import { runCli } from 'cloudboot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGceCloud, startGceCloud } from '../fakes/gce-cloud.js';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
+import { prng } from '../support/prng.js';
 
 const TRIALS = Number(process.env.CLOUDBOOT_TRIALS ?? 30);
 const CONCURRENCY = 4;
@@ -40,18 +41,6 @@ afterAll(async () => {
   for (const p of plans) p.remove();
   await fake?.close();
 });
-
-/** Mulberry32, the trial's source of kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function plan(): PlanDir {
   const dir = writePlan({

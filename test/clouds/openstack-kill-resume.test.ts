@@ -16,11 +16,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type FakeOpenstackCloud,
   fakePlanDefaults,
-  prng,
   startOpenstackCloud,
 } from '../fakes/openstack-cloud.js';
 import { cli } from '../ssh/boot-plans.js';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
+import { prng } from '../support/prng.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TRIALS = Number(process.env.CLOUDBOOT_TRIALS ?? 30);

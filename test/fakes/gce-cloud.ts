@@ -16,6 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { prng } from '../support/prng.js';
 import { parseFilter } from './gce-filter.js';
 
 /** An instance as the fake keeps it (every instance ever created stays here). */
@@ -152,18 +153,6 @@ function apiError(status: number, reason: string, message: string): ApiError {
 
 function notFound(resource: string): ApiError {
   return apiError(404, 'notFound', `The resource '${resource}' was not found`);
-}
-
-/** Mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The last path segment of a resource reference (URL, partial path or bare name). */

@@ -21,6 +21,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { prng } from '../support/prng.js';
 
 /** A user the fake Keystone knows. */
 export interface FakeUser {
@@ -176,18 +177,6 @@ interface FloatingIpRecord {
 
 const PROJECT_ID = 'a7f0c1d2e3b4455f8a9b0c1d2e3f4a5b';
 const USER_ID = 'b1e2d3c4f5a6478b9c0d1e2f3a4b5c6d';
-
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class HttpError extends Error {
   constructor(
