@@ -10,7 +10,9 @@
  * polling rounds (the driver's `describe` calls, counted by a wrapping
  * driver; a throttled round that is retried counts again), the fake's status
  * calls per round (one per account and region/zone, whatever the number of
- * instances), create calls (300), the other calls, throttled answers,
+ * instances; the fake OpenStack counts only answered calls by method, so its
+ * rounds are the answered ones), create calls (300 answered; the fake EC2
+ * and GCE count throttled attempts too), the other calls, throttled answers,
  * instances, launch tokens that made more than one instance, and the boot
  * process's peak RSS.
  *
@@ -65,8 +67,10 @@ interface CloudSpec {
   /** The fake's name of the create and the batched status call. */
   readonly create: string;
   readonly status: string;
-  /** Calls the fake counts under `status` too that are no status round (lookups by name). */
+  /** Calls the fake counts under `status` too that are no status round (lookups of one name). */
   readonly statusLookups?: string;
+  /** Whether the fake counts throttled calls under their method (else only as throttled). */
+  readonly countsThrottled: boolean;
 }
 
 const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
@@ -99,6 +103,7 @@ const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
     stateUrl: (fake) => new URL('/_fake/state', fake.url).href,
     create: 'RunInstances',
     status: 'DescribeInstances',
+    countsThrottled: true,
   },
   gce: {
     factory: createGceDriver,
@@ -126,6 +131,7 @@ const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
     stateUrl: (fake) => new URL('/_fake/state', fake.url).href,
     create: 'instances.insert',
     status: 'instances.list',
+    countsThrottled: true,
   },
   openstack: {
     factory: createOpenstackDriver,
@@ -150,7 +156,8 @@ const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
     stateUrl: (fake) => new URL('/_fake/state', fake.root).href,
     create: 'nova POST /servers',
     status: 'nova GET /servers/detail',
-    statusLookups: 'nova GET /servers/detail?name',
+    statusLookups: 'nova GET /servers/detail (one name)',
+    countsThrottled: false,
   },
 };
 
@@ -166,6 +173,8 @@ interface Sample {
   readonly ok: boolean;
   readonly wallMs: number;
   readonly rounds: number;
+  /** Rounds whose `describe` failed (throttled), to be retried. */
+  readonly failedRounds: number;
   readonly peakRssMb: number;
   readonly state: FakeState;
 }
@@ -177,8 +186,14 @@ interface Machines {
   readonly port: number;
 }
 
+/** Polling rounds: `describe` calls, and those of them that failed. */
+interface Rounds {
+  rounds: number;
+  failedRounds: number;
+}
+
 /** A driver factory whose drivers count their `describe` calls into `counter`. */
-function counting(factory: DriverFactory, counter: { rounds: number }): DriverFactory {
+function counting(factory: DriverFactory, counter: Rounds): DriverFactory {
   return (settings) => {
     const driver = factory(settings);
     const counted: Driver = {
@@ -187,7 +202,10 @@ function counting(factory: DriverFactory, counter: { rounds: number }): DriverFa
       launch: (spec, context) => driver.launch(spec, context),
       describe: (ids, context) => {
         counter.rounds += 1;
-        return driver.describe(ids, context);
+        return driver.describe(ids, context).catch((error: unknown) => {
+          counter.failedRounds += 1;
+          throw error;
+        });
       },
       terminate: (ids, context) => driver.terminate(ids, context),
       validate: (context) => driver.validate(context),
@@ -230,7 +248,7 @@ async function worker(cloud: CloudName, fake: FakeInfo, machines: Machines): Pro
   const spec = SPECS[cloud];
   const root = mkdtempSync(join(tmpdir(), `cloudboot-bench-${cloud}-`));
   const remote = `/tmp/cloudboot-bench-${cloud}-${randomBytes(4).toString('hex')}`;
-  const counter = { rounds: 0 };
+  const counter: Rounds = { rounds: 0, failedRounds: 0 };
   try {
     const profile = spec.profile(fake);
     const boot = new CloudBoot({
@@ -246,12 +264,12 @@ async function worker(cloud: CloudName, fake: FakeInfo, machines: Machines): Pro
     const result = await boot.run();
     const wallMs = performance.now() - started;
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    const rounds = counter.rounds;
+    const { rounds, failedRounds } = counter;
     const state = (await (await fetch(spec.stateUrl(fake))).json()) as FakeState;
     await boot.shutdown({ dashNine: true });
     boot.close();
     if (!result.ok) console.error(result.failures.map((f) => f.message).join('\n'));
-    const sample: Sample = { ok: result.ok, wallMs, rounds, peakRssMb, state };
+    const sample: Sample = { ok: result.ok, wallMs, rounds, failedRounds, peakRssMb, state };
     process.stdout.write(`${JSON.stringify(sample)}\n`);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -312,7 +330,9 @@ function row(cloud: CloudName, variant: string, s: Sample): string {
     .map(([call, n]) => `${call} ${n}`)
     .join(', ');
   const tokens = s.state.instances.map((i) => i.token);
-  const perRound = s.rounds === 0 ? 'n/a' : (statuses / s.rounds).toFixed(2);
+  // Rounds the fake counted: all of them, or those it answered.
+  const counted = spec.countsThrottled ? s.rounds : s.rounds - s.failedRounds;
+  const perRound = counted === 0 ? 'n/a' : (statuses / counted).toFixed(2);
   return [
     `| ${cloud}`,
     variant,

@@ -33,7 +33,7 @@ describe('fake cloud state', () => {
     }
   });
 
-  it('OpenStack: answered calls by method, lookups by name apart, throttled answers', async () => {
+  it('OpenStack: answered calls by method, lookups of one name apart, throttled answers', async () => {
     const fake = await startOpenstackCloud();
     try {
       const auth = await fetch(`${fake.url}/auth/tokens`, {
@@ -55,7 +55,7 @@ describe('fake cloud state', () => {
       fake.faults.throttleEvery = 3;
       const servers = `${fake.root}/RegionOne/public/compute/v2.1/servers/detail`;
       const statuses: number[] = [];
-      for (const query of ['', '?name=x', '']) {
+      for (const query of ['?name=%5Ecb-x%24', '?name=%5Ecb-', '']) {
         const answer = await fetch(`${servers}${query}`, { headers: { 'X-Auth-Token': token } });
         statuses.push(answer.status);
       }
@@ -64,7 +64,7 @@ describe('fake cloud state', () => {
       expect(s.calls).toEqual({
         'keystone POST /auth/tokens': 1,
         'nova GET /servers/detail': 2,
-        'nova GET /servers/detail?name': 1,
+        'nova GET /servers/detail (one name)': 1,
       });
       expect(s.faults.throttled).toBe(1);
     } finally {

@@ -547,8 +547,10 @@ export async function startOpenstackCloud(
     if (method === 'GET' && path === '/servers/detail') {
       count('nova GET /servers/detail');
       const pattern = query.get('name');
-      // Lookups by name (a launch adopting its server) also count here, a subset of the above.
-      if (pattern !== null) count('nova GET /servers/detail?name');
+      // Lookups of one exact name (`^name$`, a launch adopting its server) are
+      // also counted apart, a subset of the above; status rounds filter by prefix.
+      if (pattern?.startsWith('^') && pattern.endsWith('$'))
+        count('nova GET /servers/detail (one name)');
       const regex = pattern !== null ? new RegExp(pattern) : undefined;
       const now = Date.now();
       const all = servers
