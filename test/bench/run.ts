@@ -10,13 +10,16 @@
  * the SSH scenario starts real sshd processes on loopback addresses.
  *
  *   pnpm bench [--runs N] [--only NAME]
- *   pnpm bench ec2          (only the EC2 benchmark, see ec2-bench.ts)
+ *   pnpm bench clouds       (only the cloud benchmark, see cloud-bench.ts)
+ *   pnpm bench --only ec2|gce|openstack   (the cloud benchmark on one fake)
+ *
+ * Without arguments the cloud benchmark runs last, after the local scenarios.
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
-import { runEc2Bench } from './ec2-bench.js';
+import { CLOUDS, type CloudName, runCloudBench } from './cloud-bench.js';
 import { median, SCENARIOS, type Scenario } from './scenarios.js';
 
 interface Sample {
@@ -86,7 +89,8 @@ async function main(): Promise<void> {
     allowPositionals: true,
   });
   const only = values.only ?? positionals[0];
-  if (only === 'ec2') return runEc2Bench();
+  if (only === 'clouds') return runCloudBench(CLOUDS);
+  if (CLOUDS.includes(only as CloudName)) return runCloudBench([only as CloudName]);
   const runs = Number(values.runs);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`# cloudboot benchmark\n`);
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
       `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} |`,
     );
   }
-  if (only === undefined) await runEc2Bench();
+  if (only === undefined) await runCloudBench(CLOUDS);
 }
 
 await main();

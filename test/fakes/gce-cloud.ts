@@ -673,8 +673,13 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
     const url = new URL(req.url ?? '/', root);
     // The fake's own view, for scripts that check nothing was left behind (as the fake EC2's).
     if (req.method === 'GET' && url.pathname === '/_fake/state') {
+      const { throttled = 0, unauthorized = 0, errors = 0, lostAnswers = 0, ...byMethod } = counts;
       send(res, 200, {
         instances: [...all].map((i) => ({ id: i.id, token: i.token, state: i.state })),
+        // Requests by method (throttled ones included); how often each fault struck
+        // (`errors`: other error answers, e.g. 404 to a lookup before an insert).
+        calls: byMethod,
+        faults: { throttled, unauthorized, lost: lostAnswers, errors },
       });
       return;
     }

@@ -255,6 +255,8 @@ export async function startOpenstackCloud(
   const floatingIps: FloatingIpRecord[] = [];
   const counts: Record<string, number> = {};
   let apiCalls = 0;
+  /** API calls answered with the throttling error. */
+  let throttled = 0;
   let nextAddress = 0;
   let nextFloating = 0;
   let root = '';
@@ -440,6 +442,7 @@ export async function startOpenstackCloud(
     }
     const every = faults.throttleEvery;
     if (every !== undefined && every > 0 && apiCalls % every === 0) {
+      throttled += 1;
       const status = faults.throttleStatus ?? 429;
       throw new HttpError(
         status,
@@ -544,6 +547,10 @@ export async function startOpenstackCloud(
     if (method === 'GET' && path === '/servers/detail') {
       count('nova GET /servers/detail');
       const pattern = query.get('name');
+      // Lookups of one exact name (`^name$`, a launch adopting its server) are
+      // also counted apart, a subset of the above; status rounds filter by prefix.
+      if (pattern?.startsWith('^') && pattern.endsWith('$'))
+        count('nova GET /servers/detail (one name)');
       const regex = pattern !== null ? new RegExp(pattern) : undefined;
       const now = Date.now();
       const all = servers
@@ -806,7 +813,12 @@ export async function startOpenstackCloud(
     // The fake's own view, for scripts that check nothing was left behind (as the fake EC2's).
     if (url.pathname === '/_fake/state' && method === 'GET') {
       const instances = servers.map((s) => ({ id: s.id, token: s.token, state: statusOf(s) }));
-      return { status: 200, body: { instances } };
+      // Answered calls by service, method and path (the per-interface tallies left
+      // out); throttled calls are counted in `faults` only, as they never reach a method.
+      const calls = Object.fromEntries(
+        Object.entries(counts).filter(([key]) => !key.endsWith(' endpoint')),
+      );
+      return { status: 200, body: { instances, calls, faults: { throttled } } };
     }
     const match = /^\/([^/]+)\/(public|internal|admin)\/(compute\/v2\.1|image|network)(\/.*)$/.exec(
       url.pathname,

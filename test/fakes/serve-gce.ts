@@ -8,6 +8,7 @@
  *   --boot-delay-ms 50                (FAKE_GCE_BOOT_DELAY_MS)
  *   --terminated-visible-ms 100       (FAKE_GCE_TERMINATED_VISIBLE_MS)
  *   --authorized-keys FILE            (FAKE_GCE_AUTHORIZED_KEYS) ssh-keys metadata is appended here
+ *   --throttle-every N                (FAKE_GCE_THROTTLE_EVERY) every Nth call answers rateLimitExceeded
  *
  * Example: node --import tsx test/fakes/serve-gce.ts --addresses 127.0.0.2
  */
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     'boot-delay-ms': { type: 'string' },
     'terminated-visible-ms': { type: 'string' },
     'authorized-keys': { type: 'string' },
+    'throttle-every': { type: 'string' },
   },
 });
 const env = process.env;
@@ -30,6 +32,7 @@ const terminatedVisibleMs = number(
   values['terminated-visible-ms'] ?? env.FAKE_GCE_TERMINATED_VISIBLE_MS,
 );
 const authorizedKeysFile = values['authorized-keys'] ?? env.FAKE_GCE_AUTHORIZED_KEYS;
+const throttleEvery = number(values['throttle-every'] ?? env.FAKE_GCE_THROTTLE_EVERY);
 
 const fake = await startGceCloud({
   ...(addresses !== undefined && { addresses }),
@@ -37,6 +40,7 @@ const fake = await startGceCloud({
   ...(terminatedVisibleMs !== undefined && { terminatedVisibleMs }),
   ...(authorizedKeysFile !== undefined && { authorizedKeysFile }),
 });
+if (throttleEvery !== undefined) fake.faults.throttleEvery = throttleEvery;
 process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
 const stop = () => {
   void fake.close().then(() => process.exit(0));
