@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalSession, type MachineSession, MemoryHostKeyStore, SshPool } from '@cloudboot/core';
+import { LocalSession, type MachineSession, MemoryHostKeyStore } from '@cloudboot/core';
+import { SshPool } from '@cloudboot/core/ssh';
 import { startSshHosts } from '../harness/sshd.js';
 
 /** What one benchmark run boots. */
