@@ -62,6 +62,19 @@ export class MachinePool {
     });
   }
 
+  /**
+   * Starts connecting `target` ahead of its use (see `prewarm.ts`): the
+   * session is shared with the later {@link session} call for the machine. A
+   * failure is dropped here: that call tries again and reports it.
+   */
+  prewarm(
+    target: MachineTarget,
+    timeoutMs: number,
+    options: { signal?: AbortSignal | undefined; existing: boolean },
+  ): void {
+    this.session(target, timeoutMs, options).catch(() => {});
+  }
+
   /** SSH handshakes made so far. */
   get handshakes(): number {
     return this.#loaded?.handshakes ?? 0;
