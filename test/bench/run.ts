@@ -99,10 +99,11 @@ async function main(): Promise<void> {
   );
   console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
   console.log(
-    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes |',
+    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes | peak RSS so far |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const scenario of SCENARIOS.filter((s) => only === undefined || s.name === only)) {
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const chosen = SCENARIOS.filter((s) => (only === undefined ? !s.onRequest : s.name === only));
+  for (const scenario of chosen) {
     await runOnce(scenario, 0);
     const samples: Sample[] = [];
     for (let i = 1; i <= runs; i++) samples.push(await runOnce(scenario, i));
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
     const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
     console.log(
-      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} |`,
+      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} | ${Math.round(process.resourceUsage().maxRSS / 1024)} MB |`,
     );
   }
   if (only === undefined) await runCloudBench(CLOUDS);

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalSession, type MachineSession, MemoryHostKeyStore, SshPool } from '@cloudboot/core';
+import { LocalSession, type MachineSession, MemoryHostKeyStore } from '@cloudboot/core';
+import { SshPool } from '@cloudboot/core/ssh';
 import { startSshHosts } from '../harness/sshd.js';
 
 /** What one benchmark run boots. */
@@ -30,6 +31,8 @@ export interface Scenario {
   /** Programs each service runs (boot and ready). */
   readonly programsPerService: number;
   readonly concurrency?: number;
+  /** Runs only when named (`--only NAME`): too slow for every `pnpm bench`. */
+  readonly onRequest?: boolean;
   setup(index: number): Promise<ScenarioSetup>;
 }
 
@@ -85,9 +88,16 @@ async function medianRun(session: MachineSession, program: string, cwd: string):
   return median(times);
 }
 
-function localScenario(name: string, levels: number, perLevel: number, program: string): Scenario {
+function localScenario(
+  name: string,
+  levels: number,
+  perLevel: number,
+  program: string,
+  onRequest = false,
+): Scenario {
   return {
     name,
+    onRequest,
     services: levels * perLevel,
     levels,
     programsPerService: 2,
@@ -183,5 +193,6 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
 export const SCENARIOS: readonly Scenario[] = [
   localScenario('local 10 levels × 100 trivial', 10, 100, 'exit 0'),
   localScenario('local 5 levels × 20, programs sleep 0.2 s', 5, 20, 'sleep 0.2'),
+  localScenario('local 10 levels × 1000 trivial', 10, 1000, 'exit 0', true),
   sshScenario('ssh 3 levels × 20 over 10 machines', 10, 3, 20),
 ];

@@ -40,14 +40,13 @@ export type { ServiceOutcome } from './engine/operation-context.js';
 export * from './errors.js';
 export { LocalSession } from './exec/local-session.js';
 export type * from './exec/machine.js';
+// The SSH pool lives in `@cloudboot/core/ssh`: importing it loads ssh2, which a
+// command on local services never needs.
 export {
   type HostKeyStore,
   hostKeyFingerprint,
   MemoryHostKeyStore,
-  SshPool,
-  type SshPoolOptions,
-  type SshSessionOptions,
-} from './exec/ssh-pool.js';
+} from './exec/ssh-host-key.js';
 export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/loader.js';
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
 export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';

@@ -527,6 +527,8 @@ export class CloudBoot {
         ...(options.only !== undefined && { only: options.only }),
       });
     } finally {
+      // What the operation recorded is committed before it reports its end.
+      this.#store.commit();
       await machines.close();
       await logs.close();
     }

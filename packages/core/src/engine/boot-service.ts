@@ -123,7 +123,7 @@ export async function bootService(
         ? record.launchToken
         : randomUUID();
     if (record.state !== 'launching') {
-      record = ctx.moveLaunching(
+      record = await ctx.moveLaunching(
         name,
         settings.driver,
         token,
@@ -240,7 +240,7 @@ async function contextualize(
 ): Promise<ServiceOutcome | undefined> {
   const name = settings.name;
   const before = ctx.record(name).state;
-  ctx.move(name, 'contextualizing');
+  await ctx.moveGuarding(name, 'contextualizing');
   try {
     // An earlier attempt may have left files (a stale bootout.json); start clean.
     if (

@@ -11,6 +11,7 @@ import { askClouds, downMessage, isDown } from './cloud-view.js';
 import type { OperationKind } from './events.js';
 import { mapLimit } from './limit.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import { prewarmMachines } from './prewarm.js';
 import { retireInstance } from './replace-service.js';
 import { shutdownService } from './shutdown-service.js';
 
@@ -140,8 +141,9 @@ export async function runOperation(
   const outcomes: LevelOutcome[] = [];
   let stopped = false;
 
-  for (const level of levels) {
-    const names = level.services.map((s) => s.name).filter((n) => options.only?.has(n) ?? true);
+  const inScope = (n: string) => options.only?.has(n) ?? true;
+  for (const [index, level] of levels.entries()) {
+    const names = level.services.map((s) => s.name).filter(inScope);
     if (names.length === 0) continue;
     if (stopped || ctx.aborted) {
       outcomes.push({
@@ -154,6 +156,10 @@ export async function runOperation(
         })),
       });
       continue;
+    }
+    if (ctx.operation !== 'shutdown') {
+      const later = levels.slice(index + 1).flatMap((l) => l.services.map((s) => s.name));
+      prewarmMachines(ctx, later.filter(inScope));
     }
     const levelStarted = performance.now();
     ctx.emit({

@@ -1,10 +1,13 @@
 /**
  * Hands out a {@link MachineSession} for a service's target: the local
  * session for `local_exe`, otherwise one reused SSH connection per machine.
+ * The SSH pool (and ssh2 with it) is loaded on the first SSH target, so an
+ * operation on local services never loads it.
  */
 import { LocalSession } from '../exec/local-session.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
-import { type HostKeyStore, SshPool } from '../exec/ssh-pool.js';
+import type { HostKeyStore } from '../exec/ssh-host-key.js';
+import type { SshPool } from '../exec/ssh-pool.js';
 
 /** Connection limits for SSH. */
 export interface MachinePoolOptions {
@@ -16,16 +19,27 @@ export interface MachinePoolOptions {
 /** Sessions for every machine of a run, for the length of one operation. */
 export class MachinePool {
   readonly #local = new LocalSession();
-  readonly #ssh: SshPool;
+  readonly #options: MachinePoolOptions;
+  #ssh: Promise<SshPool> | undefined;
+  #loaded: SshPool | undefined;
 
   constructor(options: MachinePoolOptions) {
-    this.#ssh = new SshPool({
-      hostKeys: options.hostKeys,
-      ...(options.maxHandshakes !== undefined && { maxHandshakes: options.maxHandshakes }),
-      ...(options.maxHandshakesPerHost !== undefined && {
-        maxHandshakesPerHost: options.maxHandshakesPerHost,
-      }),
+    this.#options = options;
+  }
+
+  #pool(): Promise<SshPool> {
+    const options = this.#options;
+    this.#ssh ??= import('../exec/ssh-pool.js').then(({ SshPool }) => {
+      this.#loaded = new SshPool({
+        hostKeys: options.hostKeys,
+        ...(options.maxHandshakes !== undefined && { maxHandshakes: options.maxHandshakes }),
+        ...(options.maxHandshakesPerHost !== undefined && {
+          maxHandshakesPerHost: options.maxHandshakesPerHost,
+        }),
+      });
+      return this.#loaded;
     });
+    return this.#ssh;
   }
 
   /**
@@ -34,27 +48,41 @@ export class MachinePool {
    * refused key is final at once; a freshly launched VM gets time to install
    * its keys.
    */
-  session(
+  async session(
     target: MachineTarget,
     timeoutMs: number,
     options: { signal?: AbortSignal | undefined; existing: boolean },
   ): Promise<MachineSession> {
-    if (target.kind === 'local') return Promise.resolve(this.#local);
-    return this.#ssh.session(target, {
+    if (target.kind === 'local') return this.#local;
+    const pool = await this.#pool();
+    return pool.session(target, {
       timeoutMs,
       ...(options.signal !== undefined && { signal: options.signal }),
       ...(options.existing && { authGraceMs: 0 }),
     });
   }
 
+  /**
+   * Starts connecting `target` ahead of its use (see `prewarm.ts`): the
+   * session is shared with the later {@link session} call for the machine. A
+   * failure is dropped here: that call tries again and reports it.
+   */
+  prewarm(
+    target: MachineTarget,
+    timeoutMs: number,
+    options: { signal?: AbortSignal | undefined; existing: boolean },
+  ): void {
+    this.session(target, timeoutMs, options).catch(() => {});
+  }
+
   /** SSH handshakes made so far. */
   get handshakes(): number {
-    return this.#ssh.handshakes;
+    return this.#loaded?.handshakes ?? 0;
   }
 
   /** Closes every connection (and the local program runner). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#local.close();
-    return this.#ssh.close();
+    if (this.#ssh !== undefined) await (await this.#ssh).close();
   }
 }

@@ -7,7 +7,7 @@
 import type { DriverRegistry } from '../driver/registry.js';
 import { ServiceFailedError, type ServicePhase } from '../errors.js';
 import type { RunStore, ServiceRecord, TransitionFields } from '../state/run-store.js';
-import type { ServiceState } from '../state/service-state.js';
+import type { GuardingState, ServiceState } from '../state/service-state.js';
 import type { Attributes } from './attributes.js';
 import type { CloudView } from './cloud-view.js';
 import type { EventSink, OperationKind } from './events.js';
@@ -75,26 +75,50 @@ export class OperationContext {
     return record;
   }
 
-  /** Commits a transition, then emits it. */
-  move(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
+  /**
+   * Records a transition that guards no side effect (it joins the tick's
+   * group commit), then emits it.
+   */
+  move(
+    name: string,
+    to: Exclude<ServiceState, GuardingState>,
+    fields: TransitionFields = {},
+  ): ServiceRecord {
     return this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
   }
 
   /**
-   * Commits a launch intent (synced to disk when `durable`; `replaces`: the
-   * token of the instance it replaces), then emits it.
+   * Records a transition that guards a side effect and resolves once it is
+   * committed (with the other writes of the tick), so the side effect can follow.
    */
-  moveLaunching(
+  async moveGuarding(
+    name: string,
+    to: Exclude<GuardingState, 'launching'>,
+    fields: TransitionFields = {},
+  ): Promise<ServiceRecord> {
+    const record = this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
+    await this.store.committed();
+    return record;
+  }
+
+  /**
+   * Records a launch intent (synced to disk when `durable`; `replaces`: the
+   * token of the instance it replaces), emits it, and resolves once it is
+   * committed: the launch may follow.
+   */
+  async moveLaunching(
     name: string,
     driver: string,
     token: string,
     durable: boolean,
     replaces?: string,
-  ): ServiceRecord {
-    return this.#emitTransition(
+  ): Promise<ServiceRecord> {
+    const record = this.#emitTransition(
       this.store.recordLaunchIntent(name, driver, token, durable, replaces),
       token,
     );
+    await this.store.committed();
+    return record;
   }
 
   /** Commits a launched instance id, then emits it. */

@@ -44,8 +44,10 @@ export async function runProgram(
     name,
     `${program.key} ${basename(program.path)} ${JSON.stringify(args.map((arg) => redactText(arg, secrets)))} on ${session.label}`,
   );
-  // Committed before the start: a cloudboot that dies leaves a record to reap by (see reap.ts).
+  // Committed before the start (with the other starts of this tick): a
+  // cloudboot that dies leaves a record to reap by (see reap.ts).
   const tracked = ctx.store.recordProcess(name, session.label, program.key);
+  await ctx.store.committed();
   const output = ctx.logs.programOutput(name);
   let result: RunResult;
   try {

@@ -69,7 +69,7 @@ export async function shutdownService(
     ctx.move(name, 'terminated', { detail: 'never launched' });
     return ctx.complete(name, started);
   }
-  ctx.move(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
+  await ctx.moveGuarding(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
   // Only the account is needed to terminate: a boot-only value that no
   // longer resolves must not keep a VM running.
   const account = driverAccount(ctx.attrs, name);

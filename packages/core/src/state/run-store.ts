@@ -1,7 +1,16 @@
 /**
  * Durable record of one run: one SQLite file `<dbDir>/cloudboot-<run>.db`
- * (mode 0600, WAL). Every method that changes state commits before it
- * returns, so callers can rely on "recorded, then act".
+ * (mode 0600, WAL).
+ *
+ * Group commit: writes join one open transaction, committed at most
+ * {@link GROUP_COMMIT_MS} after its first write (at the end of the tick when a
+ * write that guards a side effect awaits it; by {@link RunStore.commit},
+ * {@link RunStore.close} and at process exit), not once per write. A write that guards a side effect
+ * (a launch, a program start, a termination) is committed before that side
+ * effect: the caller awaits {@link RunStore.committed} (which shares the
+ * commit with every other write of the tick), or the method commits itself
+ * (launch intents, the run's lock). Writes that guard nothing may be lost by a
+ * crash within the tick; they are redone or repaired by `resume`.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -213,6 +222,16 @@ function toRecord(row: ServiceRow): ServiceRecord {
   };
 }
 
+/**
+ * How long writes that guard nothing may wait in the group transaction.
+ * Writes that guard a side effect are committed at the end of their tick.
+ */
+export const GROUP_COMMIT_MS = 20;
+
+/** Open stores, committed when the process exits. */
+const OPEN_STORES = new Set<RunStore>();
+let exitHook = false;
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -234,6 +253,13 @@ export class RunStore {
 
   readonly #statements = new Map<string, Database.Statement>();
   #machineMark: string | undefined;
+  /** The scheduled commit of the open group transaction ({@link GROUP_COMMIT_MS}). */
+  #timer: NodeJS.Timeout | undefined;
+  /** The commit at the end of this tick, for {@link committed}. */
+  #tick: NodeJS.Immediate | undefined;
+  /** Callers of {@link committed} waiting for the open transaction. */
+  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #commits = 0;
 
   /** A prepared statement, compiled once per handle. */
   #sql(text: string): Database.Statement {
@@ -249,6 +275,70 @@ export class RunStore {
     this.#db = db;
     this.runName = runName;
     this.file = file;
+  }
+
+  /**
+   * Runs `write` in the group transaction (opened, IMMEDIATE, when none is:
+   * it waits for other writers up to the busy timeout) as a savepoint, so a
+   * write that throws leaves the others of the group in place.
+   */
+  #write<T>(write: () => T): T {
+    if (!this.#db.inTransaction) {
+      this.#sql('BEGIN IMMEDIATE').run();
+      this.#timer = setTimeout(() => this.#commitGroup(), GROUP_COMMIT_MS);
+      OPEN_STORES.add(this);
+      if (!exitHook) {
+        exitHook = true;
+        process.on('exit', () => {
+          for (const store of OPEN_STORES) store.#commitGroup();
+        });
+      }
+    }
+    return this.#db.transaction(write)();
+  }
+
+  #commitGroup(): void {
+    clearTimeout(this.#timer);
+    clearImmediate(this.#tick);
+    this.#timer = undefined;
+    this.#tick = undefined;
+    OPEN_STORES.delete(this);
+    const waiters = this.#waiters.splice(0);
+    if (!this.#db.open || !this.#db.inTransaction) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    try {
+      this.#sql('COMMIT').run();
+      this.#commits++;
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      for (const w of waiters) w.reject(error);
+      if (waiters.length === 0) throw error;
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Commits what the group transaction holds, now. */
+  commit(): void {
+    this.#commitGroup();
+  }
+
+  /**
+   * Resolves once every write made so far is committed: at the end of this
+   * tick, together with the writes of every other service made meanwhile. Await it between a
+   * write that guards a side effect and the side effect.
+   */
+  committed(): Promise<void> {
+    if (!this.#db.inTransaction) return Promise.resolve();
+    this.#tick ??= setImmediate(() => this.#commitGroup());
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** How many transactions this handle has committed (group commits, for measurement). */
+  get commits(): number {
+    return this.#commits;
   }
 
   /**
@@ -402,7 +492,8 @@ export class RunStore {
    * services that are gone from the plan are returned so the caller can shut them down first.
    */
   replacePlan(plan: Plan): void {
-    this.#db.transaction(() => this.#writePlan(plan, Date.now()))();
+    this.#write(() => this.#writePlan(plan, Date.now()));
+    this.commit();
   }
 
   /**
@@ -412,6 +503,7 @@ export class RunStore {
    * the write-ahead log.
    */
   replacePlanScrubbed(plan: Plan): void {
+    this.commit();
     this.#db.pragma('secure_delete = ON');
     try {
       this.replacePlan(plan);
@@ -424,9 +516,9 @@ export class RunStore {
   /** Removes services no longer in the plan (after they were shut down). */
   forgetServices(names: readonly string[]): void {
     const del = this.#sql('DELETE FROM services WHERE name = ?');
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const name of names) del.run(name);
-    })();
+    });
   }
 
   /** Every service, in plan order. */
@@ -444,11 +536,13 @@ export class RunStore {
   }
 
   /**
-   * Moves a service to `to`, setting the given fields, and logs the transition.
-   * Committed when this returns.
+   * Moves a service to `to`, setting the given fields, and logs the transition,
+   * in the group transaction: committed at the end of the tick, or earlier by
+   * {@link commit}. A transition that guards a side effect awaits
+   * {@link committed} before it.
    */
   transition(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
-    const apply = this.#db.transaction(() => {
+    const apply = () => {
       const before = this.#sql('SELECT * FROM services WHERE name = ?').get(name) as
         | ServiceRow
         | undefined;
@@ -507,17 +601,18 @@ export class RunStore {
         if (column in after) (after as unknown as Record<string, unknown>)[column] = value;
       }
       return after;
-    });
-    // IMMEDIATE: a transaction that reads first and then writes gets SQLITE_BUSY at once,
-    // without waiting, when another process (a command taking the run's lock) writes.
-    return toRecord(apply.immediate());
+    };
+    // The group transaction begins IMMEDIATE: one that reads first and then writes would get
+    // SQLITE_BUSY at once, without waiting, when another process (taking the run's lock) writes.
+    return toRecord(this.#write(apply));
   }
 
   /**
    * Records the intent to launch (state `launching` with `token`) and the
    * instance history row before the cloud is called. With `durable` (drivers
-   * that create machines: a lost record would be a leaked VM) the commit is
-   * fully synced to disk, not only safe against a crash of this process.
+   * that create machines: a lost record would be a leaked VM) it is committed
+   * here, fully synced to disk, not only safe against a crash of this
+   * process; otherwise it joins the group (the caller awaits {@link committed}).
    * `replaces` is the token of the instance this launch replaces (repair).
    */
   recordLaunchIntent(
@@ -527,16 +622,22 @@ export class RunStore {
     durable: boolean,
     replaces?: string,
   ): ServiceRecord {
-    if (durable) this.#db.pragma('synchronous = FULL');
-    try {
-      // One commit: the history row and the state that explains it.
-      return this.#db.transaction(() => {
+    // One commit: the history row and the state that explains it.
+    const intent = () =>
+      this.#write(() => {
         this.#sql(
           `INSERT INTO instances (token, service, driver, launched_at, replaces) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(token) DO NOTHING`,
         ).run(token, name, driver, Date.now(), replaces ?? null);
         return this.transition(name, 'launching', { driver, launchToken: token, detail: token });
-      })();
+      });
+    if (!durable) return intent();
+    this.commit();
+    this.#db.pragma('synchronous = FULL');
+    try {
+      const record = intent();
+      this.commit();
+      return record;
     } finally {
       if (durable) this.#db.pragma('synchronous = NORMAL');
     }
@@ -544,10 +645,10 @@ export class RunStore {
 
   /** Records the instance id the cloud returned for a launch token, and moves the service to `launched`. */
   recordLaunched(name: string, token: string, instanceId: string): ServiceRecord {
-    return this.#db.transaction(() => {
+    return this.#write(() => {
       this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token);
       return this.transition(name, 'launched', { instanceId, detail: instanceId });
-    })();
+    });
   }
 
   /**
@@ -555,12 +656,16 @@ export class RunStore {
    * goes, and the service keeps no token, so terminate has nothing to find.
    */
   forgetLaunch(token: string): void {
-    this.#sql('DELETE FROM instances WHERE token = ? AND instance_id IS NULL').run(token);
+    this.#write(() =>
+      this.#sql('DELETE FROM instances WHERE token = ? AND instance_id IS NULL').run(token),
+    );
   }
 
   /** Fills in the instance id of a launch whose answer was lost, in the history only. */
   recordInstanceId(token: string, instanceId: string): void {
-    this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token);
+    this.#write(() =>
+      this.#sql('UPDATE instances SET instance_id = ? WHERE token = ?').run(instanceId, token),
+    );
   }
 
   /** Marks instances as terminated in the history. */
@@ -569,9 +674,9 @@ export class RunStore {
       'UPDATE instances SET terminated_at = ? WHERE driver = ? AND instance_id = ? AND terminated_at IS NULL',
     );
     const now = Date.now();
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const id of instanceIds) update.run(now, driver, id);
-    })();
+    });
   }
 
   /** Every instance ever launched for the run, oldest first. */
@@ -628,22 +733,23 @@ export class RunStore {
    * this run makes on machines (made and committed on first use).
    */
   machineMark(): string {
-    this.#machineMark ??= this.#db.transaction(() => {
+    this.#machineMark ??= this.#write(() => {
       this.#sql(
         "INSERT INTO meta (key, value) VALUES ('machine_mark', ?) ON CONFLICT(key) DO NOTHING",
       ).run(randomUUID().replaceAll('-', ''));
       return this.#meta('machine_mark') ?? '';
-    })();
+    });
     return this.#machineMark;
   }
 
   /**
-   * Records, and commits, that a program is about to start on `host`: the
-   * token it will carry in its environment (`CLOUDBOOT_PROGRAM`). Returns the
-   * row's id, for {@link setProcessGroup} and {@link endProcess}.
+   * Records that a program is about to start on `host`: the token it will
+   * carry in its environment (`CLOUDBOOT_PROGRAM`). Returns the row's id, for
+   * {@link setProcessGroup} and {@link endProcesses}. The record guards the
+   * start: await {@link committed} before starting the program.
    */
   recordProcess(service: string, host: string, program: string): { id: number; token: string } {
-    return this.#db.transaction(() => {
+    return this.#write(() => {
       const { lastInsertRowid } = this.#sql(
         `INSERT INTO processes (service, host, token, owner, program, started_at) VALUES (?, ?, '', ?, ?, ?)`,
       ).run(service, host, this.#owner, program, Date.now());
@@ -652,20 +758,20 @@ export class RunStore {
       const token = `${this.machineMark()}.${id}.`;
       this.#sql('UPDATE processes SET token = ? WHERE id = ?').run(token, id);
       return { id, token };
-    })();
+    });
   }
 
   /** Records the process group a started program runs in. */
   setProcessGroup(id: number, pgid: number): void {
-    this.#sql('UPDATE processes SET pgid = ? WHERE id = ?').run(pgid, id);
+    this.#write(() => this.#sql('UPDATE processes SET pgid = ? WHERE id = ?').run(pgid, id));
   }
 
   /** Forgets programs that ended (or were stopped). */
   endProcesses(ids: readonly number[]): void {
     const del = this.#sql('DELETE FROM processes WHERE id = ?');
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const id of ids) del.run(id);
-    })();
+    });
   }
 
   /**
@@ -698,13 +804,13 @@ export class RunStore {
     const input = this.#sql(
       'INSERT INTO inputs (path, hash) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET hash = excluded.hash',
     );
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const [path, data] of files) {
         const hash = createHash('sha256').update(data).digest('hex');
         blob.run(hash, data);
         input.run(path, hash);
       }
-    })();
+    });
   }
 
   /** The stored copy of a local file the run uses, if it has one. */
@@ -722,7 +828,9 @@ export class RunStore {
 
   /** Stores command-line globals (merged over earlier ones). */
   storeGlobals(globals: Readonly<Record<string, string>>): void {
-    this.#setMeta('cli_globals', JSON.stringify({ ...this.storedGlobals(), ...globals }));
+    this.#write(() =>
+      this.#setMeta('cli_globals', JSON.stringify({ ...this.storedGlobals(), ...globals })),
+    );
   }
 
   /** The pinned SSH host key of `host:port`, if any. */
@@ -736,14 +844,16 @@ export class RunStore {
 
   /** Forgets the pinned host keys of `host` (its machine was terminated; the address may be reused). */
   unpinHostKeys(host: string): void {
-    this.#sql('DELETE FROM host_keys WHERE host = ?').run(host);
+    this.#write(() => this.#sql('DELETE FROM host_keys WHERE host = ?').run(host));
   }
 
   /** Pins the SSH host key of `host:port` for this run. */
   pinHostKey(host: string, port: number, key: string): void {
-    this.#sql(
-      'INSERT INTO host_keys (host, port, key, pinned_at) VALUES (?, ?, ?, ?) ON CONFLICT(host, port) DO NOTHING',
-    ).run(host, port, key, Date.now());
+    this.#write(() =>
+      this.#sql(
+        'INSERT INTO host_keys (host, port, key, pinned_at) VALUES (?, ?, ?, ?) ON CONFLICT(host, port) DO NOTHING',
+      ).run(host, port, key, Date.now()),
+    );
   }
 
   /**
@@ -753,8 +863,8 @@ export class RunStore {
    */
   lock(operation: string): void {
     const me = machineName();
-    this.#db
-      .transaction(() => {
+    try {
+      this.#write(() => {
         const row = this.#sql('SELECT * FROM run_lock WHERE id = 1').get() as
           | { pid: number; host: string; owner: string; operation: string; acquired_at: number }
           | undefined;
@@ -774,17 +884,23 @@ export class RunStore {
                operation = excluded.operation, acquired_at = excluded.acquired_at`,
           )
           .run(process.pid, me, this.#owner, operation, Date.now());
-      })
-      .immediate();
+      });
+    } finally {
+      this.commit();
+    }
   }
 
   /** Releases the lock if this handle holds it. */
   unlock(): void {
-    this.#sql('DELETE FROM run_lock WHERE id = 1 AND owner = ?').run(this.#owner);
+    this.#write(() =>
+      this.#sql('DELETE FROM run_lock WHERE id = 1 AND owner = ?').run(this.#owner),
+    );
+    this.commit();
   }
 
-  /** Closes the database. */
+  /** Commits what is pending, then closes the database. */
   close(): void {
+    this.#commitGroup();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -28,3 +28,16 @@ export type ServiceState =
   | 'failed'
   | 'terminating'
   | 'terminated';
+
+/**
+ * States whose transition guards a side effect, and so is committed before it:
+ * `launching` (the cloud is asked for a machine), `contextualizing` (the
+ * service's directory is made and its programs start), `terminating` (the
+ * terminate program runs and the machine is terminated). Every other
+ * transition records what already happened and may share the tick's group
+ * commit with the writes of other services.
+ */
+export const GUARDING_STATES = ['launching', 'contextualizing', 'terminating'] as const;
+
+/** A state whose transition guards a side effect; see {@link GUARDING_STATES}. */
+export type GuardingState = (typeof GUARDING_STATES)[number];

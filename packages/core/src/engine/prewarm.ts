@@ -1,0 +1,53 @@
+/**
+ * Connects machines before their level needs them: at the start of each
+ * level, every SSH machine of a later level whose address is already known
+ * (an existing host the plan names by a literal hostname, or a machine
+ * recorded earlier in the run) is connected, its host key checked and its
+ * session opened while the current level runs. The SSH pool bounds the
+ * handshakes; a failure is kept quiet here and met again, with its error,
+ * when the machine's own level asks for the session.
+ */
+import type { SshTarget } from '../exec/machine.js';
+import type { OperationContext } from './operation-context.js';
+import { launchSettings, machineSettings } from './service-settings.js';
+
+/** What connecting a service's machine ahead of time needs, or undefined when its address is not known yet. */
+function knownMachine(
+  ctx: OperationContext,
+  name: string,
+): { target: SshTarget; timeoutMs: number; existing: boolean } | undefined {
+  const record = ctx.record(name);
+  if (record.state === 'terminated' || record.state === 'failed') return undefined;
+  try {
+    const machine = machineSettings(ctx.attrs, name);
+    if (machine.target.kind !== 'ssh') return undefined;
+    if (record.hostname !== null) {
+      const existing = record.driver === 'static-ip';
+      return {
+        target: { ...machine.target, host: record.hostname },
+        timeoutMs: machine.timeoutMs,
+        existing,
+      };
+    }
+    const launch = launchSettings(ctx.attrs, name);
+    const host = launch.launchSpec.hostname;
+    if (launch.launch || host === undefined) return undefined;
+    return { target: { ...machine.target, host }, timeoutMs: machine.timeoutMs, existing: true };
+  } catch {
+    // A value that does not resolve yet (it depends on the current level): connected when its level runs.
+    return undefined;
+  }
+}
+
+/** Starts connecting the known machines of `later` services; never throws or waits. */
+export function prewarmMachines(ctx: OperationContext, later: readonly string[]): void {
+  if (ctx.aborted) return;
+  for (const name of later) {
+    const known = knownMachine(ctx, name);
+    if (known === undefined) continue;
+    ctx.machines.prewarm(known.target, known.timeoutMs, {
+      signal: ctx.signal,
+      existing: known.existing,
+    });
+  }
+}
