@@ -52,6 +52,16 @@ export class MachinePool {
     return this.#ssh.handshakes;
   }
 
+  /** SSH channels opened so far. */
+  get channels(): number {
+    return this.#ssh.channels;
+  }
+
+  /** SSH requests so far that waited for an answer. */
+  get roundTrips(): number {
+    return this.#ssh.roundTrips;
+  }
+
   /** Closes every connection (and the local program runner). */
   close(): Promise<void> {
     this.#local.close();
