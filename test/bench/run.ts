@@ -28,6 +28,10 @@ interface Sample {
   /** The same programs started by a plain shell loop (local scenarios). */
   readonly floorMs: number | undefined;
   readonly handshakes: number;
+  /** SSH channels opened by the boot. */
+  readonly channels: number;
+  /** SSH requests of the boot that waited for an answer. */
+  readonly roundTrips: number;
 }
 
 /** Critical path: for each level, the largest per-service sum of program times; summed. */
@@ -72,6 +76,8 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
       aloneMs,
       floorMs,
       handshakes: result.sshHandshakes,
+      channels: result.sshChannels,
+      roundTrips: result.sshRoundTrips,
     };
   } finally {
     await setup.cleanup();
@@ -95,9 +101,9 @@ async function main(): Promise<void> {
   );
   console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
   console.log(
-    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes |',
+    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes | ssh channels | ssh round trips per service |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS.filter((s) => only === undefined || s.name === only)) {
     await runOnce(scenario, 0);
     const samples: Sample[] = [];
@@ -109,7 +115,7 @@ async function main(): Promise<void> {
     const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
     const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
     console.log(
-      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} |`,
+      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} |`,
     );
   }
   if (only === undefined) await runEc2Bench();
