@@ -118,8 +118,18 @@ describe('pooling', () => {
 
   it('reports a program killed with its machine as killed, once the machine is back', async () => {
     const session = await newPool().session(targetOf(hosts, 1), { timeoutMs: 5_000 });
-    const running = session.run({ program: 'sleep', args: ['30'], cwd: '/', timeoutMs: 60_000 });
-    await sleep(300);
+    let started: (pgid: number) => void = () => {};
+    const pgid = new Promise<number>((resolve) => {
+      started = resolve;
+    });
+    const running = session.run({
+      program: 'sleep',
+      args: ['30'],
+      cwd: '/',
+      timeoutMs: 60_000,
+      onStart: (group) => started(group),
+    });
+    await pgid;
     await hosts.stopHost(1);
     await hosts.startHost(1);
     expect(await running).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
