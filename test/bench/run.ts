@@ -31,6 +31,10 @@ interface Sample {
   /** The same programs started by a plain shell loop (local scenarios). */
   readonly floorMs: number | undefined;
   readonly handshakes: number;
+  /** SSH channels opened by the boot. */
+  readonly channels: number;
+  /** SSH requests of the boot that waited for an answer. */
+  readonly roundTrips: number;
 }
 
 /** Critical path: for each level, the largest per-service sum of program times; summed. */
@@ -75,6 +79,8 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
       aloneMs,
       floorMs,
       handshakes: result.sshHandshakes,
+      channels: result.sshChannels,
+      roundTrips: result.sshRoundTrips,
     };
   } finally {
     await setup.cleanup();
@@ -99,9 +105,9 @@ async function main(): Promise<void> {
   );
   console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
   console.log(
-    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes | peak RSS so far |',
+    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | ssh handshakes | ssh channels | ssh round trips per service | peak RSS so far |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const chosen = SCENARIOS.filter((s) => (only === undefined ? !s.onRequest : s.name === only));
   for (const scenario of chosen) {
     await runOnce(scenario, 0);
@@ -114,7 +120,7 @@ async function main(): Promise<void> {
     const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
     const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
     console.log(
-      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} | ${Math.round(process.resourceUsage().maxRSS / 1024)} MB |`,
+      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} | ${Math.round(process.resourceUsage().maxRSS / 1024)} MB |`,
     );
   }
   if (only === undefined) await runCloudBench(CLOUDS);

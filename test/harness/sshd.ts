@@ -73,6 +73,12 @@ export interface SshHosts {
   stopHost(i: number): Promise<void>;
   /** Starts a stopped host `i` again (same address, port and host key). */
   startHost(i: number): Promise<void>;
+  /**
+   * Drops every connection of host `i`: kills its per-connection sshd
+   * processes (not the listener, not the login sessions' programs).
+   * Resolves with how many it killed.
+   */
+  dropConnections(i: number): number;
   /** Stops every host and removes all generated files. */
   stop(): Promise<void>;
 }
@@ -142,6 +148,13 @@ function makeHandle(
     },
     stopHost: (i) => halt(at(i)),
     startHost: (i) => launch(at(i)),
+    dropConnections: (i) => {
+      const listener = at(i).child?.pid;
+      if (listener === undefined) return 0;
+      const sessions = descendants(listener).filter((pid) => commandName(pid).startsWith('sshd'));
+      for (const pid of sessions) signal(pid, 'SIGKILL');
+      return sessions.length;
+    },
     stop: async () => {
       await Promise.all(states.map(halt));
       await rm(dir, { recursive: true, force: true });
@@ -362,6 +375,15 @@ function descendants(root: number): number[] {
     queue.push(...kids);
   }
   return found;
+}
+
+/** The command name of a process (`/proc/PID/comm`), '' when it is gone. */
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 function parentPid(pid: number): number | undefined {

@@ -116,19 +116,73 @@ describe('pooling', () => {
     expect(pool.handshakes).toBe(2);
   });
 
-  it('fails a running program when the connection is lost, not as permanent', async () => {
+  it('reports a program killed with its machine as killed, once the machine is back', async () => {
     const session = await newPool().session(targetOf(hosts, 1), { timeoutMs: 5_000 });
-    const failure = remoteFailure(
-      session.run({ program: 'sleep', args: ['30'], cwd: '/', timeoutMs: 60_000 }),
-    );
-    await sleep(200);
+    let started: (pgid: number) => void = () => {};
+    const pgid = new Promise<number>((resolve) => {
+      started = resolve;
+    });
+    const running = session.run({
+      program: 'sleep',
+      args: ['30'],
+      cwd: '/',
+      timeoutMs: 60_000,
+      onStart: (group) => started(group),
+    });
+    await pgid;
     await hosts.stopHost(1);
     await hosts.startHost(1);
-    const error = await failure;
-    expect(error.message).toBe(
-      `${labelOf(hosts, 1)}: command: the connection was lost while sleep was running`,
+    expect(await running).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+  });
+
+  it('fails a running program when the machine stays unreachable past its timeout', async () => {
+    const session = await newPool().session(targetOf(hosts, 1), { timeoutMs: 5_000 });
+    const failure = remoteFailure(
+      session.run({ program: 'sleep', args: ['30'], cwd: '/', timeoutMs: 1_500 }),
     );
-    expect(error.permanent).toBe(false);
+    await sleep(300);
+    await hosts.stopHost(1);
+    try {
+      const error = await failure;
+      expect(error.message).toMatch(
+        new RegExp(
+          `^${labelOf(hosts, 1)}: command: the connection was lost while sleep was running, and the machine did not answer again: .*tcp`,
+        ),
+      );
+      expect(error.permanent).toBe(false);
+    } finally {
+      await hosts.startHost(1);
+    }
+  });
+
+  it('finds a program again after its connection drops, once and repeatedly', async () => {
+    const pool = newPool();
+    const session = await pool.session(targetOf(hosts, 1), { timeoutMs: 5_000 });
+    const dir = `/tmp/cloudboot-reattach-${process.pid}`;
+    await session.mkdirp(dir);
+    try {
+      const output: Buffer[] = [];
+      const running = session.run({
+        program: 'sh',
+        args: ['-c', 'echo run >> runs; echo first; sleep 2; echo second; exit 3'],
+        cwd: dir,
+        timeoutMs: 20_000,
+        onOutput: (_stream, chunk) => output.push(chunk),
+      });
+      await sleep(400);
+      expect(hosts.dropConnections(1)).toBeGreaterThan(0);
+      await sleep(600);
+      hosts.dropConnections(1);
+      await sleep(300);
+      hosts.dropConnections(1);
+      const result = await running;
+      expect(result).toMatchObject({ exitCode: 3, timedOut: false, stdoutTail: 'first\nsecond\n' });
+      expect(Buffer.concat(output).toString()).toBe('first\nsecond\n');
+      expect((await session.readFile(`${dir}/runs`))?.toString()).toBe('run\n');
+      expect(pool.handshakes).toBeGreaterThanOrEqual(3);
+    } finally {
+      await session.removeDir(dir);
+    }
   });
 
   it('rejects sessions once closed', async () => {

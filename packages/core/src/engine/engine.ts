@@ -36,6 +36,10 @@ export interface OperationResult {
   readonly durationMs: number;
   /** SSH handshakes this operation made (one per machine is the goal). */
   readonly sshHandshakes: number;
+  /** SSH channels this operation opened (exec, shell, SFTP). */
+  readonly sshChannels: number;
+  /** SSH requests of this operation that waited for the machine's answer. */
+  readonly sshRoundTrips: number;
 }
 
 /** Options of {@link runOperation}. */
@@ -199,5 +203,7 @@ export async function runOperation(
     failures,
     durationMs: performance.now() - started,
     sshHandshakes: ctx.machines.handshakes,
+    sshChannels: ctx.machines.channels,
+    sshRoundTrips: ctx.machines.roundTrips,
   };
 }

@@ -80,6 +80,16 @@ export class MachinePool {
     return this.#loaded?.handshakes ?? 0;
   }
 
+  /** SSH channels opened so far. */
+  get channels(): number {
+    return this.#loaded?.channels ?? 0;
+  }
+
+  /** SSH requests so far that waited for an answer. */
+  get roundTrips(): number {
+    return this.#loaded?.roundTrips ?? 0;
+  }
+
   /** Closes every connection (and the local program runner). */
   async close(): Promise<void> {
     this.#local.close();

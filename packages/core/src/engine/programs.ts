@@ -134,15 +134,20 @@ export async function installProgram(
   return runScript;
 }
 
-/** Writes `bootconf.json` and `bootenv.sh` into the working directory. */
+/**
+ * Writes `bootconf.json` and `bootenv.sh` into the working directory, both
+ * at once (over SSH their requests share the round trips).
+ */
 export async function writeBootFiles(
   session: MachineSession,
   workdir: string,
   bootconfJson: string,
   bootenv: string,
 ): Promise<void> {
-  await session.writeFile(posix.join(workdir, 'bootconf.json'), bootconfJson, 0o600);
-  await session.writeFile(posix.join(workdir, 'bootenv.sh'), bootenv, 0o600);
+  await Promise.all([
+    session.writeFile(posix.join(workdir, 'bootconf.json'), bootconfJson, 0o600),
+    session.writeFile(posix.join(workdir, 'bootenv.sh'), bootenv, 0o600),
+  ]);
 }
 
 /** Name of the file a boot program leaves to publish attributes. */

@@ -24,6 +24,8 @@ import { claimCommand, ownsCommand, parseClaim } from './ssh-dirs.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
 import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
 import { type CommandExit, execCommand, runProgram, type StopSignal } from './ssh-run.js';
+import { RemoteShell, ShellLostError } from './ssh-shell.js';
+import { runInShell, type ShellRunHost } from './ssh-shell-run.js';
 
 /** How a caller waits for a machine to become usable. */
 export interface SshSessionOptions {
@@ -48,6 +50,12 @@ export interface SshMachineContext {
   limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client>;
   /** Counts one completed key exchange. */
   countHandshake(): void;
+  /** Counts one channel opened (exec, shell or SFTP). */
+  countChannel(): void;
+  /** Counts one request that waits for the machine's answer. */
+  countRoundTrip(): void;
+  /** Run steps through one long-lived remote shell per connection (when it starts). */
+  readonly remoteShell: boolean;
 }
 
 /**
@@ -76,9 +84,12 @@ export class SshMachine implements MachineSession {
   #reconnectTimeoutMs = 0;
   /** The login user's home directory, once asked. */
   #home: string | undefined;
+  /** The long-lived shell of the live connection (`undefined` inside: it could not start). */
+  #shell: { client: Client; shell: Promise<RemoteShell | undefined> } | undefined;
 
   constructor(target: SshTarget, context: SshMachineContext) {
     this.label = `${target.username}@${target.host}:${target.port}`;
+    this.#shellHost = { ...this.#shellHost, label: this.label };
     this.#target = target;
     this.#context = context;
   }
@@ -97,6 +108,11 @@ export class SshMachine implements MachineSession {
   /** {@inheritDoc MachineSession.homeDir} */
   async homeDir(): Promise<string> {
     if (this.#home !== undefined) return this.#home;
+    const shell = await this.#remoteShell(await this.#connection());
+    if (shell !== undefined) {
+      this.#home = shell.home;
+      return this.#home;
+    }
     // SFTP sessions start in the login user's home directory.
     const { client, sftp } = await this.#sftpChannel();
     this.#home = await new Promise<string>((resolve, reject) =>
@@ -144,9 +160,16 @@ export class SshMachine implements MachineSession {
         ? Buffer.from(data)
         : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     try {
-      await sftpCall((done) => sftp.writeFile(path, bytes, { mode }, done));
-      // The mode given at creation is reduced by the umask and ignored for an existing file.
-      await sftpCall((done) => sftp.chmod(path, mode, done));
+      if (bytes.length <= PIPELINED_WRITE_BYTES) {
+        await writePipelined(sftp, path, bytes, mode);
+        this.#context.countRoundTrip();
+        this.#context.countRoundTrip();
+      } else {
+        await sftpCall((done) => sftp.writeFile(path, bytes, { mode }, done));
+        // The mode given at creation is reduced by the umask and ignored for an existing file.
+        await sftpCall((done) => sftp.chmod(path, mode, done));
+        for (let i = 0; i < 4; i++) this.#context.countRoundTrip();
+      }
     } catch (error) {
       throw this.#failure(client, `cannot write ${path}`, error as Error);
     }
@@ -155,6 +178,8 @@ export class SshMachine implements MachineSession {
   /** {@inheritDoc MachineSession.readFile} */
   async readFile(path: string): Promise<Buffer | undefined> {
     const { client, sftp } = await this.#sftpChannel();
+    // open, fstat, read, close
+    for (let i = 0; i < 4; i++) this.#context.countRoundTrip();
     return new Promise((resolve, reject) => {
       sftp.readFile(path, (error: (Error & { code?: number }) | undefined, data: Buffer) => {
         if (!error) resolve(data);
@@ -168,9 +193,63 @@ export class SshMachine implements MachineSession {
   async run(request: RunRequest): Promise<RunResult> {
     request.signal?.throwIfAborted();
     const client = await this.#connection();
+    const shell = await this.#remoteShell(client);
+    if (shell !== undefined) return runInShell(this.#shellHost, shell, request);
+    this.#context.countChannel();
+    this.#context.countRoundTrip();
     const killGroup = (pgid: number, signal: StopSignal): Promise<void> =>
       this.#killGroup(client, pgid, signal);
     return this.#execs.use(() => runProgram(client, this.label, request, killGroup));
+  }
+
+  /** What a program run through the remote shell needs from this machine. */
+  readonly #shellHost: ShellRunHost = {
+    label: '',
+    shell: async (deadline) => {
+      const timeoutMs = Math.max(0, deadline - Date.now());
+      const client = await this.#connection({ timeoutMs });
+      const shell = await this.#remoteShell(client);
+      if (shell === undefined) {
+        throw new RemoteError(this.label, 'command', 'the remote shell did not start again', false);
+      }
+      return shell;
+    },
+    currentShell: () => this.#currentShell,
+    sftp: async () => (await this.#sftpChannel()).sftp,
+  };
+
+  /** The started shell of the live connection, if any. */
+  #currentShell: RemoteShell | undefined;
+
+  /**
+   * The long-lived shell of `client`, started on first use; `undefined` when
+   * it cannot start there (every step then opens its own exec channel).
+   */
+  #remoteShell(client: Client): Promise<RemoteShell | undefined> {
+    if (!this.#context.remoteShell) return Promise.resolve(undefined);
+    if (this.#shell?.client === client) return this.#shell.shell;
+    const shell = new Promise<RemoteShell | undefined>((resolve) => {
+      this.#context.countChannel();
+      try {
+        client.exec('exec /bin/sh -s', (error, channel) => {
+          if (error) resolve(undefined);
+          else void RemoteShell.start(channel, () => this.#context.countRoundTrip()).then(resolve);
+        });
+      } catch {
+        // ssh2 throws "Not connected" synchronously when the socket is gone.
+        resolve(undefined);
+      }
+    });
+    this.#shell = { client, shell };
+    void shell.then((started) => {
+      if (started === undefined || this.#shell?.client !== client) return;
+      this.#currentShell = started;
+      started.onLost(() => {
+        if (this.#currentShell === started) this.#currentShell = undefined;
+        if (this.#shell?.client === client) this.#shell = undefined;
+      });
+    });
+    return shell;
   }
 
   /** Disconnects; a later use would connect again. */
@@ -179,6 +258,9 @@ export class SshMachine implements MachineSession {
     const client = this.#client;
     this.#client = undefined;
     this.#sftp = undefined;
+    this.#shell = undefined;
+    this.#currentShell?.close();
+    this.#currentShell = undefined;
     if (client === undefined) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_WAIT_MS);
@@ -256,6 +338,9 @@ export class SshMachine implements MachineSession {
     }
     this.#proven = true;
     this.#client = client;
+    // The attempt ran `true` on an exec channel of its own.
+    this.#context.countChannel();
+    this.#context.countRoundTrip();
     client.on('close', () => {
       if (this.#client !== client) return;
       this.#client = undefined;
@@ -287,6 +372,10 @@ export class SshMachine implements MachineSession {
   /** Runs a helper command; a non-zero exit is a permanent `command` error. */
   async #command(command: string): Promise<CommandExit> {
     const client = await this.#connection();
+    const shell = await this.#remoteShell(client);
+    if (shell !== undefined) return this.#shellCommand(shell, command);
+    this.#context.countChannel();
+    this.#context.countRoundTrip();
     const exit = await this.#execs
       .use(() => execCommand(client, command))
       .catch((error: Error) => {
@@ -303,10 +392,24 @@ export class SshMachine implements MachineSession {
     throw new RemoteError(this.label, 'command', reason, true);
   }
 
+  /** {@link #command} through the remote shell. */
+  async #shellCommand(shell: RemoteShell, command: string): Promise<CommandExit> {
+    const exit = await shell.command(command).catch((error: Error) => {
+      if (!(error instanceof ShellLostError)) throw error;
+      const reason = `the connection was lost during ${command}`;
+      throw new RemoteError(this.label, 'command', reason, false);
+    });
+    if (exit.code === 0) return { code: 0, signal: null, stdout: exit.stdout, stderr: exit.stderr };
+    const stderr = exit.stderr.trim();
+    const reason = `${command} failed (exit status ${exit.code})${stderr === '' ? '' : `: ${stderr}`}`;
+    throw new RemoteError(this.label, 'command', reason, true);
+  }
+
   async #killGroup(client: Client, pgid: number, signal: StopSignal): Promise<void> {
     const group = shellJoin(['kill', '-s', signal, '--', `-${pgid}`]);
     // Fall back to the process alone if the server did not make the session its own group.
     const alone = shellJoin(['kill', '-s', signal, String(pgid)]);
+    this.#context.countChannel();
     await this.#kills.use(() => execCommand(client, `${group} 2>/dev/null || ${alone}`));
   }
 
@@ -326,6 +429,7 @@ export class SshMachine implements MachineSession {
   }
 
   #openSftp(client: Client): Promise<SFTPWrapper> {
+    this.#context.countChannel();
     const opening = new Promise<SFTPWrapper>((resolve, reject) => {
       // ssh2 throws "Not connected" synchronously when the socket is gone; the executor rejects.
       client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp)));
@@ -345,6 +449,35 @@ export class SshMachine implements MachineSession {
       : `${what}: ${error.message}`;
     return new RemoteError(this.label, 'command', reason, !lost, { cause: error });
   }
+}
+
+/** Files up to this size are written in one SFTP write request (OpenSSH accepts 256 KiB). */
+const PIPELINED_WRITE_BYTES = 32 * 1024;
+
+/**
+ * Writes a small file in two round trips: open (with the mode), then write,
+ * mode change and close sent together (the server handles them in order).
+ * The mode given at creation is reduced by the umask and ignored for an
+ * existing file, hence the explicit `fchmod`.
+ */
+async function writePipelined(
+  sftp: SFTPWrapper,
+  path: string,
+  bytes: Buffer,
+  mode: number,
+): Promise<void> {
+  const handle = await new Promise<Buffer>((resolve, reject) =>
+    sftp.open(path, 'w', { mode }, (error, h) => (error ? reject(error) : resolve(h))),
+  );
+  const writing =
+    bytes.length === 0
+      ? Promise.resolve()
+      : sftpCall((done) => sftp.write(handle, bytes, 0, bytes.length, 0, done));
+  const chmod = sftpCall((done) => sftp.fchmod(handle, mode, done));
+  const closing = sftpCall((done) => sftp.close(handle, done));
+  const results = await Promise.allSettled([writing, chmod, closing]);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
 }
 
 /** Performs one callback-style SFTP operation. */

@@ -30,6 +30,11 @@ export interface SshPoolOptions {
    * never logged in to (its keys may not be installed yet); default 30 s.
    */
   readonly authGraceMs?: number;
+  /**
+   * Run every step of a machine through one long-lived `/bin/sh` per
+   * connection (default true); false opens one exec channel per step.
+   */
+  readonly remoteShell?: boolean;
 }
 
 const DEFAULT_MAX_HANDSHAKES = 16;
@@ -45,6 +50,8 @@ export class SshPool {
   readonly #maxPerHost: number;
   readonly #context: SshMachineContext;
   #handshakes = 0;
+  #channels = 0;
+  #roundTrips = 0;
 
   constructor(options: SshPoolOptions) {
     this.#allHandshakes = new Semaphore(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
@@ -58,12 +65,29 @@ export class SshPool {
       countHandshake: () => {
         this.#handshakes++;
       },
+      countChannel: () => {
+        this.#channels++;
+      },
+      countRoundTrip: () => {
+        this.#roundTrips++;
+      },
+      remoteShell: options.remoteShell ?? true,
     };
   }
 
   /** Number of SSH handshakes (completed key exchanges) made so far. */
   get handshakes(): number {
     return this.#handshakes;
+  }
+
+  /** Number of SSH channels (exec, shell, SFTP) opened so far. */
+  get channels(): number {
+    return this.#channels;
+  }
+
+  /** Number of requests so far that waited for a machine's answer (commands, program starts, SFTP operations). */
+  get roundTrips(): number {
+    return this.#roundTrips;
   }
 
   /**

@@ -1,0 +1,271 @@
+/**
+ * The tests of a MachineSession over SSH against a real sshd: files over
+ * SFTP, helper commands, programs with output, timeouts that really kill,
+ * and argv words that reach the program verbatim. Run once through the
+ * long-lived remote shell and once with one exec channel per step.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemoteError } from '../../packages/core/src/errors.js';
+import { type MachineSession, OUTPUT_TAIL_BYTES } from '../../packages/core/src/exec/machine.js';
+import { MemoryHostKeyStore, SshPool } from '../../packages/core/src/exec/ssh-pool.js';
+import { type SshHosts, startSshHosts } from '../harness/sshd.js';
+import { isRunning, labelOf, targetOf } from './targets.js';
+
+/** Every test of a session, with the remote shell on or off. */
+export function sessionSuite(remoteShell: boolean): void {
+  let hosts: SshHosts;
+  let pool: SshPool;
+  let session: MachineSession;
+  /** A fresh directory on the machine for this file's tests. */
+  let base: string;
+
+  beforeAll(async () => {
+    hosts = await startSshHosts({ count: 1 });
+    pool = new SshPool({ hostKeys: new MemoryHostKeyStore(), agent: '', remoteShell });
+    session = await pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    base = `/tmp/cloudboot-ssh-session-${randomUUID()}`;
+    await session.mkdirp(base);
+  });
+
+  afterAll(async () => {
+    await session?.removeDir(base);
+    await pool?.close();
+    await hosts?.stop();
+  });
+
+  /** Runs `sh -c script` in `base`. */
+  function sh(script: string, timeoutMs = 5_000) {
+    return session.run({ program: 'sh', args: ['-c', script], cwd: base, timeoutMs });
+  }
+
+  describe('claiming a working directory', () => {
+    it('takes back its directory whose mark a crash cut short, and refuses one with another mark', async () => {
+      const claim = (last: string, mark = 'run 0123abcd') =>
+        session.claimDir({
+          base,
+          chain: [`${base}/claims`, `${base}/claims/${last}`],
+          markFile: '.cloudboot-run',
+          mark,
+        });
+      expect(await claim('cut')).toEqual({ ok: true, existed: false });
+      for (const half of ['', 'run 0123']) {
+        await session.writeFile(`${base}/claims/cut/.cloudboot-run`, half, 0o600);
+        expect(await claim('cut')).toEqual({ ok: true, existed: false });
+        const mark = await session.readFile(`${base}/claims/cut/.cloudboot-run`);
+        expect(mark?.toString()).toBe('run 0123abcd\n');
+      }
+      expect(await claim('cut')).toEqual({ ok: true, existed: true });
+      expect(await claim('other', 'run ffff')).toEqual({ ok: true, existed: false });
+      expect(await claim('other')).toEqual({
+        ok: false,
+        reason: 'taken',
+        inBase: false,
+        path: `${base}/claims/other`,
+      });
+    });
+  });
+
+  describe('files', () => {
+    it('uploads, reads back, runs and removes', async () => {
+      const dir = `${base}/svc one/nested`;
+      await session.mkdirp(dir);
+      await session.mkdirp(dir);
+      await session.writeFile(
+        `${dir}/boot.sh`,
+        '#!/bin/sh\necho "boot $1"\necho warn >&2\nexit 3\n',
+        0o750,
+      );
+      await session.writeFile(`${dir}/data.bin`, new Uint8Array([0, 1, 2, 255]), 0o600);
+      expect((await session.readFile(`${dir}/boot.sh`))?.toString()).toContain('echo "boot $1"');
+      expect(await session.readFile(`${dir}/data.bin`)).toEqual(Buffer.from([0, 1, 2, 255]));
+      expect(await session.readFile(`${dir}/missing.json`)).toBeUndefined();
+
+      const chunks: string[] = [];
+      const result = await session.run({
+        program: './boot.sh',
+        args: ['now'],
+        cwd: dir,
+        timeoutMs: 5_000,
+        onOutput: (stream, chunk) => chunks.push(`${stream}:${chunk.toString()}`),
+      });
+      expect(result).toMatchObject({
+        exitCode: 3,
+        signal: null,
+        timedOut: false,
+        stdoutTail: 'boot now\n',
+        stderrTail: 'warn\n',
+      });
+      expect(chunks.sort()).toEqual(['stderr:warn\n', 'stdout:boot now\n']);
+
+      const modes = await sh(`stat -c %a "svc one/nested/boot.sh" "svc one/nested/data.bin"`);
+      expect(modes.stdoutTail).toBe('750\n600\n');
+
+      await session.removeDir(`${base}/svc one`);
+      await session.removeDir(`${base}/svc one`);
+      expect(await session.readFile(`${dir}/boot.sh`)).toBeUndefined();
+    });
+
+    it('replaces an existing file and sets its mode', async () => {
+      const path = `${base}/replaced.txt`;
+      await session.writeFile(path, 'first version, longer', 0o644);
+      await session.writeFile(path, 'second', 0o755);
+      expect((await session.readFile(path))?.toString()).toBe('second');
+      expect((await sh('stat -c %a replaced.txt')).stdoutTail).toBe('755\n');
+    });
+
+    it('reports a failing helper command with its stderr', async () => {
+      await session.writeFile(`${base}/plain-file`, '', 0o644);
+      const error = await session.mkdirp(`${base}/plain-file/sub`).then(
+        () => undefined,
+        (e: unknown) => e as RemoteError,
+      );
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error?.message).toBe(
+        `${labelOf(hosts, 0)}: command: mkdir -p -- ${base}/plain-file/sub failed (exit status 1): ` +
+          `mkdir: cannot create directory '${base}/plain-file': Not a directory`,
+      );
+    });
+  });
+
+  describe('programs', () => {
+    it('passes hostile argv words verbatim and executes nothing', async () => {
+      const marker = `${base}/pwned`;
+      const words = [
+        `$(touch ${marker})`,
+        `\`touch ${marker}\``,
+        `; touch ${marker}`,
+        `' ; touch ${marker} ; '`,
+        `" ; touch ${marker} ; "`,
+        `line one\ntouch ${marker}\n`,
+        '*',
+        '$HOME',
+        '',
+        '-n',
+        '\\',
+        '&& | > < &',
+      ];
+      const cwd = `${base}/dir with 'quotes' and $(touch ${marker})`;
+      await session.mkdirp(cwd);
+      const result = await session.run({
+        program: 'printf',
+        args: ['%s\\0', ...words],
+        cwd,
+        timeoutMs: 5_000,
+      });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdoutTail.split('\0').slice(0, -1)).toEqual(words);
+      const pwd = await session.run({ program: 'pwd', args: [], cwd, timeoutMs: 5_000 });
+      expect(pwd.stdoutTail).toBe(`${cwd}\n`);
+      expect(await session.readFile(marker)).toBeUndefined();
+    });
+
+    it('runs a program whose path needs quoting', async () => {
+      const dir = `${base}/a dir`;
+      await session.mkdirp(dir);
+      await session.writeFile(`${dir}/my prog.sh`, '#!/bin/sh\necho "$#:$1"\n', 0o755);
+      const result = await session.run({
+        program: `${dir}/my prog.sh`,
+        args: ['x y'],
+        cwd: '/',
+        timeoutMs: 5_000,
+      });
+      expect(result.stdoutTail).toBe('1:x y\n');
+    });
+
+    it('reports a missing working directory as a failed run', async () => {
+      const result = await session.run({
+        program: 'true',
+        args: [],
+        cwd: `${base}/nowhere`,
+        timeoutMs: 5_000,
+      });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderrTail).toContain('nowhere');
+    });
+
+    it('keeps only the tail of long output but streams all of it', async () => {
+      let streamed = 0;
+      const result = await session.run({
+        program: 'sh',
+        args: ['-c', 'head -c 100000 /dev/zero | tr "\\0" a; echo; echo end'],
+        cwd: base,
+        timeoutMs: 5_000,
+        onOutput: (_stream, chunk) => {
+          streamed += chunk.length;
+        },
+      });
+      expect(streamed).toBe(100_005);
+      expect(result.stdoutTail.length).toBe(OUTPUT_TAIL_BYTES);
+      expect(result.stdoutTail.endsWith('aaa\nend\n')).toBe(true);
+    });
+
+    it('does not wait for a background process that keeps stdout open', async () => {
+      const started = Date.now();
+      const result = await sh('sleep 3 & echo started');
+      expect(result).toMatchObject({ exitCode: 0, timedOut: false, stdoutTail: 'started\n' });
+      expect(Date.now() - started).toBeLessThan(2_500);
+    });
+
+    it('runs many programs at once on one connection', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          session.run({ program: 'echo', args: [String(i)], cwd: '/', timeoutMs: 10_000 }),
+        ),
+      );
+      expect(results.map((r) => r.stdoutTail)).toEqual(
+        Array.from({ length: 24 }, (_, i) => `${i}\n`),
+      );
+    });
+  });
+
+  describe('stopping programs', () => {
+    /** Starts a program tree that records its pids, and returns them once the run ended. */
+    async function pidsOf(name: string): Promise<number[]> {
+      const text = (await session.readFile(`${base}/${name}`))?.toString() ?? '';
+      return text.trim().split(/\s+/).map(Number);
+    }
+
+    it('kills a program and its children on the machine when it times out', async () => {
+      const started = Date.now();
+      const result = await sh('sleep 600 & echo "$$ $!" > tree.pids; wait', 700);
+      expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: true });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const pids = await pidsOf('tree.pids');
+      expect(pids).toHaveLength(2);
+      for (const pid of pids)
+        await expect.poll(() => isRunning(session, pid), { timeout: 2_000 }).toBe(false);
+    });
+
+    it('uses SIGKILL when the program ignores SIGTERM', async () => {
+      const result = await sh(
+        `trap '' TERM; sleep 600 & echo "$$ $!" > stubborn.pids; while :; do sleep 1; done`,
+        500,
+      );
+      expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true });
+      for (const pid of await pidsOf('stubborn.pids'))
+        await expect.poll(() => isRunning(session, pid), { timeout: 2_000 }).toBe(false);
+    });
+
+    it('kills the program when aborted, without calling it a timeout', async () => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 400);
+      const result = await session.run({
+        program: 'sh',
+        args: ['-c', 'echo $$ > aborted.pids; exec sleep 600'],
+        cwd: base,
+        timeoutMs: 60_000,
+        signal: controller.signal,
+      });
+      expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: false });
+      for (const pid of await pidsOf('aborted.pids'))
+        await expect.poll(() => isRunning(session, pid), { timeout: 2_000 }).toBe(false);
+    });
+  });
+
+  it('opens the channels it should', () => {
+    // Through the shell: the connect probe, the shell and SFTP. Without it: one per step.
+    if (remoteShell) expect(pool.channels).toBe(3);
+    else expect(pool.channels).toBeGreaterThan(40);
+  });
+}
