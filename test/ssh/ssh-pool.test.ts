@@ -118,6 +118,11 @@ describe('pooling', () => {
 
   it('reports a program killed with its machine as killed, once the machine is back', async () => {
     const session = await newPool().session(targetOf(hosts, 1), { timeoutMs: 5_000 });
+    // A directory the program may write its status files to, as cloudboot's working
+    // directories are (with none, they live in the remote shell's own directory,
+    // which goes with that shell).
+    const dir = `/tmp/cloudboot-killed-${process.pid}`;
+    await session.mkdirp(dir);
     let started: (pgid: number) => void = () => {};
     const pgid = new Promise<number>((resolve) => {
       started = resolve;
@@ -125,14 +130,19 @@ describe('pooling', () => {
     const running = session.run({
       program: 'sleep',
       args: ['30'],
-      cwd: '/',
+      cwd: dir,
       timeoutMs: 60_000,
       onStart: (group) => started(group),
     });
-    await pgid;
-    await hosts.stopHost(1);
-    await hosts.startHost(1);
-    expect(await running).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    try {
+      await pgid;
+      await hosts.stopHost(1);
+      await hosts.startHost(1);
+      expect(await running).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    } finally {
+      const cleanup = await newPool().session(targetOf(hosts, 1), { timeoutMs: 5_000 });
+      await cleanup.removeDir(dir);
+    }
   });
 
   it('fails a running program when the machine stays unreachable past its timeout', async () => {
