@@ -1,5 +1,5 @@
 /**
- * The library API (BRIEF §6, the seed's `CloudBoot`): load a plan into a new
+ * The library API (the `CloudBoot` of cloudinit.d's Python API, in TypeScript): load a plan into a new
  * run or reopen one by name, start/poll/block or `await run()`, shut down,
  * and inspect services. Each operation holds the run's lock while it runs.
  */

@@ -1,5 +1,5 @@
 /**
- * Loads a cloudinit.d-style boot plan (BRIEF §3): the top file, its level
+ * Loads a cloudinit.d-style boot plan: the top file, its level
  * files and the deps files they name, plus globals from the command line.
  * Everything is checked before anything runs, and every problem of every file
  * is reported together in one {@link PlanError}; there are no partial results.

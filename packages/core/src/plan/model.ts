@@ -82,7 +82,7 @@ export const PATH_KEYS: ReadonlySet<string> = new Set([
   'user_data',
 ]);
 
-/** Every service key cloudboot understands (plan format of BRIEF §3 plus cloudboot's own). */
+/** Every service key cloudboot understands (the keys of cloudinit.d's plan format plus cloudboot's own). */
 export const KNOWN_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'image',
   'iaas',

@@ -1,5 +1,5 @@
 /**
- * Credentials written literally in a plan (`iaas_secret: AKIA…`). BRIEF §4:
+ * Credentials written literally in a plan (`iaas_secret: AKIA…`). A run's
  * secrets are never stored, yet plans of the old tool must keep working. So
  * the loader keeps only a placeholder and where the value was written, and
  * the value is read again from that file whenever it is needed. A run's

@@ -1,5 +1,5 @@
 /**
- * The per-service state machine (BRIEF §4). Every transition is committed to
+ * The per-service state machine. Every transition is committed to
  * the run's database before the side effect it leads to.
  */
 
