@@ -17,6 +17,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { processAlive } from '../process-alive.js';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { RunRequest, RunResult } from './machine.js';
 import { OutputFollower } from './output-follower.js';
@@ -64,15 +65,6 @@ const OUTPUT_DIR_NAME = /^cloudboot-out-(\d+)-/;
 /** Output directories of this process, removed when it exits. */
 const ownDirs = new Set<string>();
 let sweptAtStart = false;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * A new output directory for this process. The first one also sweeps away

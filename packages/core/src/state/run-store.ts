@@ -25,6 +25,7 @@ import {
   type ServicePhase,
 } from '../errors.js';
 import type { Plan } from '../plan/model.js';
+import { processAlive } from '../process-alive.js';
 import { ADDED_COLUMNS, LATER_TABLES, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import type { ServiceState } from './service-state.js';
 
@@ -231,15 +232,6 @@ export const GROUP_COMMIT_MS = 20;
 /** Open stores, committed when the process exits. */
 const OPEN_STORES = new Set<RunStore>();
 let exitHook = false;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The SQLite state of one run. */
 export class RunStore {
