@@ -66,7 +66,7 @@ describe('booting the sample plan locally', () => {
       drivers,
     });
     await boot.run();
-    const transitions = boot.store.transitions();
+    const transitions = boot.transitions();
     expect(transitions.filter((t) => t.service === 'database').map((t) => t.to)).toEqual([
       'launching',
       'launched',
@@ -399,11 +399,9 @@ describe('failures', () => {
     );
     writeFileSync(plan.path('slow.sh'), '#!/bin/sh\nexit 0\n');
     // The run uses the programs it stored; reload takes the edited ones.
-    boot.repair();
-    expect((await boot.wait()).failures.map((f) => f.service)).toEqual(['bad', 'slow']);
+    expect((await boot.repair()).failures.map((f) => f.service)).toEqual(['bad', 'slow']);
     boot.reload(plan.path('top.conf'));
-    boot.repair();
-    const repaired = await boot.wait();
+    const repaired = await boot.repair();
     expect(repaired.failures).toEqual([]);
     expect(
       boot
@@ -440,7 +438,7 @@ describe('resolving a service', () => {
     expect(result.failures.map((f) => f.message)).toEqual([
       'a: resolve failed: scp_username is "bob" but ssh_username is "alice"; cloudboot uploads files and runs programs over one SSH connection, so they must be the same user',
     ]);
-    expect(boot.store.instances()).toEqual([]);
+    expect(boot.instances()).toEqual([]);
     boot.close();
   });
 });

@@ -113,8 +113,7 @@ describe('CloudBoot.describe()', () => {
     boot.on((e) => {
       if (e.type === 'cloud') events.push([e.service, e.state ?? e.error]);
     });
-    boot.checkStatus();
-    const status = await boot.wait();
+    const status = await boot.checkStatus();
     expect(status.failures.map((f) => f.message)).toEqual([
       "lost: address failed: instance good-lost is vanished (the cloud says 'not described'); run `cloudboot repair e` to replace it",
     ]);

@@ -11,6 +11,7 @@ import { createDriver } from '@cloudboot/driver-static-ip';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planDirs, writePlan } from '../support/plan-files.js';
 import { alive, taggedProcesses } from '../support/processes.js';
+import { readRunDatabase } from '../support/run-database.js';
 
 const drivers = { 'static-ip': createDriver };
 const track = planDirs();
@@ -85,12 +86,11 @@ describe('after a SIGKILL of cloudboot during a boot', () => {
       const plan = crashPlan();
       await bootAndKill(plan, 'crash');
       const boot = new CloudBoot({ dbDir: plan.dbDir, runName: 'crash', drivers });
-      const mark = boot.store.machineMark();
+      const mark = readRunDatabase(plan.dbDir, 'crash', (store) => store.machineMark());
       if (command === 'resume') {
         expect((await boot.run()).failures).toEqual([]);
       } else if (command === 'status') {
-        boot.checkStatus();
-        await boot.wait();
+        await boot.checkStatus();
       } else {
         expect((await boot.shutdown()).failures).toEqual([]);
       }

@@ -190,7 +190,7 @@ describe('terminating a run whose launch was interrupted', () => {
       expect(JSON.parse(plan.read('leases.json'))).toMatchObject([
         { id: 'vm-1', state: 'terminated', launches },
       ]);
-      expect(down.store.instances()).toMatchObject([
+      expect(down.instances()).toMatchObject([
         { instanceId: 'vm-1', terminatedAt: expect.any(Number) },
       ]);
       expect(down.record('vm').state).toBe('terminated');
@@ -233,7 +233,7 @@ describe('resuming after a crash', () => {
         .flat()
         .map((s) => s.state),
     ).toEqual(['ready', 'ready']);
-    expect(boot.store.instances()).toHaveLength(2);
+    expect(boot.instances()).toHaveLength(2);
     boot.close();
   });
 
@@ -269,7 +269,7 @@ describe('resuming after a crash', () => {
       instanceId: 'vm-1',
       launchToken: token,
     });
-    expect(boot.store.instances().map((i) => [i.token, i.instanceId])).toEqual([[token, 'vm-1']]);
+    expect(boot.instances().map((i) => [i.token, i.instanceId])).toEqual([[token, 'vm-1']]);
 
     expect((await boot.shutdown()).ok).toBe(true);
     expect(JSON.parse(plan.read('leases.json'))[0].state).toBe('terminated');

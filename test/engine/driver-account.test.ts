@@ -99,10 +99,8 @@ describe('terminating needs only what terminating needs', () => {
 
     const later = new CloudBoot({ dbDir: plan.dbDir, runName: 'img', env: {} });
     // Checking a machine that is up needs no launch-only value either.
-    later.checkStatus();
-    expect((await later.wait()).failures.map((f) => f.message)).toEqual([]);
-    later.repair();
-    expect((await later.wait()).failures.map((f) => f.message)).toEqual([]);
+    expect((await later.checkStatus()).failures.map((f) => f.message)).toEqual([]);
+    expect((await later.repair()).failures.map((f) => f.message)).toEqual([]);
     const history = await later.history();
     expect(history.map((h) => [h.instanceId, h.cloud?.state, h.note])).toEqual([
       ['vm-1', 'running', undefined],

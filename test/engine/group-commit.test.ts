@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { CloudBoot, RunStore } from '@cloudboot/core';
+import { RunStore } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OpenRun } from '../../packages/core/src/api/open-run.js';
+import { executeOperation } from '../../packages/core/src/api/operation-runner.js';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
 
 const drivers = { 'static-ip': createDriver };
@@ -28,23 +30,24 @@ describe('group commit', () => {
       'ok.sh': '#!/bin/sh\nexit 0\n',
     });
     dirs.push(plan);
-    const boot = new CloudBoot({
+    // The run's own database handle counts its commits: the operation is run on it directly.
+    const run = new OpenRun({
       dbDir: plan.dbDir,
       planFile: plan.path('top.conf'),
       runName: 'many',
       drivers,
     });
-    const before = boot.store.commits;
-    const result = await boot.run();
+    const before = run.store.commits;
+    const result = await executeOperation(run, 'boot', {}, new AbortController().signal, () => {});
     expect(result.failures).toEqual([]);
-    const commits = boot.store.commits - before;
-    const transitions = boot.store.transitions().length;
+    const commits = run.store.commits - before;
+    const transitions = run.store.transitions().length;
     // pending -> launching -> launched -> addressed -> reachable -> contextualizing
     // -> contextualized -> ready, and two program records, for each of 100 services.
     expect(transitions).toBe(700);
     expect(commits).toBeGreaterThan(0);
     expect(commits).toBeLessThan(transitions / 10);
-    boot.close();
+    run.store.close();
   });
 
   it('commits the record of a program before starting it, even when the program kills cloudboot at once', async () => {

@@ -90,7 +90,7 @@ describe('shutdown, whatever state the boot left', () => {
       launchToken: null,
       instanceId: null,
     });
-    expect(boot.store.instances()).toEqual([]);
+    expect(boot.instances()).toEqual([]);
     expect((await boot.shutdown({ dashNine: true })).ok).toBe(true);
     expect(boot.record('vm').state).toBe('terminated');
     boot.close();

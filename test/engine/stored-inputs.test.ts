@@ -55,8 +55,7 @@ describe('after the plan directory moved', () => {
     writeFileSync(plan.path('files', 'ready.sh'), '#!/bin/sh\nexit 7\n', { mode: 0o755 });
 
     const again = new CloudBoot({ dbDir: join(machine, 'db'), runName: 'moving', drivers });
-    again.checkStatus();
-    const status = await again.wait();
+    const status = await again.checkStatus();
     expect(status.failures.map((f) => f.message)).toEqual([]);
     expect(status.ok).toBe(true);
     const down = await again.shutdown();

@@ -89,8 +89,7 @@ describe('one directory per run and service', () => {
     expect(existsSync(join(base, 'run-a'))).toBe(false);
     expect(alive(pidB)).toBe(true);
     expect(readdirSync(dirB).sort()).toContain('daemon.pid');
-    b.checkStatus();
-    expect((await b.wait()).ok).toBe(true);
+    expect((await b.checkStatus()).ok).toBe(true);
     expect((await b.shutdown()).ok).toBe(true);
     expect(alive(pidA)).toBe(false);
     expect(existsSync(join(base, 'run-b'))).toBe(false);
@@ -232,8 +231,7 @@ describe('a boot that failed', () => {
     expect(existsSync(plan.path('base', 'again', 'web'))).toBe(true);
     writeFileSync(plan.path('web.json'), '{"x": "fixed"}\n');
     boot.reload(plan.path('top.conf'));
-    boot.repair();
-    expect((await boot.wait()).failures).toEqual([]);
+    expect((await boot.repair()).failures).toEqual([]);
     expect(boot.record('web').state).toBe('ready');
     expect((await boot.shutdown()).ok).toBe(true);
     expect(existsSync(plan.path('base', 'again'))).toBe(false);

@@ -62,7 +62,7 @@ describe('the in-house driver example', () => {
     >;
     expect(Object.values(leased).map((l) => l.state)).toEqual(['leased', 'leased']);
     // The token recorded before the launch is the one the driver saw.
-    const tokens = boot.store
+    const tokens = boot
       .instances()
       .map((i) => i.token)
       .sort();
@@ -75,7 +75,7 @@ describe('the in-house driver example', () => {
     expect((await boot.shutdown()).ok).toBe(true);
     const released = JSON.parse(readFileSync(leases, 'utf8')) as Record<string, { state: string }>;
     expect(Object.values(released).map((l) => l.state)).toEqual(['released', 'released']);
-    expect(boot.store.instances().every((i) => i.terminatedAt !== null)).toBe(true);
+    expect(boot.instances().every((i) => i.terminatedAt !== null)).toBe(true);
     boot.close();
   });
 
@@ -103,7 +103,7 @@ describe('the in-house driver example', () => {
         .flat()
         .map((s) => s.state),
     ).toEqual(['pending', 'pending']);
-    expect(boot.store.instances()).toEqual([]);
+    expect(boot.instances()).toEqual([]);
     boot.close();
   });
 });

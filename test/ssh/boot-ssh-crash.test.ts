@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
 import { alive, taggedProcesses } from '../support/processes.js';
+import { readRunDatabase } from '../support/run-database.js';
 import { Cleanup, onHost, runlevels, sshDefaults } from './boot-plans.js';
 
 let hosts: SshHosts;
@@ -74,7 +75,7 @@ describe('after a SIGKILL of cloudboot during a boot over SSH', () => {
       writeFileSync(`${base}/fast`, '');
 
       const boot = cleanup.reopen(plan, 'c');
-      const mark = boot.store.machineMark();
+      const mark = readRunDatabase(plan.dbDir, 'c', (store) => store.machineMark());
       const result = command === 'resume' ? await boot.run() : await boot.shutdown();
       expect(result.failures).toEqual([]);
       expect(taggedProcesses(mark)).toEqual([]);

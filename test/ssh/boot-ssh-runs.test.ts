@@ -87,8 +87,7 @@ describe('two runs with the same services on the same machines', () => {
       expect(await machine.readFile(`${work}/${nameB}/${service}/daemon.pid`)).toBeDefined();
       expect(await machine.readFile(`${work}/${nameA}/${service}/daemon.pid`)).toBeUndefined();
     }
-    b.checkStatus();
-    expect((await b.wait()).ok).toBe(true);
+    expect((await b.checkStatus()).ok).toBe(true);
 
     // A boots again while B runs; then B goes first.
     expect((await a.run()).ok).toBe(true);
@@ -101,8 +100,7 @@ describe('two runs with the same services on the same machines', () => {
       expect(await eventually(async () => !(await isRunning(machine, pid(b, service))))).toBe(true);
       expect(await isRunning(machine, pid(a, service))).toBe(true);
     }
-    a.checkStatus();
-    expect((await a.wait()).ok).toBe(true);
+    expect((await a.checkStatus()).ok).toBe(true);
     expect((await a.shutdown()).ok).toBe(true);
     for (const machine of machines) {
       const left = await sh(machine, `ls -A ${work}`);

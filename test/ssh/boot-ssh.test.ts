@@ -162,7 +162,7 @@ printf '{"flavour": "%s", "script": "%s", "bundled": "%s", "server": "%s"}' "$1"
     const { plan } = await threeLevelPlan();
     const boot = cleanup.boot(plan, 'order');
     expect((await boot.run()).ok).toBe(true);
-    const transitions = boot.store.transitions();
+    const transitions = boot.transitions();
     expect(transitions.filter((t) => t.service === 'web').map((t) => t.to)).toEqual([
       'launching',
       'launched',

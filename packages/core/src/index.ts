@@ -4,17 +4,15 @@
  * and registry, local and SSH execution, and the `CloudBoot` API.
  */
 
-export {
-  CloudBoot,
-  type CloudBootOptions,
-  DEFAULT_DB_DIR,
-  isCloudbootError,
-  type PollCallbacks,
-} from './api/cloud-boot.js';
+export { CloudBoot, isCloudbootError } from './api/cloud-boot.js';
 export { CloudService } from './api/cloud-service.js';
 export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
+export type { ReloadOptions } from './api/plan-reload.js';
 export { declaredCredentialKeys } from './api/preflight.js';
+export { listRuns, type RunSummary } from './api/run-list.js';
+export { type CloudBootOptions, DEFAULT_DB_DIR } from './api/run-options.js';
+export type { PollCallbacks } from './api/seed-polling.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
 export {

@@ -10,11 +10,6 @@ export const repairCommand: Command = {
   options: OPERATION_OPTIONS,
   async run(ctx) {
     const boot = openRun(ctx, runNameArg(ctx, this.name));
-    return withRun(ctx, boot, (s) =>
-      s.operate('repair', () => {
-        boot.repair();
-        return boot.wait();
-      }),
-    );
+    return withRun(ctx, boot, (s) => s.operate('repair', () => boot.repair()));
   },
 };

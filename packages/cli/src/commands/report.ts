@@ -1,6 +1,6 @@
 /** `cloudboot report NAME [-o FILE]`: an HTML timeline of a run from its recorded transitions. */
 import { chmodSync, writeFileSync } from 'node:fs';
-import { RunStore, UsageError } from '@cloudboot/core';
+import { CloudBoot, UsageError } from '@cloudboot/core';
 import { userPath } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { renderReport } from '../report/report-html.js';
@@ -16,15 +16,15 @@ export const reportCommand: Command = {
   async run(ctx) {
     const name = runNameArg(ctx, this.name);
     const file = ctx.options.output ?? userPath(`cloudboot-report-${name}.html`, ctx.io);
-    const store = RunStore.open(ctx.options.dbDir, name);
+    const boot = new CloudBoot({ dbDir: ctx.options.dbDir, runName: name });
     let html: string;
     let services: number;
     try {
-      const timeline = timelineOf(name, store.services(), store.transitions());
+      const timeline = timelineOf(name, boot.services(), boot.transitions());
       services = timeline.services.length;
-      html = renderReport(timeline, { generatedAt: Date.now(), plan: store.plan().topFile });
+      html = renderReport(timeline, { generatedAt: Date.now(), plan: boot.plan.topFile });
     } finally {
-      store.close();
+      boot.close();
     }
     try {
       // The report names machines and failure messages: readable by the owner only.

@@ -164,7 +164,7 @@ export class RunSession {
       database: this.boot.databaseFile,
       logDir: this.boot.logDir,
       operations: this.#operations,
-      services: this.boot.store.services().map((s) => ({
+      services: this.boot.services().map((s) => ({
         name: s.name,
         level: s.level,
         state: s.state,

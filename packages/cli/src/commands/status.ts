@@ -9,14 +9,10 @@ import { openRun, type RunSession, withRun } from './run-session.js';
 
 /** One status round; true when every service is ready. */
 function checkOnce(session: RunSession, boot: CloudBoot, note = ''): Promise<boolean> {
-  return session.operate(
-    'status',
-    () => {
-      boot.checkStatus();
-      return boot.wait();
-    },
-    { verdict: () => boot.store.services().every((r) => r.state === 'ready'), note },
-  );
+  return session.operate('status', () => boot.checkStatus(), {
+    verdict: () => boot.services().every((r) => r.state === 'ready'),
+    note,
+  });
 }
 
 /** Waits `ms`; false when `signal` aborted first. */

@@ -1,94 +1,34 @@
 /**
- * The library API (the `CloudBoot` of cloudinit.d's Python API, in TypeScript): load a plan into a new
- * run or reopen one by name, start/poll/block or `await run()`, shut down,
- * and inspect services. Each operation holds the run's lock while it runs.
+ * The library API (the `CloudBoot` of cloudinit.d's Python API, in
+ * TypeScript): load a plan into a new run or reopen one by name, run its
+ * operations (each returns the promise of its result), inspect services and
+ * records. The seed's start/poll style is a thin layer over the same
+ * operations. Each operation holds the run's lock while it runs.
  */
-import { setMaxListeners } from 'node:events';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { DriverFactory } from '../driver/driver.js';
-import type { ManagedDriverOptions } from '../driver/managed-driver.js';
-import { DriverRegistry, type ModuleImporter } from '../driver/registry.js';
-import { Attributes, resolveEnv } from '../engine/attributes.js';
+import type { Attributes } from '../engine/attributes.js';
 import { askClouds } from '../engine/cloud-view.js';
-import { type OperationResult, runOperation } from '../engine/engine.js';
-import type {
-  CloudBootEvent,
-  EventSink,
-  LevelEvent,
-  OperationKind,
-  ServiceEvent,
-} from '../engine/events.js';
-import { MachinePool } from '../engine/machines.js';
-import { OperationContext } from '../engine/operation-context.js';
-import { ProgramFiles, storePlanInputs } from '../engine/programs.js';
-import { ServiceLogs } from '../engine/service-log.js';
-import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
-import { loadGlobals, loadPlan } from '../plan/loader.js';
+import type { OperationResult } from '../engine/engine.js';
+import type { CloudBootEvent, EventSink } from '../engine/events.js';
+import { CloudbootError, UsageError } from '../errors.js';
+import { loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
-import { withCredentialKeys } from '../plan/secrets.js';
-import { RunStore, type ServiceRecord } from '../state/run-store.js';
-import { CloudService } from './cloud-service.js';
+import type { InstanceRecord, ServiceRecord, TransitionRecord } from '../state/run-store.js';
+import { CloudService, type ServiceChannel } from './cloud-service.js';
 import { describeRun, type RunDescription } from './describe-run.js';
 import { EventHub } from './event-queue.js';
 import { type InstanceStatus, instanceHistory, killInstances } from './instances.js';
-import { declaredCredentialKeys, preflight } from './preflight.js';
-import { checkRunName, newRunName } from './run-name.js';
-
-/** Default directory of run databases. */
-export const DEFAULT_DB_DIR = join(homedir(), '.cloudboot');
-
-/** Options of {@link CloudBoot}. */
-export interface CloudBootOptions {
-  /** Directory of run databases (`cloudboot-<run>.db`); default `~/.cloudboot`. */
-  readonly dbDir?: string;
-  /** Top file of a new plan. Without it, `runName` names an existing run to reopen. */
-  readonly planFile?: string;
-  /** Name of the run: chosen for a new run (default: generated), required to reopen one. */
-  readonly runName?: string;
-  /** `-g KEY=VALUE` globals; on a reopened run they override earlier ones and are stored with the run. */
-  readonly globals?: Readonly<Record<string, string>>;
-  /** `-G FILE` globals files, lowest rank first; on a reopened run, like `globals`. */
-  readonly globalsFiles?: readonly string[];
-  /** Where per-service logs go (`<logDir>/<run>/<service>.log`); default `<dbDir>/logs`. */
-  readonly logDir?: string;
-  /** Services started at once within a level; default 128. */
-  readonly concurrency?: number;
-  /** Driver factories by name, used instead of importing driver packages. */
-  readonly drivers?: Readonly<Record<string, DriverFactory>>;
-  /** Imports driver packages and in-house driver modules (see `DriverRegistryOptions`). */
-  readonly importModule?: ModuleImporter;
-  /** Environment for `env.NAME` values; default `process.env`. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** SSH connection limits. */
-  readonly ssh?: { readonly maxHandshakes?: number; readonly maxHandshakesPerHost?: number };
-  /** Retry, rate-limit and polling settings for drivers (a plan's `api_*` keys win per account). */
-  readonly driverPolicy?: ManagedDriverOptions;
-  /**
-   * Plan keys that hold credentials beyond the built-in ones (`SECRET_KEYS`),
-   * e.g. those of an in-house driver given in `drivers`. {@link CloudBoot.create}
-   * adds the keys the plan's driver modules declare.
-   */
-  readonly credentialKeys?: readonly string[];
-}
-
-/** Callbacks of `poll()` / `blockUntilComplete()`, as in the seed API. */
-export interface PollCallbacks {
-  /** Called when a level starts, completes or fails. */
-  readonly onLevel?: (event: LevelEvent) => void;
-  /** Called when a service starts, changes state, completes or fails. */
-  readonly onService?: (event: ServiceEvent) => void;
-}
-
-interface ActiveOperation {
-  readonly kind: OperationKind;
-  readonly controller: AbortController;
-  readonly done: Promise<OperationResult>;
-  /** Every event of the operation so far, in order (pollers and iterators keep their own place). */
-  readonly log: CloudBootEvent[];
-  result?: OperationResult;
-  error?: unknown;
-}
+import { OpenRun } from './open-run.js';
+import { OperationSlot } from './operation-slot.js';
+import { type ReloadOptions, reloadPlan } from './plan-reload.js';
+import { declaredCredentialKeys } from './preflight.js';
+import {
+  type CloudBootOptions,
+  envOf,
+  globalsOptionsOf,
+  logDirOf,
+  registryOf,
+} from './run-options.js';
+import { LogCursor, type PollCallbacks, pollRun, pollUntilComplete } from './seed-polling.js';
 
 /**
  * One run of a boot plan.
@@ -97,58 +37,34 @@ interface ActiveOperation {
  * const boot = new CloudBoot({ dbDir, planFile: 'plan/top.conf' });
  * const result = await boot.run();
  * if (!result.ok) console.error(result.failures.map((f) => f.message).join('\n'));
- * await boot.shutdown().then(() => boot.close());
+ * await boot.shutdown();
+ * boot.close();
  */
 export class CloudBoot {
   /** The run's name (the database is `<dbDir>/cloudboot-<name>.db`). */
   readonly name: string;
-  readonly #options: CloudBootOptions;
-  readonly #dbDir: string;
-  readonly #store: RunStore;
-  #plan: Plan;
+  readonly #run: OpenRun;
   readonly #hub = new EventHub();
-  readonly #records = new Map<string, ServiceRecord>();
-  #operation: ActiveOperation | undefined;
+  readonly #operations: OperationSlot;
   /** How far `poll()` has delivered the current operation's events. */
-  #pollCursor = 0;
+  readonly #pollCursor = new LogCursor();
+  readonly #channel: ServiceChannel;
 
   /**
    * Loads a new plan into a new run (with `planFile`) or reopens the run
-   * `runName`. Launches nothing.
+   * `runName`. Launches nothing; reopening takes no lock.
    * @throws PlanError when the plan is invalid (nothing is created);
    *   RunNotFoundError / RunExistsError; UsageError for bad options.
    */
   constructor(options: CloudBootOptions) {
-    this.#options = options;
-    this.#dbDir = resolve(options.dbDir ?? DEFAULT_DB_DIR);
-    if (options.planFile !== undefined) {
-      const plan = loadPlan(options.planFile, {
-        ...(options.globals !== undefined && { globals: options.globals }),
-        ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
-      });
-      this.name = checkRunName(options.runName ?? newRunName(plan.topFile));
-      const redacted = withCredentialKeys(plan, options.credentialKeys ?? []);
-      this.#store = RunStore.create(this.#dbDir, this.name, redacted);
-      storePlanInputs(this.#store, redacted);
-      this.#plan = redacted;
-    } else {
-      if (options.runName === undefined) {
-        throw new UsageError('give either a plan file (new run) or the name of an existing run');
-      }
-      this.name = checkRunName(options.runName);
-      this.#store = RunStore.open(this.#dbDir, this.name);
-      this.#plan = this.#store.plan();
-      this.#adoptCredentialKeys(options.credentialKeys ?? []);
-      if (options.globals !== undefined || options.globalsFiles !== undefined) {
-        this.#store.storeGlobals(
-          loadGlobals({
-            ...(options.globals !== undefined && { globals: options.globals }),
-            ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
-          }),
-        );
-      }
-    }
-    for (const record of this.#store.services()) this.#records.set(record.name, record);
+    this.#run = new OpenRun(options);
+    this.name = this.#run.name;
+    this.#operations = new OperationSlot(this.#run, this.#hub);
+    this.#channel = {
+      record: (name) => this.record(name),
+      attributes: () => this.attributes(),
+      operations: this.#operations,
+    };
   }
 
   /**
@@ -160,15 +76,11 @@ export class CloudBoot {
    */
   static async create(options: CloudBootOptions): Promise<CloudBoot> {
     if (options.planFile === undefined) return new CloudBoot(options);
-    const plan = loadPlan(options.planFile, {
-      ...(options.globals !== undefined && { globals: options.globals }),
-      ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
-    });
-    const declared = await declaredCredentialKeys(
-      plan,
-      options.env ?? process.env,
-      registryOf(options),
+    const plan = loadPlan(
+      options.planFile,
+      globalsOptionsOf(options.globals, options.globalsFiles),
     );
+    const declared = await declaredCredentialKeys(plan, envOf(options), registryOf(options));
     return new CloudBoot({
       ...options,
       credentialKeys: [...(options.credentialKeys ?? []), ...declared],
@@ -177,17 +89,17 @@ export class CloudBoot {
 
   /** Absolute path of the run's database file. */
   get databaseFile(): string {
-    return this.#store.file;
+    return this.#run.store.file;
   }
 
   /** The run's log directory. */
   get logDir(): string {
-    return join(resolve(this.#options.logDir ?? join(this.#dbDir, 'logs')), this.name);
+    return logDirOf(this.#run.options, this.name);
   }
 
   /** The plan stored with the run. */
   get plan(): Plan {
-    return this.#plan;
+    return this.#run.plan;
   }
 
   /**
@@ -196,28 +108,12 @@ export class CloudBoot {
    * `env.NAME` values are resolved now and never stored resolved.
    */
   globals(): Record<string, string> {
-    const env = this.#options.env ?? process.env;
-    const raw = {
-      ...Object.fromEntries(Object.entries(this.#plan.globals).map(([name, v]) => [name, v.value])),
-      ...this.#store.storedGlobals(),
-    };
-    const globals: Record<string, string> = {};
-    for (const [name, value] of Object.entries(raw)) {
-      const resolved = resolveEnv(value, env);
-      if (resolved !== undefined) globals[name] = resolved;
-    }
-    return globals;
+    return this.#run.globals();
   }
 
   /** Attribute resolution over the current records. */
   attributes(): Attributes {
-    return new Attributes({
-      runName: this.name,
-      plan: this.#plan,
-      globals: this.globals(),
-      env: this.#options.env ?? process.env,
-      facts: (service) => this.#records.get(service),
-    });
+    return this.#run.attributes();
   }
 
   /** Subscribes to every event of every operation; returns the unsubscribe function. */
@@ -227,99 +123,91 @@ export class CloudBoot {
 
   /** Events of the current operation, as an async iterator (ends with the operation). */
   events(): AsyncIterable<CloudBootEvent> {
-    const op = this.#requireOperation('events()');
+    const op = this.#operations.require('events()');
     return this.#hub.iterate(op.log, op.done);
   }
 
   /**
-   * Begins (or continues) the boot: launches what was never launched,
-   * contextualizes what was never contextualized, runs every ready program.
-   * Does not restart failed services. Asynchronous: use `poll()`,
-   * `blockUntilComplete()` or `wait()`.
+   * Boots: launches what was never launched, contextualizes what was never
+   * contextualized, runs every ready program. Does not restart failed
+   * services. Resolves with the result set: it does not reject for a failed
+   * service (see `result.ok`, `result.failures`), only when the operation
+   * cannot run: UsageError when one is running, RunLockedError when another
+   * process holds the run, or a driver that cannot be loaded.
    */
-  start(): void {
-    this.#begin('boot', {});
+  run(): Promise<OperationResult> {
+    return this.#operations.operate('boot', {});
   }
 
-  /** Re-runs every ready program and records the verdicts (the CLI's `status`). */
-  checkStatus(): void {
-    this.#begin('status', {});
+  /**
+   * Re-runs every ready program and records the verdicts (the CLI's
+   * `status`). Resolves with the result set, like `run()`.
+   */
+  checkStatus(): Promise<OperationResult> {
+    return this.#operations.operate('status', {});
   }
 
-  /** Re-checks every service and restarts (re-contextualizes) the ones that fail. */
-  repair(): void {
-    this.#begin('repair', {});
+  /**
+   * Re-checks every service and restarts (re-contextualizes) the ones that
+   * fail. Resolves with the result set, like `run()`.
+   */
+  repair(): Promise<OperationResult> {
+    return this.#operations.operate('repair', {});
   }
 
   /**
    * Terminates services in reverse level order: terminate programs (skipped
-   * with `dashNine`), working directories removed, VMs cloudboot launched terminated.
-   * Asynchronous, like `start()`.
+   * with `dashNine`), working directories removed, VMs cloudboot launched
+   * terminated. Resolves with the result set, like `run()`.
    */
   shutdown(options: { dashNine?: boolean } = {}): Promise<OperationResult> {
-    this.#begin('shutdown', { dashNine: options.dashNine ?? false });
-    return this.wait();
+    return this.#operations.operate('shutdown', { dashNine: options.dashNine ?? false });
   }
 
   /**
    * Stops the current operation: running programs are killed, services that
    * have not started are not started, and every service keeps the state it
-   * had reached, so `start()` (the CLI's `resume`) continues from there. The
+   * had reached, so `run()` (the CLI's `resume`) continues from there. The
    * operation's result has `interrupted: true`. Does nothing when idle.
    */
   abort(): void {
-    this.#operation?.controller.abort(new UsageError('the operation was interrupted'));
+    this.#operations.abort();
   }
 
-  /** Starts the boot and resolves with its result set (does not throw for service failures). */
-  run(): Promise<OperationResult> {
-    this.start();
-    return this.wait();
+  /**
+   * The seed's `start()`: begins the boot of `run()` and returns at once;
+   * follow it with `poll()`, `blockUntilComplete()` or `wait()`.
+   * @throws UsageError when an operation is running; RunLockedError.
+   */
+  start(): void {
+    this.#operations.begin('boot', {});
   }
 
-  /** Resolves with the current operation's result. */
+  /** Resolves with the current (or last) operation's result. @throws UsageError before any. */
   wait(): Promise<OperationResult> {
-    return this.#requireOperation('wait()').done;
+    return this.#operations.require('wait()').done;
   }
 
   /**
    * Delivers events since the last call to the callbacks. Returns false while
    * the operation runs, true when it completed successfully.
-   * @throws UsageError before `start()`; BootFailedError when a service failed.
+   * @throws UsageError before any operation, or when it was interrupted;
+   *   BootFailedError when a service failed.
    */
   poll(callbacks: PollCallbacks = {}): boolean {
-    const op = this.#requireOperation('poll()');
-    for (const event of op.log.slice(this.#pollCursor)) {
-      if (event.type === 'level') callbacks.onLevel?.(event);
-      else if (event.type === 'service') callbacks.onService?.(event);
-    }
-    this.#pollCursor = op.log.length;
-    if (op.error !== undefined) throw op.error;
-    if (op.result === undefined) return false;
-    if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
-    if (op.result.interrupted)
-      throw new UsageError(`the ${op.kind} of run ${this.name} was interrupted`);
-    return true;
+    return pollRun(this.#operations.require('poll()'), this.#pollCursor, callbacks, this.name);
   }
 
   /** Polls until the operation completes (event-driven; `pollPeriodMs` caps callback latency). */
-  async blockUntilComplete(
-    callbacks: PollCallbacks & { pollPeriodMs?: number } = {},
-  ): Promise<void> {
-    const op = this.#requireOperation('blockUntilComplete()');
-    const period = callbacks.pollPeriodMs ?? 100;
-    while (!this.poll(callbacks)) {
-      await Promise.race([
-        op.done.catch(() => undefined),
-        new Promise((r) => setTimeout(r, period)),
-      ]);
-    }
+  blockUntilComplete(callbacks: PollCallbacks & { pollPeriodMs?: number } = {}): Promise<void> {
+    const op = this.#operations.require('blockUntilComplete()');
+    return pollUntilComplete(op, () => this.poll(callbacks), callbacks.pollPeriodMs ?? 100);
   }
 
   /** Ordered levels, each a list of services. */
   getServices(): CloudService[][] {
-    return this.#plan.levels.map((level) =>
-      level.services.map((s) => new CloudService(this, s.name, level.level)),
+    return this.#run.plan.levels.map((level) =>
+      level.services.map((s) => new CloudService(this.#channel, s.name, level.level)),
     );
   }
 
@@ -328,12 +216,27 @@ export class CloudBoot {
     return this.getServices().map((level) => level.filter((s) => s.state === 'failed'));
   }
 
-  /** The record of one service (current state, instance, failure …). */
+  /** The record of one service (current state, instance, failure …). @throws UsageError for an unknown name. */
   record(name: string): ServiceRecord {
-    const record = this.#records.get(name);
+    const record = this.#run.records.get(name);
     if (record === undefined)
       throw new UsageError(`the run ${this.name} has no service named "${name}"`);
     return record;
+  }
+
+  /** Every service's record, by level and position in the plan. */
+  services(): ServiceRecord[] {
+    return [...this.#run.records.values()];
+  }
+
+  /** The recorded state transitions, oldest first (optionally of one service). */
+  transitions(service?: string): TransitionRecord[] {
+    return this.#run.store.transitions(service);
+  }
+
+  /** Every instance launched for the run, as recorded (`history()` also asks the clouds). */
+  instances(): InstanceRecord[] {
+    return this.#run.store.instances();
   }
 
   /**
@@ -343,205 +246,47 @@ export class CloudBoot {
    */
   async describe(): Promise<RunDescription> {
     const attrs = this.attributes();
-    const cloud = await askClouds([...this.#records.values()], attrs, this.#drivers());
-    return describeRun(this.name, this.#plan, attrs, (n) => this.record(n), cloud);
-  }
-
-  /** The underlying run database (for history, transitions …). */
-  get store(): RunStore {
-    return this.#store;
+    const records = this.services();
+    const cloud = await askClouds(records, attrs, registryOf(this.#run.options));
+    return describeRun(this.name, this.plan, attrs, (n) => this.record(n), cloud);
   }
 
   /**
    * Loads an edited plan into this run. Services new in the plan start
    * `pending`; services that left the plan must be shut down first.
-   * @throws PlanError; UsageError when a removed service is still up.
+   * @throws PlanError; UsageError when a removed service is still up or an
+   *   operation is running; RunLockedError.
    */
-  reload(
-    planFile: string,
-    options: { globalsFiles?: readonly string[]; credentialKeys?: readonly string[] } = {},
-  ): void {
-    if (this.#operation !== undefined && this.#operation.result === undefined) {
-      throw new UsageError('cannot reload while an operation is running');
-    }
-    const plan = withCredentialKeys(
-      loadPlan(planFile, {
-        ...(this.#options.globals !== undefined && { globals: this.#options.globals }),
-        ...(options.globalsFiles !== undefined && { globalsFiles: options.globalsFiles }),
-      }),
-      [
-        ...(this.#plan.credentialKeys ?? []),
-        ...(this.#options.credentialKeys ?? []),
-        ...(options.credentialKeys ?? []),
-      ],
-    );
-    const names = new Set(plan.levels.flatMap((l) => l.services.map((s) => s.name)));
-    const removed = [...this.#records.values()].filter((r) => !names.has(r.name));
-    const alive = removed.filter((r) => r.state !== 'terminated' && r.state !== 'pending');
-    if (alive.length > 0) {
-      throw new UsageError(
-        `services ${alive.map((r) => r.name).join(', ')} are not in the new plan but are still up; terminate them first`,
-      );
-    }
-    this.#store.lock('reload');
-    try {
-      this.#store.forgetServices(removed.map((r) => r.name));
-      this.#store.replacePlan(plan);
-      storePlanInputs(this.#store, plan);
-    } finally {
-      this.#store.unlock();
-    }
-    this.#plan = plan;
-    this.#records.clear();
-    for (const record of this.#store.services()) this.#records.set(record.name, record);
+  reload(planFile: string, options: ReloadOptions = {}): void {
+    if (this.#operations.busy) throw new UsageError('cannot reload while an operation is running');
+    reloadPlan(this.#run, planFile, options);
   }
 
   /** Every instance ever launched for the run, with its cloud state now (the CLI's `history`). */
   history(): Promise<InstanceStatus[]> {
-    return instanceHistory(this.#store, this.attributes(), this.#drivers());
+    return instanceHistory(this.#run.store, this.attributes(), registryOf(this.#run.options));
   }
 
   /**
    * Terminates orphans: instances of this run that are no service's current
    * machine but still exist in their cloud (`clean`); with `all`, every
-   * instance still alive (`history --kill`). Returns what was terminated.
+   * instance still alive (`history --kill`). Resolves with what was terminated.
    */
   async killInstances(options: { all?: boolean } = {}): Promise<InstanceStatus[]> {
-    this.#store.lock(options.all ? 'history --kill' : 'clean');
+    const store = this.#run.store;
+    store.lock(options.all ? 'history --kill' : 'clean');
     try {
-      return await killInstances(this.#store, this.attributes(), this.#drivers(), {
-        all: options.all ?? false,
-      });
+      const drivers = registryOf(this.#run.options);
+      return await killInstances(store, this.attributes(), drivers, { all: options.all ?? false });
     } finally {
-      this.#store.unlock();
+      store.unlock();
     }
   }
 
   /** Closes the database. Call when done with the object. */
   close(): void {
-    this.#store.close();
+    this.#run.store.close();
   }
-
-  /** @internal Starts an operation limited to some services (CloudService). */
-  begin(kind: OperationKind, options: { dashNine?: boolean; only?: ReadonlySet<string> }): void {
-    this.#begin(kind, options);
-  }
-
-  /** @internal The current operation, for CloudService.poll. */
-  get currentOperation(): ActiveOperation | undefined {
-    return this.#operation;
-  }
-
-  #drivers(): DriverRegistry {
-    return registryOf(this.#options);
-  }
-
-  /**
-   * Treats more keys as credentials from now on. A literal value of such a
-   * key that is already stored is redacted, and the database file is
-   * scrubbed of the old plan (the keys' owner was loaded only now).
-   */
-  #adoptCredentialKeys(keys: readonly string[]): void {
-    const plan = withCredentialKeys(this.#plan, keys);
-    if (plan === this.#plan) return;
-    this.#store.replacePlanScrubbed(plan);
-    this.#plan = plan;
-  }
-
-  #requireOperation(what: string): ActiveOperation {
-    if (this.#operation === undefined) {
-      throw new UsageError(`${what} was called before start() or shutdown()`);
-    }
-    return this.#operation;
-  }
-
-  #begin(kind: OperationKind, options: { dashNine?: boolean; only?: ReadonlySet<string> }): void {
-    if (
-      this.#operation !== undefined &&
-      this.#operation.result === undefined &&
-      this.#operation.error === undefined
-    ) {
-      throw new UsageError(
-        `an operation (${this.#operation.kind}) is already running on run ${this.name}`,
-      );
-    }
-    this.#store.lock(kind);
-    const log: CloudBootEvent[] = [];
-    const unsubscribe = this.#hub.on((event) => log.push(event));
-    this.#pollCursor = 0;
-    const controller = new AbortController();
-    // Every running program and connection attempt listens for the abort.
-    setMaxListeners(0, controller.signal);
-    const done = this.#execute(kind, options, controller.signal).finally(() => {
-      unsubscribe();
-      this.#store.unlock();
-    });
-    const op: ActiveOperation = { kind, controller, done, log };
-    done.then(
-      (result) => {
-        op.result = result;
-      },
-      (error: unknown) => {
-        op.error = error;
-      },
-    );
-    this.#operation = op;
-  }
-
-  async #execute(
-    kind: OperationKind,
-    options: { dashNine?: boolean; only?: ReadonlySet<string> },
-    signal: AbortSignal,
-  ): Promise<OperationResult> {
-    const drivers = this.#drivers();
-    if (kind === 'boot' || kind === 'repair') {
-      this.#adoptCredentialKeys(
-        await preflight(this.#plan, this.#options.env ?? process.env, drivers),
-      );
-    }
-    const attrs = this.attributes();
-    const machines = new MachinePool({
-      hostKeys: {
-        get: (host, port) => this.#store.hostKey(host, port),
-        pin: (host, port, key) => this.#store.pinHostKey(host, port, key),
-      },
-      ...this.#options.ssh,
-    });
-    const logs = new ServiceLogs(this.logDir);
-    const ctx = new OperationContext(
-      kind,
-      this.#store,
-      attrs,
-      drivers,
-      machines,
-      logs,
-      new ProgramFiles(this.#store),
-      this.#records,
-      (event) => this.#hub.emit(event),
-      signal,
-    );
-    try {
-      return await runOperation(ctx, this.#plan, {
-        concurrency: this.#options.concurrency ?? 128,
-        ...(options.dashNine !== undefined && { dashNine: options.dashNine }),
-        ...(options.only !== undefined && { only: options.only }),
-      });
-    } finally {
-      // What the operation recorded is committed before it reports its end.
-      this.#store.commit();
-      await machines.close();
-      await logs.close();
-    }
-  }
-}
-
-/** The driver registry a run's options describe. */
-function registryOf(options: CloudBootOptions): DriverRegistry {
-  return new DriverRegistry({
-    ...(options.drivers !== undefined && { factories: options.drivers }),
-    ...(options.importModule !== undefined && { importModule: options.importModule }),
-    ...(options.driverPolicy !== undefined && { managed: options.driverPolicy }),
-  });
 }
 
 /** True for errors cloudboot raises on purpose (shown without a stack trace). */
