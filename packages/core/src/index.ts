@@ -14,7 +14,12 @@ export {
 export { CloudService } from './api/cloud-service.js';
 export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
-export { declaredCredentialKeys } from './api/preflight.js';
+export {
+  declaredCredentialKeys,
+  type PlanDriver,
+  planDrivers,
+  preflight,
+} from './api/preflight.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
 export * from './driver/driver.js';
 export {
@@ -51,6 +56,9 @@ export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/lo
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
 export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';
 export { isCredentialKey, withCredentialKeys } from './plan/secrets.js';
+// What a plan says before a boot (the CLI's -x and -y), decided as the boot decides it.
+export { type PlannedDriver, plannedDriver } from './plan/service-driver.js';
+export { parseBoolean } from './plan/values.js';
 export {
   type InstanceRecord,
   listRunNames,

@@ -8,8 +8,9 @@
  * when the machine's own level asks for the session.
  */
 import type { SshTarget } from '../exec/machine.js';
+import { launchesMachines } from '../plan/service-driver.js';
 import type { OperationContext } from './operation-context.js';
-import { launchSettings, machineSettings } from './service-settings.js';
+import { driverChoice, machineSettings } from './service-settings.js';
 
 /** What connecting a service's machine ahead of time needs, or undefined when its address is not known yet. */
 function knownMachine(
@@ -29,9 +30,9 @@ function knownMachine(
         existing,
       };
     }
-    const launch = launchSettings(ctx.attrs, name);
-    const host = launch.launchSpec.hostname;
-    if (launch.launch || host === undefined) return undefined;
+    const choice = driverChoice(ctx.attrs, name);
+    const host = choice.hostname;
+    if (launchesMachines(choice) || host === undefined) return undefined;
     return { target: { ...machine.target, host }, timeoutMs: machine.timeoutMs, existing: true };
   } catch {
     // A value that does not resolve yet (it depends on the current level): connected when its level runs.
