@@ -20,7 +20,7 @@ export {
   planDrivers,
   preflight,
 } from './api/preflight.js';
-export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export * from './driver/driver.js';
 export {
   DEFAULT_CALLS_PER_SECOND,

@@ -23,7 +23,7 @@ import { MachinePool } from '../engine/machines.js';
 import { OperationContext } from '../engine/operation-context.js';
 import { ProgramFiles, storePlanInputs } from '../engine/programs.js';
 import { ServiceLogs } from '../engine/service-log.js';
-import { BootFailedError, CloudbootError, UsageError } from '../errors.js';
+import { BootFailedError, CloudbootError, InterruptedError, UsageError } from '../errors.js';
 import { loadGlobals, loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
 import { withCredentialKeys } from '../plan/secrets.js';
@@ -268,7 +268,7 @@ export class CloudBoot {
    * operation's result has `interrupted: true`. Does nothing when idle.
    */
   abort(): void {
-    this.#operation?.controller.abort(new UsageError('the operation was interrupted'));
+    this.#operation?.controller.abort(new InterruptedError('the operation was interrupted'));
   }
 
   /** Starts the boot and resolves with its result set (does not throw for service failures). */
@@ -285,7 +285,7 @@ export class CloudBoot {
   /**
    * Delivers events since the last call to the callbacks. Returns false while
    * the operation runs, true when it completed successfully.
-   * @throws UsageError before `start()`; BootFailedError when a service failed.
+   * @throws UsageError before `start()`; BootFailedError when a service failed; InterruptedError after `abort()`.
    */
   poll(callbacks: PollCallbacks = {}): boolean {
     const op = this.#requireOperation('poll()');
@@ -298,7 +298,7 @@ export class CloudBoot {
     if (op.result === undefined) return false;
     if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
     if (op.result.interrupted)
-      throw new UsageError(`the ${op.kind} of run ${this.name} was interrupted`);
+      throw new InterruptedError(`the ${op.kind} of run ${this.name} was interrupted`);
     return true;
   }
 
