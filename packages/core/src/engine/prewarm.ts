@@ -8,7 +8,7 @@
  * when the machine's own level asks for the session.
  */
 import type { SshTarget } from '../exec/machine.js';
-import { launchesMachines } from '../plan/service-driver.js';
+import { EXISTING_MACHINE_DRIVER, launchesMachines } from '../plan/service-driver.js';
 import type { OperationContext } from './operation-context.js';
 import { driverChoice, machineSettings } from './service-settings.js';
 
@@ -23,7 +23,7 @@ function knownMachine(
     const machine = machineSettings(ctx.attrs, name);
     if (machine.target.kind !== 'ssh') return undefined;
     if (record.hostname !== null) {
-      const existing = record.driver === 'static-ip';
+      const existing = record.driver === EXISTING_MACHINE_DRIVER;
       return {
         target: { ...machine.target, host: record.hostname },
         timeoutMs: machine.timeoutMs,
