@@ -172,7 +172,7 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
             };
             const session = await pool.session(target, { timeoutMs: 10_000 });
             const dir = `${remote}/calibration`;
-            await session.mkdirp(dir);
+            await session.run({ program: 'mkdir', args: ['-p', dir], cwd: '/', timeoutMs: 10_000 });
             await session.writeFile(`${dir}/pgm.sh`, '#!/bin/sh\nexit 0\n', 0o755);
             return await medianRun(session, `${dir}/pgm.sh`, dir);
           } finally {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { CloudBoot, RunStore } from '@cloudboot/core';
+import { CloudBoot, InterruptedError, RunStore } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
@@ -87,6 +87,7 @@ describe('interrupting an operation', () => {
     expect(boot.record('cache').state).toBe('ready');
     expect(boot.record('web').state).toBe('pending');
     expect(() => boot.poll()).toThrow('the boot of run abort was interrupted');
+    expect(() => boot.poll()).toThrow(InterruptedError);
     const pid = Number(plan.read('db.pid'));
     expect(() => process.kill(pid, 0)).toThrow();
 

@@ -141,6 +141,8 @@ export interface FakeEc2Cloud {
   kill(instanceId: string): void;
   /** The cloud stops a VM (it stays, `stopped`). */
   stop(instanceId: string): void;
+  /** The cloud moves a VM into `state` and keeps it there until it is terminated. */
+  setState(instanceId: string, state: Ec2StateName): void;
   /** Stops the server and drops its connections. */
   close(): Promise<void>;
 }
@@ -164,6 +166,8 @@ interface Instance {
   readonly bootMs: number;
   endedAt?: number;
   stoppedAt?: number;
+  /** A state set by `setState`, shown until the instance is terminated. */
+  held?: Ec2StateName;
 }
 
 /** An answer: XML body and HTTP status. */
@@ -263,6 +267,7 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
   const stateOf = (i: Instance, now = Date.now()): Ec2StateName => {
     if (i.endedAt !== undefined)
       return now < i.endedAt + shuttingDownMs ? 'shutting-down' : 'terminated';
+    if (i.held !== undefined) return i.held;
     if (i.stoppedAt !== undefined)
       return now < i.stoppedAt + shuttingDownMs ? 'stopping' : 'stopped';
     return now < i.launchedAt + i.bootMs ? 'pending' : 'running';
@@ -679,6 +684,9 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
     stop: (id) => {
       const i = existing(id);
       if (i.endedAt === undefined) i.stoppedAt ??= Date.now();
+    },
+    setState: (id, state) => {
+      existing(id).held = state;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -108,6 +108,8 @@ export interface FakeGceCloud {
   resetCounts(): void;
   /** The cloud deletes an instance (by name or numeric id) outside cloudboot. */
   kill(nameOrId: string): void;
+  /** The cloud moves a live instance (by name or numeric id) into `status`, e.g. `SUSPENDED`. */
+  setStatus(nameOrId: string, status: string): void;
   /** Removes an image (later inserts naming it fail as on GCE). */
   removeImage(path: string): void;
   close(): Promise<void>;
@@ -780,6 +782,11 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       const instance = lookupLive(nameOrId);
       if (instance === undefined) throw new Error(`the fake GCE has no live instance ${nameOrId}`);
       deleteInstance(instance);
+    },
+    setStatus: (nameOrId, status) => {
+      const instance = lookupLive(nameOrId);
+      if (instance === undefined) throw new Error(`the fake GCE has no live instance ${nameOrId}`);
+      instance.state = status;
     },
     removeImage: (path) => {
       images.delete(path);

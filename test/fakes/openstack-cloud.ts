@@ -119,6 +119,8 @@ export interface FakeServer {
   deletedAt: number | undefined;
   /** Deleted outside cloudboot (`kill`). */
   killed: boolean;
+  /** A status set by `setStatus`, shown until the server is deleted. */
+  held?: string;
 }
 
 /** What the fake shows of a server. */
@@ -153,6 +155,8 @@ export interface FakeOpenstackCloud {
   callCounts(): Record<string, number>;
   /** Deletes a server outside cloudboot (gone at once). */
   kill(id: string): void;
+  /** Nova moves a server into `status` (`SHUTOFF`, `SHELVED` …) and keeps it there until it is deleted. */
+  setStatus(id: string, status: string): void;
   /** Invalidates every token issued so far. */
   revokeTokens(): void;
   /** Floating IPs: address, server (if associated) and description. */
@@ -267,6 +271,7 @@ export async function startOpenstackCloud(
 
   const statusOf = (s: FakeServer, now = Date.now()): string => {
     if (s.deletedAt !== undefined) return 'DELETED';
+    if (s.held !== undefined) return s.held;
     if (now < s.activeAt) return 'BUILD';
     return s.fault !== undefined ? 'ERROR' : 'ACTIVE';
   };
@@ -896,6 +901,11 @@ export async function startOpenstackCloud(
       if (s === undefined) throw new Error(`the fake has no server ${id}`);
       s.deletedAt ??= Date.now();
       s.killed = true;
+    },
+    setStatus: (id, status) => {
+      const s = servers.find((x) => x.id === id);
+      if (s === undefined) throw new Error(`the fake has no server ${id}`);
+      s.held = status;
     },
     revokeTokens: () => {
       for (const t of tokens.values()) t.revoked = true;

@@ -10,7 +10,7 @@ import { RemoteError } from '../../packages/core/src/errors.js';
 import { type MachineSession, OUTPUT_TAIL_BYTES } from '../../packages/core/src/exec/machine.js';
 import { MemoryHostKeyStore, SshPool } from '../../packages/core/src/exec/ssh-pool.js';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
-import { isRunning, labelOf, targetOf } from './targets.js';
+import { isRunning, labelOf, makeDir, targetOf } from './targets.js';
 
 /** Every test of a session, with the remote shell on or off. */
 export function sessionSuite(remoteShell: boolean): void {
@@ -25,7 +25,7 @@ export function sessionSuite(remoteShell: boolean): void {
     pool = new SshPool({ hostKeys: new MemoryHostKeyStore(), agent: '', remoteShell });
     session = await pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
     base = `/tmp/cloudboot-ssh-session-${randomUUID()}`;
-    await session.mkdirp(base);
+    await makeDir(session, base);
   });
 
   afterAll(async () => {
@@ -69,8 +69,7 @@ export function sessionSuite(remoteShell: boolean): void {
   describe('files', () => {
     it('uploads, reads back, runs and removes', async () => {
       const dir = `${base}/svc one/nested`;
-      await session.mkdirp(dir);
-      await session.mkdirp(dir);
+      await makeDir(session, dir);
       await session.writeFile(
         `${dir}/boot.sh`,
         '#!/bin/sh\necho "boot $1"\necho warn >&2\nexit 3\n',
@@ -115,16 +114,18 @@ export function sessionSuite(remoteShell: boolean): void {
     });
 
     it('reports a failing helper command with its stderr', async () => {
-      await session.writeFile(`${base}/plain-file`, '', 0o644);
-      const error = await session.mkdirp(`${base}/plain-file/sub`).then(
+      // rm refuses to remove a path ending in `..`, whatever the user may do.
+      await makeDir(session, `${base}/kept`);
+      const error = await session.removeDir(`${base}/kept/..`).then(
         () => undefined,
         (e: unknown) => e as RemoteError,
       );
       expect(error).toBeInstanceOf(RemoteError);
       expect(error?.message).toBe(
-        `${labelOf(hosts, 0)}: command: mkdir -p -- ${base}/plain-file/sub failed (exit status 1): ` +
-          `mkdir: cannot create directory '${base}/plain-file': Not a directory`,
+        `${labelOf(hosts, 0)}: command: rm -rf -- ${base}/kept/.. failed (exit status 1): ` +
+          `rm: refusing to remove '.' or '..' directory: skipping '${base}/kept/..'`,
       );
+      expect((await sh('test -d kept && echo kept')).stdoutTail).toBe('kept\n');
     });
   });
 
@@ -146,7 +147,7 @@ export function sessionSuite(remoteShell: boolean): void {
         '&& | > < &',
       ];
       const cwd = `${base}/dir with 'quotes' and $(touch ${marker})`;
-      await session.mkdirp(cwd);
+      await makeDir(session, cwd);
       const result = await session.run({
         program: 'printf',
         args: ['%s\\0', ...words],
@@ -162,7 +163,7 @@ export function sessionSuite(remoteShell: boolean): void {
 
     it('runs a program whose path needs quoting', async () => {
       const dir = `${base}/a dir`;
-      await session.mkdirp(dir);
+      await makeDir(session, dir);
       await session.writeFile(`${dir}/my prog.sh`, '#!/bin/sh\necho "$#:$1"\n', 0o755);
       const result = await session.run({
         program: `${dir}/my prog.sh`,

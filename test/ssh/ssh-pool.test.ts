@@ -18,7 +18,7 @@ import {
   type SshPoolOptions,
 } from '../../packages/core/src/exec/ssh-pool.js';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
-import { generateKey, labelOf, targetOf } from './targets.js';
+import { generateKey, labelOf, makeDir, targetOf } from './targets.js';
 
 let hosts: SshHosts;
 let scratch: string;
@@ -122,7 +122,7 @@ describe('pooling', () => {
     // directories are (with none, they live in the remote shell's own directory,
     // which goes with that shell).
     const dir = `/tmp/cloudboot-killed-${process.pid}`;
-    await session.mkdirp(dir);
+    await makeDir(session, dir);
     let started: (pgid: number) => void = () => {};
     const pgid = new Promise<number>((resolve) => {
       started = resolve;
@@ -169,7 +169,7 @@ describe('pooling', () => {
     const pool = newPool();
     const session = await pool.session(targetOf(hosts, 1), { timeoutMs: 5_000 });
     const dir = `/tmp/cloudboot-reattach-${process.pid}`;
-    await session.mkdirp(dir);
+    await makeDir(session, dir);
     try {
       const output: Buffer[] = [];
       const running = session.run({
@@ -308,7 +308,7 @@ describe('authentication', () => {
     await hosts.stopHost(3);
     await hosts.startHost(3);
     const started = Date.now();
-    const error = await remoteFailure(session.mkdirp('/tmp'));
+    const error = await remoteFailure(session.removeDir(`/tmp/cloudboot-absent-${process.pid}`));
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(error.stage).toBe('auth');
     expect(error.permanent).toBe(true);

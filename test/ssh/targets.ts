@@ -22,6 +22,17 @@ export function targetOf(
   };
 }
 
+/** Creates `dir` and its parents on the machine by running `mkdir -p`, as any program would. */
+export async function makeDir(session: MachineSession, dir: string): Promise<void> {
+  const made = await session.run({
+    program: 'mkdir',
+    args: ['-p', '--', dir],
+    cwd: '/',
+    timeoutMs: 10_000,
+  });
+  if (made.exitCode !== 0) throw new Error(`mkdir -p ${dir} failed: ${made.stderrTail}`);
+}
+
 /** `user@address:port` of test host `i`, as errors name it. */
 export function labelOf(hosts: SshHosts, i: number): string {
   const target = targetOf(hosts, i);

@@ -45,6 +45,17 @@ describe('-x/--validate and -y/--dryrun', () => {
     expect(existsSync(f.dbDir)).toBe(false);
   });
 
+  it('-x loads a driver named by env.NAME, as the boot would', async () => {
+    const f = makeFixture();
+    f.write('level9.conf', '[svc-vm]\nimage: img-1\ndriver: env.CB_TEST_DRIVER\n');
+    const plan = f.write('vm.conf', '[runlevels]\nlevel1: level9.conf\n');
+    const missing = await f.cli(['boot', plan, '-x'], { CB_TEST_DRIVER: './no-such-driver.js' });
+    expect(missing.code).toBe(EXIT.driverLoad);
+    expect(missing.stderr).toMatch(/^cloudboot: cannot load driver "\.\/no-such-driver\.js" /);
+    const unset = await f.cli(['boot', plan, '-x']);
+    expect(unset.stdout).toBe(`plan ${plan} is valid: 1 service in 1 level; drivers: ec2\n`);
+  });
+
   it('-y prints what would run per level and service and creates nothing', async () => {
     const f = makeFixture();
     const { code, stdout } = await f.cli(['boot', f.planFile, '-y', '-g', 'mode=dry']);

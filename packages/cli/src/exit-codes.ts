@@ -35,6 +35,7 @@ const BY_CODE: Readonly<Record<string, number>> = {
   RUN_LOCKED: EXIT.run,
   RUN_DATABASE: EXIT.run,
   DRIVER_LOAD: EXIT.driverLoad,
+  INTERRUPTED: EXIT.interrupted,
   SERVICE_FAILED: EXIT.serviceFailed,
   BOOT_FAILED: EXIT.serviceFailed,
   DRIVER: EXIT.serviceFailed,

@@ -121,6 +121,17 @@ export class UsageError extends CloudbootError {
   }
 }
 
+/**
+ * An operation was stopped before it finished (`CloudBoot.abort()`, which
+ * the CLI calls on Ctrl-C). Every service keeps the state it had reached, so
+ * starting again (the CLI's `resume`) continues from there.
+ */
+export class InterruptedError extends CloudbootError {
+  constructor(message: string) {
+    super('INTERRUPTED', message);
+  }
+}
+
 /** Phases in which a service can fail. */
 export type ServicePhase =
   | 'resolve'
@@ -157,15 +168,23 @@ export class BootFailedError extends CloudbootError {
   }
 }
 
-/** Classes of driver failure; core decides retry policy from them. */
-export type DriverErrorKind =
-  | 'auth'
-  | 'throttled'
-  | 'capacity'
-  | 'quota'
-  | 'not-found'
-  | 'invalid-request'
-  | 'transient';
+/**
+ * Every class of driver failure; core decides retry policy from them.
+ * `throttled` and `transient` may succeed when repeated; the others are
+ * refusals: the cloud made nothing.
+ */
+export const DRIVER_ERROR_KINDS = [
+  'auth',
+  'throttled',
+  'capacity',
+  'quota',
+  'not-found',
+  'invalid-request',
+  'transient',
+] as const;
+
+/** One of {@link DRIVER_ERROR_KINDS}. */
+export type DriverErrorKind = (typeof DRIVER_ERROR_KINDS)[number];
 
 /** An IaaS call failed. `kind` says whether retrying can help. */
 export class DriverError extends CloudbootError {

@@ -9,11 +9,16 @@ export { CloudService } from './api/cloud-service.js';
 export type { RunDescription, ServiceDescription } from './api/describe-run.js';
 export { type InstanceStatus, isOrphan } from './api/instances.js';
 export type { ReloadOptions } from './api/plan-reload.js';
-export { declaredCredentialKeys } from './api/preflight.js';
+export {
+  declaredCredentialKeys,
+  type PlanDriver,
+  planDrivers,
+  preflight,
+} from './api/preflight.js';
 export { listRuns, type RunSummary } from './api/run-list.js';
 export { type CloudBootOptions, DEFAULT_DB_DIR } from './api/run-options.js';
 export type { PollCallbacks } from './api/seed-polling.js';
-export { DEFAULT_RETRY, type RetryPolicy } from './driver/backoff.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export * from './driver/driver.js';
 export {
   DEFAULT_CALLS_PER_SECOND,
@@ -49,6 +54,9 @@ export { COMMAND_LINE, type LoadOptions, loadGlobals, loadPlan } from './plan/lo
 export type { LevelPlan, Plan, PlanValue, PlanValues, ServicePlan } from './plan/model.js';
 export { KNOWN_SERVICE_KEYS, PATH_KEYS, REDACTED, SECRET_KEYS } from './plan/model.js';
 export { isCredentialKey, withCredentialKeys } from './plan/secrets.js';
+// What a plan says before a boot (the CLI's -x and -y), decided as the boot decides it.
+export { type PlannedDriver, plannedDriver } from './plan/service-driver.js';
+export { parseBoolean } from './plan/values.js';
 export {
   type InstanceRecord,
   listRunNames,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeEc2Cloud, startEc2Cloud } from '../../../test/fakes/ec2-cloud.js';
 import { createDriver } from './ec2-driver.js';
 import { EC2_DRIVER_NAME } from './ec2-errors.js';
-import { EC2_STATE_MAP } from './ec2-states.js';
+import { EC2_NATIVE_STATES, EC2_STATE_MAP, type Ec2NativeState } from './ec2-states.js';
 
 let cloud: FakeEc2Cloud;
 let dir: string;
@@ -77,7 +77,11 @@ testDriver({
   spec: () => spec(),
   invalidSpec: () => spec({}, { image: 'ami-0000000000000gone' }),
   unknownId: 'i-0000000000000dead',
-  stateMap: EC2_STATE_MAP,
+  states: {
+    native: EC2_NATIVE_STATES,
+    map: EC2_STATE_MAP,
+    put: (id, state) => cloud.setState(id, state as Ec2NativeState),
+  },
   runningWithinMs: 5_000,
   extra: () => {
     it('sends one RunInstances with ClientToken, tags on instance and volume, and every launch key', async () => {

@@ -5,7 +5,7 @@ import { type FakeGceCloud, startGceCloud } from '../../../test/fakes/gce-cloud.
 import { createDriver, GCE_DRIVER_NAME } from './gce-driver.js';
 import { requestIdFor } from './gce-names.js';
 import { parseGceSettings } from './gce-settings.js';
-import { GCE_STATE_MAP } from './gce-states.js';
+import { GCE_STATE_MAP, GCE_STATUSES } from './gce-states.js';
 
 const PROJECT = 'fake-project';
 const ZONE = 'us-central1-a';
@@ -53,7 +53,12 @@ testDriver({
   spec: () => spec(),
   invalidSpec: () => ({ ...spec(), image: 'projects/debian-cloud/global/images/no-such-image' }),
   unknownId: `projects/${PROJECT}/zones/${ZONE}/instances/cb-nobody-nothing-00000000`,
-  stateMap: GCE_STATE_MAP,
+  states: {
+    native: GCE_STATUSES,
+    map: GCE_STATE_MAP,
+    // The driver's instance id is the instance's path: .../instances/NAME.
+    put: (id, status) => fake.setStatus(id.split('/').at(-1) ?? id, status),
+  },
   extra: () => {
     beforeEach(() => {
       fake.faults.throttleEvery = 0;

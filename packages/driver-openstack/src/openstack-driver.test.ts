@@ -7,7 +7,7 @@ import {
   startOpenstackCloud,
 } from '../../../test/fakes/openstack-cloud.js';
 import { createDriver, serverName } from './openstack-driver.js';
-import { OPENSTACK_STATE_MAP } from './openstack-states.js';
+import { OPENSTACK_NATIVE_STATES, OPENSTACK_STATE_MAP } from './openstack-states.js';
 
 let cloud: FakeOpenstackCloud;
 const extraClouds: FakeOpenstackCloud[] = [];
@@ -75,7 +75,11 @@ testDriver({
   spec: () => spec(),
   invalidSpec: () => spec({ image: 'no-such-image' }),
   unknownId: '00000000-0000-4000-8000-000000000000',
-  stateMap: OPENSTACK_STATE_MAP,
+  states: {
+    native: OPENSTACK_NATIVE_STATES,
+    map: OPENSTACK_STATE_MAP,
+    put: (id, status) => cloud.setStatus(id, status),
+  },
   runningWithinMs: 5000,
   extra: () => {
     describe('launching', () => {

@@ -3,8 +3,16 @@
  * (and, for validate, the driver modules it names) without creating a run
  * database or touching any machine.
  */
-import { dirname } from 'node:path';
-import { DriverRegistry, loadPlan, type Plan, type ServicePlan } from '@cloudboot/core';
+import {
+  DriverRegistry,
+  loadPlan,
+  type Plan,
+  parseBoolean,
+  planDrivers,
+  plannedDriver,
+  preflight,
+  type ServicePlan,
+} from '@cloudboot/core';
 import { importDriverModule } from '../drivers.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext, CommandOutcome } from './command.js';
@@ -21,28 +29,18 @@ export interface ServicePreview {
 }
 
 const PROGRAM_KEYS = ['bootconf', 'bootpgm', 'readypgm', 'terminatepgm'] as const;
-const TRUE_WORDS = ['true', 'yes', 'on', '1'];
-
-function deferred(value: string): boolean {
-  return value.includes('${') || value.startsWith('env.');
-}
 
 /** The preview of one service: which driver and machine, which programs. */
 export function previewService(service: ServicePlan): ServicePreview {
   const raw = (key: string) => service.keys[key]?.value;
-  const hostname = raw('hostname');
-  const launchText = raw('iaas_launch');
-  const launch =
-    launchText === undefined || deferred(launchText)
-      ? hostname === undefined
-      : TRUE_WORDS.includes(launchText.trim().toLowerCase());
-  const driverText = launch ? (raw('driver') ?? 'ec2') : 'static-ip';
+  // Without the environment: a driver given as env.NAME is shown as written.
+  const { launches, driver } = plannedDriver(service);
   const image = raw('image');
   const allocation = raw('allocation');
-  const machine = launch
-    ? `launch image ${image ?? '(none)'}${allocation !== undefined ? ` (${allocation})` : ''} with driver ${driverText}`
-    : `existing host ${hostname ?? '(none)'} (driver static-ip)`;
-  const local = TRUE_WORDS.includes((raw('local_exe') ?? '').trim().toLowerCase());
+  const machine = launches
+    ? `launch image ${image ?? '(none)'}${allocation !== undefined ? ` (${allocation})` : ''} with driver ${driver ?? raw('driver')}`
+    : `existing host ${raw('hostname') ?? '(none)'} (driver ${driver})`;
+  const local = parseBoolean(raw('local_exe') ?? '') === true;
   const user = raw('ssh_username');
   const runs = local
     ? 'programs run on this machine (local_exe)'
@@ -55,7 +53,7 @@ export function previewService(service: ServicePlan): ServicePreview {
   }
   return {
     name: service.name,
-    driver: deferred(driverText) ? undefined : driverText,
+    driver,
     machine,
     runs,
     programs,
@@ -89,23 +87,15 @@ function planJson(plan: Plan): Record<string, unknown> {
 }
 
 /**
- * Loads the plan and imports every driver module it names.
+ * Loads the plan and imports every driver module it names, as a boot does
+ * before it starts.
  * @throws PlanError (exit 2) or DriverLoadError (exit 4).
  */
 export async function validatePlan(ctx: CommandContext, planFile: string): Promise<CommandOutcome> {
   const plan = load(ctx, planFile);
-  const registry = new DriverRegistry({ importModule: importDriverModule });
-  const drivers = new Set<string>();
-  for (const service of plan.levels.flatMap((l) => l.services)) {
-    const { driver } = previewService(service);
-    if (driver === undefined) continue;
-    // Relative in-house driver modules resolve against the file that names them.
-    await registry.factory(
-      driver,
-      dirname(service.keys.driver?.source.file ?? service.source.file),
-    );
-    drivers.add(driver);
-  }
+  const env = ctx.io.env;
+  await preflight(plan, env, new DriverRegistry({ importModule: importDriverModule }));
+  const drivers = new Set(planDrivers(plan, env).map((d) => d.name));
   ctx.out.final(
     `plan ${plan.topFile} is valid: ${count(plan)}; drivers: ${[...drivers].join(', ') || 'none'}`,
   );

@@ -191,8 +191,8 @@ export class CloudBoot {
   /**
    * Delivers events since the last call to the callbacks. Returns false while
    * the operation runs, true when it completed successfully.
-   * @throws UsageError before any operation, or when it was interrupted;
-   *   BootFailedError when a service failed.
+   * @throws UsageError before any operation; InterruptedError when it was
+   *   interrupted; BootFailedError when a service failed.
    */
   poll(callbacks: PollCallbacks = {}): boolean {
     return pollRun(this.#operations.require('poll()'), this.#pollCursor, callbacks, this.name);

@@ -4,6 +4,7 @@
  * machine of a live service but still exist.
  */
 import type { InstanceInfo } from '../driver/driver.js';
+import { launchTags } from '../driver/launch-tags.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import type { DriverRegistry } from '../driver/registry.js';
 import type { Attributes } from '../engine/attributes.js';
@@ -52,10 +53,9 @@ async function findLostInstances(
     try {
       const driver = await driverFor(record, attrs, drivers);
       if (driver.findByTags === undefined) continue;
-      const found = await driver.findByTags({
-        'cloudboot-run': store.runName,
-        'cloudboot-token': record.token,
-      });
+      const found = await driver.findByTags(
+        launchTags(store.runName, record.service, record.token),
+      );
       if (found[0] !== undefined) store.recordInstanceId(record.token, found[0].instanceId);
     } catch {
       // Reported below as an interrupted launch.

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { OperationResult } from '../engine/engine.js';
 import type { CloudBootEvent, OperationKind } from '../engine/events.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import type { EventHub } from './event-queue.js';
 import type { OpenRun } from './open-run.js';
 import { executeOperation, type OperationRequest } from './operation-runner.js';
@@ -109,6 +109,6 @@ export class OperationSlot {
 
   /** Aborts the running operation (its result says `interrupted`); nothing when idle. */
   abort(): void {
-    this.#current?.controller.abort(new UsageError('the operation was interrupted'));
+    this.#current?.controller.abort(new InterruptedError('the operation was interrupted'));
   }
 }

@@ -4,40 +4,32 @@
  * missing must fail before level 1 launches a VM. The same walk finds the
  * credential keys the plan's driver modules declare.
  */
-import { dirname } from 'node:path';
 import type { DriverRegistry } from '../driver/registry.js';
-import { resolveEnv } from '../engine/attributes.js';
 import { DriverLoadError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
-import { parseBoolean } from '../plan/values.js';
-import { hasReferences } from '../template/references.js';
+import { plannedDriver } from '../plan/service-driver.js';
 
-/** A driver module a plan uses, and where relative specifiers resolve. */
-interface PlannedDriver {
+/** A driver module a plan uses, and the directory a relative specifier resolves against. */
+export interface PlanDriver {
+  /** Driver name or module specifier. */
   readonly name: string;
+  /** Directory of the plan file that named it. */
   readonly base: string;
 }
 
-/** The drivers a plan names (values with `${…}` references are only known at boot). */
-function plannedDrivers(
+/**
+ * The distinct drivers a plan names, in plan order (`env.NAME` values read
+ * from `env`; a driver given by a `${…}` reference is only known at boot and
+ * left out).
+ */
+export function planDrivers(
   plan: Plan,
   env: Readonly<Record<string, string | undefined>>,
-): PlannedDriver[] {
-  const wanted = new Map<string, PlannedDriver>();
-  for (const level of plan.levels) {
-    for (const service of level.services) {
-      const raw = service.keys.driver;
-      if (raw !== undefined && hasReferences(raw.value)) continue;
-      const launchRaw = service.keys.iaas_launch?.value;
-      const launch =
-        (launchRaw === undefined ? undefined : parseBoolean(launchRaw)) ??
-        service.keys.hostname === undefined;
-      const name = launch
-        ? ((raw === undefined ? undefined : resolveEnv(raw.value, env)) ?? 'ec2')
-        : 'static-ip';
-      const base = dirname(raw?.source.file ?? service.source.file);
-      wanted.set(`${name}\0${base}`, { name, base });
-    }
+): PlanDriver[] {
+  const wanted = new Map<string, PlanDriver>();
+  for (const service of plan.levels.flatMap((level) => level.services)) {
+    const { driver, base } = plannedDriver(service, env);
+    if (driver !== undefined) wanted.set(`${driver}\0${base}`, { name: driver, base });
   }
   return [...wanted.values()];
 }
@@ -52,7 +44,7 @@ export async function preflight(
   drivers: DriverRegistry,
 ): Promise<string[]> {
   const keys = await Promise.all(
-    plannedDrivers(plan, env).map(({ name, base }) => drivers.credentialKeys(name, base)),
+    planDrivers(plan, env).map(({ name, base }) => drivers.credentialKeys(name, base)),
   );
   return [...new Set(keys.flat())].sort();
 }
@@ -68,7 +60,7 @@ export async function declaredCredentialKeys(
   drivers: DriverRegistry,
 ): Promise<string[]> {
   const keys = await Promise.all(
-    plannedDrivers(plan, env).map(({ name, base }) =>
+    planDrivers(plan, env).map(({ name, base }) =>
       drivers.credentialKeys(name, base).catch((error: unknown) => {
         if (error instanceof DriverLoadError) return [];
         throw error;

@@ -4,7 +4,7 @@
  * the operation is over, throwing when it ended badly.
  */
 import type { CloudBootEvent, LevelEvent, ServiceEvent } from '../engine/events.js';
-import { BootFailedError, UsageError } from '../errors.js';
+import { BootFailedError, InterruptedError } from '../errors.js';
 import type { ActiveOperation } from './operation-slot.js';
 
 /** Callbacks of `poll()` / `blockUntilComplete()`, as in the seed API. */
@@ -36,7 +36,7 @@ export class LogCursor {
  * One poll of a whole run: delivers new events, then false while `op` runs,
  * true when it completed successfully.
  * @throws the error that stopped it; BootFailedError when a service failed;
- *   UsageError when it was interrupted.
+ *   InterruptedError when it was interrupted.
  */
 export function pollRun(
   op: ActiveOperation,
@@ -52,7 +52,7 @@ export function pollRun(
   if (op.result === undefined) return false;
   if (op.result.failures.length > 0) throw new BootFailedError(op.result.failures);
   if (op.result.interrupted)
-    throw new UsageError(`the ${op.kind} of run ${runName} was interrupted`);
+    throw new InterruptedError(`the ${op.kind} of run ${runName} was interrupted`);
   return true;
 }
 

@@ -12,6 +12,17 @@ import { describe, expect, it } from 'vitest';
 import { DriverError } from '../errors.js';
 import type { Driver, InstanceInfo, InstanceState, LaunchSpec } from './driver.js';
 import { INSTANCE_STATES } from './driver.js';
+import { launchTags } from './launch-tags.js';
+
+/** A driver's native states, and how the test cloud puts an instance into each. */
+export interface NativeStates {
+  /** Every native state the driver documents (its exported list, e.g. `EC2_NATIVE_STATES`). */
+  readonly native: readonly string[];
+  /** The driver's map from native state to cloudboot state (e.g. `EC2_STATE_MAP`). */
+  readonly map: Readonly<Record<string, InstanceState>>;
+  /** Makes the (fake) cloud hold instance `instanceId` in native state `state`. */
+  readonly put: (instanceId: string, state: string) => void | Promise<void>;
+}
 
 /** How to exercise one driver. */
 export interface DriverConformanceOptions {
@@ -25,8 +36,12 @@ export interface DriverConformanceOptions {
   readonly invalidSpec?: () => LaunchSpec;
   /** An instance id that cannot exist, in the driver's id format. */
   readonly unknownId: string;
-  /** The driver's native-state map, checked to cover only known states. */
-  readonly stateMap?: Readonly<Record<string, InstanceState>>;
+  /**
+   * The driver's native states: the map must cover exactly the documented
+   * list, and `describe` must report an instance the cloud holds in each
+   * state as the map says.
+   */
+  readonly states?: NativeStates;
   /** How long an instance may take to reach `running`; default 10 s. */
   readonly runningWithinMs?: number;
   /** Driver-specific cases, run inside the suite's `describe`. */
@@ -40,7 +55,16 @@ function token(): string {
   return `conformance-${process.pid}-${Date.now()}-${tokens}`;
 }
 
-const TAGS = { 'cloudboot-run': 'conformance', 'cloudboot-service': 'svc' };
+/** The launch context of a test launch: a fresh token, and the tags core would give it. */
+function launchContext(run = 'conformance', service = 'svc') {
+  const launchToken = token();
+  return { token: launchToken, tags: launchTags(run, service, launchToken) };
+}
+
+/** The native state a driver reports, without the detail some add (OpenStack's `ACTIVE/deleting`). */
+function baseState(nativeState: string): string {
+  return nativeState.split(/[/:]/, 1)[0] ?? nativeState;
+}
 
 async function untilRunning(driver: Driver, id: string, withinMs: number): Promise<InstanceInfo> {
   const deadline = Date.now() + withinMs;
@@ -75,8 +99,7 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     it('launches idempotently per token and reports the instance running with an address', async () => {
       const driver = options.create();
-      const launchToken = token();
-      const context = { token: launchToken, tags: { ...TAGS, 'cloudboot-token': launchToken } };
+      const context = launchContext();
       const { instanceId } = await driver.launch(options.spec(), context);
       expect(typeof instanceId).toBe('string');
       expect(instanceId).not.toBe('');
@@ -90,11 +113,7 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     it('describes several ids in order, reporting an unknown one as vanished', async () => {
       const driver = options.create();
-      const launchToken = token();
-      const { instanceId } = await driver.launch(options.spec(), {
-        token: launchToken,
-        tags: { ...TAGS, 'cloudboot-token': launchToken },
-      });
+      const { instanceId } = await driver.launch(options.spec(), launchContext());
       const infos = await driver.describe([options.unknownId, instanceId]);
       expect(infos.map((i) => i.instanceId)).toEqual([options.unknownId, instanceId]);
       expect(infos[0]?.state).toBe('vanished');
@@ -104,11 +123,7 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     it('terminates safely twice, and for ids that are gone', async () => {
       const driver = options.create();
-      const launchToken = token();
-      const { instanceId } = await driver.launch(options.spec(), {
-        token: launchToken,
-        tags: { ...TAGS, 'cloudboot-token': launchToken },
-      });
+      const { instanceId } = await driver.launch(options.spec(), launchContext());
       await expect(driver.terminate([instanceId])).resolves.toBeUndefined();
       await expect(driver.terminate([instanceId])).resolves.toBeUndefined();
       await expect(driver.terminate([options.unknownId])).resolves.toBeUndefined();
@@ -122,11 +137,7 @@ export function testDriver(options: DriverConformanceOptions): void {
     it.skipIf(invalid === undefined)(
       'refuses an impossible launch with a typed error',
       async () => {
-        const launchToken = token();
-        const refused = options.create().launch(invalid?.() ?? options.spec(), {
-          token: launchToken,
-          tags: { ...TAGS, 'cloudboot-token': launchToken },
-        });
+        const refused = options.create().launch(invalid?.() ?? options.spec(), launchContext());
         await expect(refused).rejects.toBeInstanceOf(DriverError);
         await expect(refused).rejects.toSatisfy(
           (e: DriverError) => e.kind === 'invalid-request' || e.kind === 'not-found',
@@ -134,10 +145,50 @@ export function testDriver(options: DriverConformanceOptions): void {
       },
     );
 
-    it.skipIf(options.stateMap === undefined)('maps every native state onto a known state', () => {
-      for (const state of Object.values(options.stateMap ?? {}))
-        expect(INSTANCE_STATES).toContain(state);
+    it('finds exactly the instances that carry all the given tags', async (test) => {
+      const driver = options.create();
+      if (!driver.capabilities.findsByTags || driver.findByTags === undefined) {
+        test.skip();
+        return;
+      }
+      const run = `conformance-find-${process.pid}-${Date.now()}`;
+      const a = launchContext(run, 'svc-a');
+      const b = launchContext(run, 'svc-b');
+      const idA = (await driver.launch(options.spec(), a)).instanceId;
+      const idB = (await driver.launch(options.spec(), b)).instanceId;
+      const found = async (tags: Readonly<Record<string, string>>) =>
+        ((await driver.findByTags?.(tags)) ?? []).map((i) => i.instanceId).sort();
+      expect(await found(a.tags)).toEqual([idA]);
+      expect(await found({ 'cloudboot-run': run, 'cloudboot-token': b.token })).toEqual([idB]);
+      expect(await found({ 'cloudboot-run': run })).toEqual([idA, idB].sort());
+      expect(await found({ 'cloudboot-run': `${run}-other` })).toEqual([]);
+      await driver.terminate([idA, idB]);
     });
+
+    const states = options.states;
+    it.skipIf(states === undefined)('maps exactly its documented native states', () => {
+      const { native = [], map = {} } = states ?? {};
+      expect(Object.keys(map).sort()).toEqual([...native].sort());
+      for (const state of Object.values(map)) expect(INSTANCE_STATES).toContain(state);
+    });
+
+    it.skipIf(states === undefined)(
+      'describes an instance the cloud holds in each native state as its map says',
+      async () => {
+        const { native = [], map = {}, put } = states ?? ({} as Partial<NativeStates>);
+        const driver = options.create();
+        const { instanceId } = await driver.launch(options.spec(), launchContext());
+        await untilRunning(driver, instanceId, within);
+        const seen: Array<[string, InstanceState | undefined]> = [];
+        for (const state of native) {
+          await put?.(instanceId, state);
+          const [info] = await driver.describe([instanceId]);
+          seen.push([baseState(info?.nativeState ?? ''), info?.state]);
+        }
+        expect(seen).toEqual(native.map((state) => [state, map[state]]));
+        await driver.terminate([instanceId]);
+      },
+    );
 
     options.extra?.();
   });

@@ -7,8 +7,8 @@
  * rules.
  */
 import { abortable } from '../abort.js';
-import { DriverError, type DriverErrorKind } from '../errors.js';
-import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from './backoff.js';
+import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from '../backoff.js';
+import { DRIVER_ERROR_KINDS, DriverError, type DriverErrorKind } from '../errors.js';
 import type {
   CallContext,
   Driver,
@@ -50,15 +50,8 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-const KINDS: ReadonlySet<string> = new Set<DriverErrorKind>([
-  'auth',
-  'throttled',
-  'capacity',
-  'quota',
-  'not-found',
-  'invalid-request',
-  'transient',
-]);
+/** The kinds a thrown `kind` property may name. */
+const KINDS: ReadonlySet<string> = new Set(DRIVER_ERROR_KINDS);
 
 /**
  * Normalises what a driver threw: in-house drivers may throw plain errors,

@@ -6,8 +6,8 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DEFAULT_RETRY } from '../backoff.js';
 import { DriverLoadError } from '../errors.js';
-import { DEFAULT_RETRY } from './backoff.js';
 import type { Driver, DriverFactory, DriverSettings } from './driver.js';
 import { ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LaunchSpec } from '../driver/driver.js';
+import { launchTags } from '../driver/launch-tags.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import {
   DriverError,
@@ -134,11 +135,7 @@ export async function bootService(
     try {
       const { instanceId } = await driver.launch(launchSpec, {
         token,
-        tags: {
-          'cloudboot-run': ctx.store.runName,
-          'cloudboot-service': name,
-          'cloudboot-token': token,
-        },
+        tags: launchTags(ctx.store.runName, name, token),
         ...(ctx.signal !== undefined && { signal: ctx.signal }),
       });
       record = ctx.moveLaunched(name, token, instanceId);

@@ -7,6 +7,7 @@
 import type { InstanceInfo, InstanceState } from '../driver/driver.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import type { DriverRegistry } from '../driver/registry.js';
+import { EXISTING_MACHINE_DRIVER } from '../plan/service-driver.js';
 import type { ServiceRecord } from '../state/run-store.js';
 import type { Attributes } from './attributes.js';
 import { driverAccount } from './service-settings.js';
@@ -51,7 +52,7 @@ export function recordDriver(
 ): Promise<ManagedDriver> {
   const account = driverAccount(attrs, record.name);
   return drivers.get(
-    record.driver ?? 'static-ip',
+    record.driver ?? EXISTING_MACHINE_DRIVER,
     account.driverBase,
     account.driverSettings,
     account.policy,

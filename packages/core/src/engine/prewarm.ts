@@ -8,8 +8,9 @@
  * when the machine's own level asks for the session.
  */
 import type { SshTarget } from '../exec/machine.js';
+import { EXISTING_MACHINE_DRIVER, launchesMachines } from '../plan/service-driver.js';
 import type { OperationContext } from './operation-context.js';
-import { launchSettings, machineSettings } from './service-settings.js';
+import { driverChoice, machineSettings } from './service-settings.js';
 
 /** What connecting a service's machine ahead of time needs, or undefined when its address is not known yet. */
 function knownMachine(
@@ -22,16 +23,16 @@ function knownMachine(
     const machine = machineSettings(ctx.attrs, name);
     if (machine.target.kind !== 'ssh') return undefined;
     if (record.hostname !== null) {
-      const existing = record.driver === 'static-ip';
+      const existing = record.driver === EXISTING_MACHINE_DRIVER;
       return {
         target: { ...machine.target, host: record.hostname },
         timeoutMs: machine.timeoutMs,
         existing,
       };
     }
-    const launch = launchSettings(ctx.attrs, name);
-    const host = launch.launchSpec.hostname;
-    if (launch.launch || host === undefined) return undefined;
+    const choice = driverChoice(ctx.attrs, name);
+    const host = choice.hostname;
+    if (launchesMachines(choice) || host === undefined) return undefined;
     return { target: { ...machine.target, host }, timeoutMs: machine.timeoutMs, existing: true };
   } catch {
     // A value that does not resolve yet (it depends on the current level): connected when its level runs.

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
+import { CloudbootError } from '../errors.js';
 import type { MachineSession, RunResult } from '../exec/machine.js';
 import type { Plan } from '../plan/model.js';
 import { envVariableName } from '../plan/values.js';
@@ -77,13 +78,17 @@ export class ProgramFiles {
 
 const TARBALL = '.tar.gz';
 
-/** A program failed to install; carries the output of the failing step. */
-export class InstallError extends Error {
+/**
+ * A program could not be installed on the machine (a tarball that does not
+ * unpack, or has no executable `run.sh`); carries the output of the failing
+ * step. The service fails in the phase that installs it.
+ */
+export class InstallError extends CloudbootError {
   constructor(
     message: string,
     readonly result?: RunResult,
   ) {
-    super(message);
+    super('INSTALL', message);
   }
 }
 

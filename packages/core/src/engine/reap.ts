@@ -9,7 +9,7 @@
 import { RemoteError } from '../errors.js';
 import type { MachineTarget } from '../exec/machine.js';
 import type { OperationContext } from './operation-context.js';
-import { serviceSettings } from './service-settings.js';
+import { machineSettings } from './service-settings.js';
 
 /** How long a leftover program gets to exit after SIGTERM. */
 export const REAP_GRACE_MS = 3_000;
@@ -26,7 +26,7 @@ export async function reapLeftovers(ctx: OperationContext, name: string): Promis
   if (leftovers.length === 0) return;
   const hostname = ctx.record(name).hostname;
   try {
-    const settings = serviceSettings(ctx.attrs, name);
+    const settings = machineSettings(ctx.attrs, name);
     const target: MachineTarget =
       settings.target.kind === 'ssh'
         ? { ...settings.target, host: hostname ?? '' }

@@ -3,6 +3,7 @@
  * its working directory, then termination of the VM if cloudboot launched it.
  */
 import type { LaunchSpec } from '../driver/driver.js';
+import { launchTags } from '../driver/launch-tags.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import { RemoteError, TemplateError } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
@@ -210,11 +211,7 @@ async function recoverInstanceId(
 ): Promise<string | undefined> {
   const token = record.launchToken;
   if (token === null || !driver.capabilities.launchesMachines) return undefined;
-  const tags = {
-    'cloudboot-run': ctx.store.runName,
-    'cloudboot-service': record.name,
-    'cloudboot-token': token,
-  };
+  const tags = launchTags(ctx.store.runName, record.name, token);
   let instanceId: string | undefined;
   if (driver.findByTags !== undefined) {
     instanceId = (await driver.findByTags(tags))[0]?.instanceId;

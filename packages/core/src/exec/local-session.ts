@@ -4,7 +4,7 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
@@ -50,10 +50,6 @@ export class LocalSession implements MachineSession {
   /** Stops the helper shell, if one was started. */
   close(): void {
     this.#spawner?.close();
-  }
-
-  async mkdirp(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
   }
 
   writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {

@@ -72,8 +72,6 @@ export interface RunResult {
 export interface MachineSession {
   /** `local` or `user@host:port`, for messages. */
   readonly label: string;
-  /** Creates a directory and its parents; succeeds if it exists. */
-  mkdirp(dir: string): Promise<void>;
   /** Writes a whole file (replacing it) with the given mode. */
   writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void>;
   /** Reads a whole file; `undefined` when it does not exist. */

@@ -12,7 +12,7 @@ import ssh2, {
   type IdentityCallback,
   type ParsedKey,
 } from 'ssh2';
-import type { ConnectStage } from '../errors.js';
+import { CloudbootError, type ConnectStage } from '../errors.js';
 import {
   type ExpectedHostKey,
   hostKeyAlgorithms,
@@ -45,16 +45,18 @@ export interface SshAttempt {
   readonly signal: AbortSignal;
 }
 
-/** A failed attempt: the stage, the reason in plain words, and whether retrying can help. */
-export class SshAttemptError extends Error {
+/**
+ * A failed attempt: the stage, the reason in plain words, and whether
+ * retrying can help. `connectWithRetry` turns the last one into a `RemoteError`.
+ */
+export class SshAttemptError extends CloudbootError {
   constructor(
     readonly stage: ConnectStage,
     readonly reason: string,
     readonly permanent: boolean,
     options?: { cause?: unknown },
   ) {
-    super(`${stage}: ${reason}`, options);
-    this.name = 'SshAttemptError';
+    super('SSH_ATTEMPT', `${stage}: ${reason}`, options);
   }
 }
 

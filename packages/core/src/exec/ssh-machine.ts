@@ -100,11 +100,6 @@ export class SshMachine implements MachineSession {
     await this.#connection(options);
   }
 
-  /** {@inheritDoc MachineSession.mkdirp} */
-  async mkdirp(dir: string): Promise<void> {
-    await this.#command(shellJoin(['mkdir', '-p', '--', dir]));
-  }
-
   /** {@inheritDoc MachineSession.homeDir} */
   async homeDir(): Promise<string> {
     if (this.#home !== undefined) return this.#home;

@@ -17,7 +17,7 @@
  *   time spent.
  */
 import type { Client } from 'ssh2';
-import { type RetryPolicy as BackoffPolicy, backoffDelay, sleep } from '../driver/backoff.js';
+import { type RetryPolicy as BackoffPolicy, backoffDelay, sleep } from '../backoff.js';
 import { type ConnectStage, RemoteError } from '../errors.js';
 import { SshAttemptError, seconds } from './ssh-connect.js';
 

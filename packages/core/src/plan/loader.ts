@@ -17,7 +17,7 @@ import { PATH_KEYS } from './model.js';
 import { withoutSecret } from './secrets.js';
 import type { ServiceSection, ValueMap } from './service-checks.js';
 import { checkServices, serviceNames } from './service-checks.js';
-import { isDeferredValue, isPgmTimeout, PGM_TIMEOUT_EXPECTED, parseBoolean } from './values.js';
+import { isDeferredValue, isRuledKey, VALUE_RULES } from './values.js';
 
 /** Options of {@link loadPlan}: globals given on the command line. */
 export interface LoadOptions {
@@ -65,45 +65,6 @@ interface LevelRead {
   readonly level: number;
   readonly file: string;
   readonly sections: readonly ServiceSection[];
-}
-
-interface Literal {
-  readonly accepts: (value: string) => boolean;
-  readonly expected: string;
-}
-
-/** Keys whose literal values can be checked at load (references and `env.NAME` are checked at run time). */
-const LITERALS: ReadonlyMap<string, Literal> = new Map([
-  ['pgm_timeout', { accepts: isPgmTimeout, expected: PGM_TIMEOUT_EXPECTED }],
-  ['ssh_port', { accepts: isPort, expected: 'a whole number from 1 to 65535' }],
-  ['iaas_launch', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
-  ['local_exe', { accepts: isBoolean, expected: 'true or false (or yes/no, on/off, 1/0)' }],
-  ['api_calls_per_second', { accepts: isPositiveNumber, expected: 'a positive number' }],
-  ['api_retries', { accepts: isCount, expected: 'a whole number, 0 or more' }],
-  // Programs are run by path from inside it, on a machine whose current directory is unknown.
-  [
-    'workdir',
-    {
-      accepts: (v) => v.startsWith('/') || v === '~' || v.startsWith('~/'),
-      expected: 'an absolute path on the machine, or ~/…',
-    },
-  ],
-]);
-
-function isPositiveNumber(value: string): boolean {
-  return /^\d+(\.\d+)?$/.test(value) && Number(value) > 0;
-}
-
-function isCount(value: string): boolean {
-  return /^\d+$/.test(value);
-}
-
-function isPort(value: string): boolean {
-  return /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;
-}
-
-function isBoolean(value: string): boolean {
-  return parseBoolean(value) !== undefined;
 }
 
 function report(ctx: Context, where: SourceLocation, message: string): void {
@@ -196,10 +157,12 @@ function plainValues(entries: readonly IniEntry[], file: string, section: string
   return new Map(entries.map((e) => [e.key, { value: e.value, source: locate(file, section, e) }]));
 }
 
+/** Checks a literal value of a key core reads (references and `env.NAME` are checked at run time). */
 function checkLiteral(value: PlanValue, key: string, ctx: Context): void {
-  const literal = LITERALS.get(key);
-  if (literal && !isDeferredValue(value.value) && !literal.accepts(value.value)) {
-    report(ctx, value.source, `expected ${literal.expected}, got "${value.value}"`);
+  if (!isRuledKey(key) || isDeferredValue(value.value)) return;
+  const rule = VALUE_RULES[key];
+  if (rule.read(value.value) === undefined) {
+    report(ctx, value.source, `expected ${rule.expected}, got "${value.value}"`);
   }
 }
 

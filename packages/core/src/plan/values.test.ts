@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { envVariableName, isDeferredValue, parseBoolean } from './values.js';
+import {
+  envVariableName,
+  isDeferredValue,
+  isRuledKey,
+  parseBoolean,
+  VALUE_RULES,
+} from './values.js';
 
 describe('plan values', () => {
   it('recognises exactly env.NAME', () => {
@@ -19,5 +25,19 @@ describe('plan values', () => {
     expect(['TRUE', 'yes', 'On', '1'].map(parseBoolean)).toEqual([true, true, true, true]);
     expect(['false', 'NO', 'off', '0'].map(parseBoolean)).toEqual([false, false, false, false]);
     expect(parseBoolean('maybe')).toBeUndefined();
+  });
+});
+
+describe('value rules', () => {
+  it('reads ssh_port as a whole port number and nothing else', () => {
+    const { read, expected } = VALUE_RULES.ssh_port;
+    expect(['22', '2222', '65535'].map(read)).toEqual([22, 2222, 65535]);
+    expect(['0', '22.5', '70000', '-1', ' 22', 'ssh'].map(read)).toEqual(Array(6).fill(undefined));
+    expect(expected).toBe('a whole number from 1 to 65535');
+  });
+
+  it('knows which keys it has a rule for', () => {
+    expect(['ssh_port', 'pgm_timeout', 'workdir'].every(isRuledKey)).toBe(true);
+    expect(['image', 'toString', 'constructor'].some(isRuledKey)).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Small rules about raw plan values that the loader checks at load time and
  * the run-time resolver applies later; kept in one place so both agree.
+ * A literal value is checked when the plan is loaded; a value only known at
+ * run time (`env.NAME`, `${…}`) is checked by the same rule once resolved.
  */
 
 const ENV_VALUE = /^env\.([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -41,4 +43,59 @@ export const PGM_TIMEOUT_EXPECTED = `a positive number of seconds, at most ${MAX
 /** True for a usable `pgm_timeout`: a positive decimal number of seconds up to {@link MAX_PGM_TIMEOUT_S}. */
 export function isPgmTimeout(value: string): boolean {
   return /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 && Number(value) <= MAX_PGM_TIMEOUT_S;
+}
+
+/** How the value of one plan key reads, and what it must be. */
+export interface ValueRule<T> {
+  /** The value read, or undefined when it does not have the expected form. */
+  readonly read: (value: string) => T | undefined;
+  /** What the value must be, for messages ("expected …"). */
+  readonly expected: string;
+}
+
+const number = (test: (n: number) => boolean, pattern: RegExp) => (value: string) =>
+  pattern.test(value) && test(Number(value)) ? Number(value) : undefined;
+const WHOLE = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+const BOOLEAN: ValueRule<boolean> = {
+  read: parseBoolean,
+  expected: 'true or false (or yes/no, on/off, 1/0)',
+};
+
+/**
+ * The rules of the keys whose values core reads itself. The loader applies
+ * them to literal values, and the settings of a service apply the same rule
+ * to the resolved value, so a key means one thing at both times.
+ */
+export const VALUE_RULES = {
+  pgm_timeout: {
+    read: (v: string) => (isPgmTimeout(v) ? Number(v) : undefined),
+    expected: PGM_TIMEOUT_EXPECTED,
+  },
+  ssh_port: {
+    read: number((n) => n >= 1 && n <= 65535, WHOLE),
+    expected: 'a whole number from 1 to 65535',
+  },
+  iaas_launch: BOOLEAN,
+  local_exe: BOOLEAN,
+  api_calls_per_second: { read: number((n) => n > 0, DECIMAL), expected: 'a positive number' },
+  api_retries: { read: number(() => true, WHOLE), expected: 'a whole number, 0 or more' },
+  // Programs are run by path from inside it, on a machine whose current directory is unknown.
+  workdir: {
+    read: (v: string) => (v.startsWith('/') || v === '~' || v.startsWith('~/') ? v : undefined),
+    expected: 'an absolute path on the machine, or ~/…',
+  },
+} as const satisfies Readonly<Record<string, ValueRule<unknown>>>;
+
+/** A key with a rule in {@link VALUE_RULES}. */
+export type RuledKey = keyof typeof VALUE_RULES;
+
+/** What a value of `key` reads as. */
+export type RuledValue<K extends RuledKey> = NonNullable<
+  ReturnType<(typeof VALUE_RULES)[K]['read']>
+>;
+
+/** True when core reads `key` by a rule of {@link VALUE_RULES}. */
+export function isRuledKey(key: string): key is RuledKey {
+  return Object.hasOwn(VALUE_RULES, key);
 }

@@ -31,14 +31,6 @@ export function findReferences(text: string): Reference[] {
   return Array.from(text.matchAll(REFERENCE), (m) => toReference(m as RegExpExecArray));
 }
 
-/** True when `text` contains at least one reference. */
-export function hasReferences(text: string): boolean {
-  REFERENCE.lastIndex = 0;
-  const found = REFERENCE.test(text);
-  REFERENCE.lastIndex = 0;
-  return found;
-}
-
 /**
  * Replaces every reference with what `resolve` returns for it.
  * @throws TemplateError naming the reference when `resolve` returns undefined.

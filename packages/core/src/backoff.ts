@@ -1,4 +1,7 @@
-/** Retry timing shared by driver calls and SSH connection attempts. */
+/**
+ * Retry timing shared by driver calls and SSH connection attempts; it sits
+ * below `driver/` and `exec/` so that neither imports the other.
+ */
 
 /** How often and how long to retry a call that may succeed later. */
 export interface RetryPolicy {
