@@ -171,8 +171,12 @@ describe('resuming after a crash inside contextualization', () => {
     });
     expect((await first.run()).ok).toBe(true);
     first.close();
-    // As if the process died right after creating the directory.
+    // As if the process died right after creating the directory (of a
+    // service that failed before, so that `contextualizing` is a legal move).
     const store = RunStore.open(plan.dbDir, 'crashed');
+    store.transition('a', 'failed', {
+      failure: { phase: 'connect', message: 'unreachable', stdoutTail: '', stderrTail: '' },
+    });
     store.transition('a', 'contextualizing', { contextualized: false });
     store.close();
     rmSync(join(plan.workdir, 'crashed', 'a'), { recursive: true });

@@ -66,7 +66,14 @@ export {
   type ServiceRecord,
   type TransitionRecord,
 } from './state/run-store.js';
-export type { ServiceState } from './state/service-state.js';
+export { GUARDING_STATES, type ServiceState, STATE_MEANINGS } from './state/service-state.js';
+export {
+  type FieldRule,
+  IllegalTransitionError,
+  type RecordedField,
+  TRANSITIONS,
+  type TransitionRule,
+} from './state/service-transitions.js';
 export { fillBootconf, fillTemplate, renderBootenv } from './template/bootconf.js';
 export { findReferences, type Reference, substituteReferences } from './template/references.js';
 export { shellJoin, shellQuote, splitShellWords } from './template/shell-words.js';

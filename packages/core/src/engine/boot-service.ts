@@ -61,8 +61,22 @@ export async function bootService(
   ctx.starting(name);
   await reapLeftovers(ctx, name);
   // Nothing to check on a service that never got that far or was shut down.
-  if (options.checkOnly && (!record.contextualized || record.state === 'terminated')) {
+  if (
+    options.checkOnly &&
+    (!record.contextualized || record.state === 'terminated' || record.state === 'terminating')
+  ) {
     return { service: name, level: record.level, status: 'not-executed' };
+  }
+  // Its terminate program may have run, its directory or its machine may be
+  // gone: a service is booted again only once its shutdown is finished.
+  if (record.state === 'terminating') {
+    return ctx.fail(
+      name,
+      'terminate',
+      `its shutdown was interrupted; finish it (cloudboot terminate ${ctx.store.runName}) before booting it again`,
+      {},
+      started,
+    );
   }
   // A launch that failed without knowing whether the cloud made the
   // instance is not finished: resuming repeats it with its token.
@@ -237,7 +251,9 @@ async function contextualize(
 ): Promise<ServiceOutcome | undefined> {
   const name = settings.name;
   const before = ctx.record(name).state;
-  await ctx.moveGuarding(name, 'contextualizing');
+  // Until the boot program succeeds again, the service is not contextualized:
+  // an interrupted run of it is repeated by resume, not taken as done.
+  await ctx.moveGuarding(name, 'contextualizing', { contextualized: false });
   try {
     // An earlier attempt may have left files (a stale bootout.json); start clean.
     if (

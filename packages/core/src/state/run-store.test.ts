@@ -183,7 +183,9 @@ describe('RunStore.transition while another process writes', () => {
     );
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     const exited = new Promise((resolve) => holder.on('exit', resolve));
-    expect(store.transition('a', 'launching').state).toBe('launching');
+    expect(
+      store.transition('a', 'launching', { driver: 'static-ip', launchToken: 't' }).state,
+    ).toBe('launching');
     expect(await exited).toBe(0);
     store.close();
   });

@@ -28,6 +28,7 @@ import type { Plan } from '../plan/model.js';
 import { processAlive } from '../process-alive.js';
 import { ADDED_COLUMNS, LATER_TABLES, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import type { ServiceState } from './service-state.js';
+import { checkTransition } from './service-transitions.js';
 
 /** What the database knows about one service. */
 export interface ServiceRecord {
@@ -532,6 +533,9 @@ export class RunStore {
    * in the group transaction: committed at the end of the tick, or earlier by
    * {@link commit}. A transition that guards a side effect awaits
    * {@link committed} before it.
+   * @throws IllegalTransitionError when the table of legal transitions
+   *   (`TRANSITIONS`) does not allow the move, or the move lacks a field the
+   *   table says it records; nothing is written.
    */
   transition(name: string, to: ServiceState, fields: TransitionFields = {}): ServiceRecord {
     const apply = () => {
@@ -539,6 +543,7 @@ export class RunStore {
         | ServiceRow
         | undefined;
       if (before === undefined) throw new Error(`unknown service ${name}`);
+      checkTransition(name, before.state, to, fields);
       const sets = ['state = @state', 'updated_at = @now'];
       const now = Date.now();
       const params: Record<string, unknown> = { name, state: to, now };

@@ -4,17 +4,9 @@
  */
 
 /**
- * - `pending`: nothing done yet.
- * - `launching`: a launch with a recorded token is about to be (or was) sent to the cloud.
- * - `launched`: the cloud returned an instance id.
- * - `addressed`: the instance is running and its hostname/address is known.
- * - `reachable`: programs can be run on the machine (SSH works, or local).
- * - `contextualizing`: the boot program is being installed or run.
- * - `contextualized`: the boot program succeeded; its published attributes are stored.
- * - `ready`: the ready program exited 0.
- * - `failed`: a phase failed; see the failure record.
- * - `terminating`: shutdown started (terminate program, then VM termination).
- * - `terminated`: shut down; the VM, if cloudboot launched it, is terminated.
+ * The state of one service, as recorded in the run's database. What each
+ * value means is in {@link STATE_MEANINGS}; which moves between them are
+ * legal, and what is recorded with each, is in `service-transitions.ts`.
  */
 export type ServiceState =
   | 'pending'
@@ -28,6 +20,22 @@ export type ServiceState =
   | 'failed'
   | 'terminating'
   | 'terminated';
+
+/** What each state means, in the order a boot passes through them. */
+export const STATE_MEANINGS: Readonly<Record<ServiceState, string>> = {
+  pending:
+    'nothing done yet (or everything undone: booted again after a shutdown, or replacing a machine that is gone).',
+  launching: 'a launch with a recorded token is about to be (or was) sent to the cloud.',
+  launched: 'the cloud returned an instance id.',
+  addressed: 'the instance is running and its hostname/address is known.',
+  reachable: 'programs can be run on the machine (SSH works, or local).',
+  contextualizing: 'the boot program is being installed or run.',
+  contextualized: 'the boot program succeeded; its published attributes are stored.',
+  ready: 'the ready program exited 0.',
+  failed: 'a phase failed; the failure record says which and why.',
+  terminating: 'shutdown started (terminate program, then VM termination).',
+  terminated: 'shut down; the VM, if cloudboot launched it, is terminated.',
+};
 
 /**
  * States whose transition guards a side effect, and so is committed before it:
