@@ -48,18 +48,18 @@ export async function executeOperation(
     ...run.options.ssh,
   });
   const logs = new ServiceLogs(logDirOf(run.options, run.name));
-  const ctx = new OperationContext(
-    kind,
+  const ctx = new OperationContext({
+    operation: kind,
     store,
     attrs,
     drivers,
     machines,
     logs,
-    new ProgramFiles(store),
-    run.records,
+    files: new ProgramFiles(store),
+    records: run.records,
     emit,
     signal,
-  );
+  });
   try {
     return await runOperation(ctx, run.plan, {
       concurrency: run.options.concurrency ?? 128,

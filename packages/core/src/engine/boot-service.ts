@@ -2,27 +2,25 @@
  * Brings one service to `ready` from wherever its record says it is:
  * launch (intent recorded first) → address → reach → contextualize → ready.
  * A service that is already contextualized only has its ready program run.
+ * The steps run through {@link ServiceRun.steps}, which stops at an abort.
  */
-import { randomUUID } from 'node:crypto';
 import type { LaunchSpec } from '../driver/driver.js';
-import { launchTags } from '../driver/launch-tags.js';
 import type { ManagedDriver } from '../driver/managed-driver.js';
 import {
   DriverError,
-  type DriverErrorKind,
   DriverLoadError,
   RemoteError,
+  type ServicePhase,
   TemplateError,
 } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
-import { fillBootconf, renderBootenv } from '../template/bootconf.js';
-import { machineAttributes, publishable } from './attributes.js';
-import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { contextualize, installTails, readyCheck } from './boot-contextualize.js';
+import { launchInstance, waitForAddress } from './boot-launch.js';
+import type { ServiceOutcome } from './operation-context.js';
 import { reapLeftovers } from './reap.js';
-import { programFailure, runProgram } from './run-program.js';
+import type { PipelineStep, ServiceRun } from './service-run.js';
 import { launchSettings, type ServiceSettings, serviceSettings } from './service-settings.js';
-import { ownsServiceDir, prepareServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
+import { type ServiceDir, serviceDir } from './workdirs.js';
 
 /** Options of {@link bootService}. */
 export interface BootServiceOptions {
@@ -37,302 +35,194 @@ export interface BootServiceOptions {
   readonly replaces?: string;
 }
 
-/**
- * Kinds of launch failure that prove the cloud made nothing: it refused the
- * request. After any other (throttled, transient) the instance may exist.
- */
-const NOTHING_CREATED: ReadonlySet<DriverErrorKind> = new Set<DriverErrorKind>([
-  'auth',
-  'quota',
-  'capacity',
-  'not-found',
-  'invalid-request',
-]);
+/** A step's errors of class `kind` fail the service in `phase`. */
+function failsOn(
+  phase: ServicePhase,
+  kind: abstract new (...args: never[]) => Error,
+): PipelineStep['failsAs'] {
+  return { phase, when: (error) => error instanceof kind };
+}
 
 /** Runs the boot pipeline of one service; never throws for service failures. */
 export async function bootService(
-  ctx: OperationContext,
-  name: string,
+  run: ServiceRun,
   options: BootServiceOptions = {},
 ): Promise<ServiceOutcome> {
-  const started = performance.now();
-  let record = ctx.record(name);
-  if (ctx.aborted) return ctx.interrupted(name);
-  ctx.starting(name);
-  await reapLeftovers(ctx, name);
-  // Nothing to check on a service that never got that far or was shut down.
-  if (
-    options.checkOnly &&
-    (!record.contextualized || record.state === 'terminated' || record.state === 'terminating')
-  ) {
-    return { service: name, level: record.level, status: 'not-executed' };
-  }
-  // Its terminate program may have run, its directory or its machine may be
-  // gone: a service is booted again only once its shutdown is finished.
-  if (record.state === 'terminating') {
-    return ctx.fail(
-      name,
-      'terminate',
-      `its shutdown was interrupted; finish it (cloudboot terminate ${ctx.store.runName}) before booting it again`,
-      {},
-      started,
-    );
-  }
-  // A launch that failed without knowing whether the cloud made the
-  // instance is not finished: resuming repeats it with its token.
-  const launchUnknown =
-    record.state === 'failed' && record.launchToken !== null && record.instanceId === null;
-  if (record.state === 'failed' && !launchUnknown && !options.restart && !options.checkOnly) {
-    const f = record.failure;
-    return ctx.fail(name, f?.phase ?? 'ready', f?.message ?? 'failed earlier', f ?? {}, started);
-  }
-  if (record.state === 'terminated') {
-    record = ctx.move(name, 'pending', {
-      launchToken: null,
-      instanceId: null,
-      hostname: null,
-      contextualized: false,
-      published: {},
-      machineAttributes: {},
-      detail: 'booting again',
-    });
-  }
-  const fail = (phase: Parameters<OperationContext['fail']>[1], error: unknown, tails = {}) =>
-    ctx.fail(name, phase, (error as Error).message, tails, started);
-
-  let settings: ServiceSettings;
-  try {
-    const launched = record.instanceId !== null ? (record.driver ?? undefined) : undefined;
-    settings = serviceSettings(ctx.attrs, name, launched);
-  } catch (error) {
-    if (error instanceof TemplateError) return fail('resolve', error);
-    throw error;
-  }
-
-  let driver: ManagedDriver;
-  try {
-    driver = await ctx.drivers.get(
-      settings.driver,
-      settings.driverBase,
-      settings.driverSettings,
-      settings.policy,
-    );
-  } catch (error) {
-    if (error instanceof DriverLoadError) return fail('launch', error);
-    throw error;
-  }
-
-  if (record.instanceId === null) {
-    let launchSpec: LaunchSpec;
-    try {
-      launchSpec = launchSettings(ctx.attrs, name).launchSpec;
-    } catch (error) {
-      if (error instanceof TemplateError) return fail('resolve', error);
-      throw error;
-    }
-    // A launch whose outcome is unknown (interrupted, or failed without
-    // proof that nothing was made) is repeated with its token: the cloud
-    // answers with the instance it may have made instead of making another.
-    const token =
-      (record.state === 'launching' || record.state === 'failed') && record.launchToken !== null
-        ? record.launchToken
-        : randomUUID();
-    if (record.state !== 'launching') {
-      record = await ctx.moveLaunching(
-        name,
-        settings.driver,
-        token,
-        driver.capabilities.launchesMachines,
-        options.replaces,
-      );
-    }
-    try {
-      const { instanceId } = await driver.launch(launchSpec, {
-        token,
-        tags: launchTags(ctx.store.runName, name, token),
-        ...(ctx.signal !== undefined && { signal: ctx.signal }),
-      });
-      record = ctx.moveLaunched(name, token, instanceId);
-    } catch (error) {
-      if (!(error instanceof DriverError) && !ctx.aborted) throw error;
-      if (error instanceof DriverError && error.instanceId !== undefined) {
-        ctx.moveLaunched(name, token, error.instanceId);
-      }
-      // Still `launching` with its token: resume asks again with the same token.
-      if (ctx.aborted) return ctx.interrupted(name);
-      if (
-        error instanceof DriverError &&
-        error.instanceId === undefined &&
-        NOTHING_CREATED.has(error.kind)
-      ) {
-        // The cloud refused the launch: there is nothing to find or kill later.
-        ctx.store.forgetLaunch(token);
-        return ctx.fail(name, 'launch', error.message, {}, started, { launchToken: null });
-      }
-      // A throttled or transient failure may come after the cloud made the
-      // instance (an answer lost on the way back): the token stays recorded,
-      // so terminate finds the instance and resume repeats the launch with it.
-      return fail('launch', error);
-    }
-  }
-
-  if (record.hostname === null) {
-    try {
-      const info = await driver.waitUntilRunning(
-        record.instanceId ?? '',
-        settings.timeoutMs,
-        ctx.signal,
-      );
-      // An existing machine's address is the hostname the plan gave, not a
-      // fact learnt from a cloud: only launched machines publish theirs.
-      const machine = driver.capabilities.launchesMachines
-        ? machineAttributes(info)
-        : { attributes: {}, ignored: [] };
-      if (machine.ignored.length > 0) {
-        ctx.logs.note(
-          name,
-          `warning: driver ${driver.name} gave attributes with reserved names, ignored: ${machine.ignored.join(', ')}`,
-        );
-      }
-      record = ctx.move(name, 'addressed', {
-        hostname: info.address ?? null,
-        machineAttributes: machine.attributes,
-        detail: info.address,
-      });
-    } catch (error) {
-      if (ctx.aborted) return ctx.interrupted(name);
-      if (error instanceof DriverError) return fail('address', error);
-      throw error;
-    }
-  }
-  if (ctx.aborted) return ctx.interrupted(name);
-
-  const target: MachineTarget =
-    settings.target.kind === 'ssh'
-      ? { ...settings.target, host: record.hostname ?? '' }
-      : settings.target;
-  let session: MachineSession;
-  try {
-    session = await ctx.machines.session(target, settings.timeoutMs, {
-      signal: ctx.signal,
-      existing: !driver.capabilities.launchesMachines,
-    });
-  } catch (error) {
-    if (ctx.aborted) return ctx.interrupted(name);
-    if (error instanceof RemoteError) return fail('connect', error);
-    throw error;
-  }
-  if (record.state === 'addressed') record = ctx.move(name, 'reachable', { detail: session.label });
-
-  // A restarted service that failed (even after contextualizing: its ready
-  // program failed) is contextualized again, as `restart` promises.
-  let dirs: ServiceDir;
-  try {
-    dirs = await serviceDir(ctx, session, settings);
-  } catch (error) {
-    if (ctx.aborted) return ctx.interrupted(name);
-    if (error instanceof RemoteError) return fail('connect', error);
-    throw error;
-  }
-  if (!record.contextualized || (options.restart && record.state === 'failed')) {
-    const outcome = await contextualize(ctx, session, settings, dirs, started);
-    if (outcome !== undefined) return outcome;
-  }
-  if (ctx.aborted) return ctx.interrupted(name);
-  return checkReady(ctx, session, settings, dirs, started);
+  const boot = new Boot(run, options);
+  const outcome = await run.steps([
+    { run: () => boot.begin() },
+    { run: () => boot.resolve(), failsAs: failsOn('resolve', TemplateError) },
+    { run: () => boot.loadDriver(), failsAs: failsOn('launch', DriverLoadError) },
+    { run: () => boot.resolveLaunch(), failsAs: failsOn('resolve', TemplateError) },
+    { run: () => boot.launch() },
+    { run: () => boot.address(), failsAs: failsOn('address', DriverError) },
+    { run: () => boot.connect(), failsAs: failsOn('connect', RemoteError) },
+    {
+      run: () => boot.contextualize(),
+      failsAs: { phase: 'contextualize', when: () => true, tails: installTails },
+    },
+    {
+      run: () => readyCheck(run, boot.session, boot.settings, boot.dirs),
+      failsAs: { phase: 'ready', when: () => true, tails: installTails },
+    },
+  ]);
+  if (outcome !== undefined) return outcome;
+  if (run.record.state !== 'ready') run.ctx.move(run.name, 'ready');
+  return run.complete();
 }
 
-async function contextualize(
-  ctx: OperationContext,
-  session: MachineSession,
-  settings: ServiceSettings,
-  dirs: ServiceDir,
-  started: number,
-): Promise<ServiceOutcome | undefined> {
-  const name = settings.name;
-  const before = ctx.record(name).state;
-  // Until the boot program succeeds again, the service is not contextualized:
-  // an interrupted run of it is repeated by resume, not taken as done.
-  await ctx.moveGuarding(name, 'contextualizing', { contextualized: false });
-  try {
-    // An earlier attempt may have left files (a stale bootout.json); start clean.
+/** What one boot pipeline learns, step by step, for the steps after. */
+class Boot {
+  readonly #run: ServiceRun;
+  readonly #options: BootServiceOptions;
+  #settings: ServiceSettings | undefined;
+  #driver: ManagedDriver | undefined;
+  #launchSpec: LaunchSpec | undefined;
+  #session: MachineSession | undefined;
+  #dirs: ServiceDir | undefined;
+
+  constructor(run: ServiceRun, options: BootServiceOptions) {
+    this.#run = run;
+    this.#options = options;
+  }
+
+  get settings(): ServiceSettings {
+    return made(this.#settings);
+  }
+  get driver(): ManagedDriver {
+    return made(this.#driver);
+  }
+  get session(): MachineSession {
+    return made(this.#session);
+  }
+  get dirs(): ServiceDir {
+    return made(this.#dirs);
+  }
+
+  /** Reaps leftovers and decides whether there is anything to do. */
+  async begin(): Promise<ServiceOutcome | undefined> {
+    const run = this.#run;
+    const { checkOnly, restart } = this.#options;
+    run.starting();
+    await reapLeftovers(run.ctx, run.name);
+    const record = run.record;
+    // Nothing to check on a service that never got that far or was shut down.
     if (
-      (before === 'failed' || before === 'contextualizing') &&
-      (await ownsServiceDir(session, dirs))
-    )
-      await session.removeDir(dirs.dir);
-    await prepareServiceDir(session, dirs, settings, ctx.store.runName);
-    const bag = ctx.attrs.bag(name);
-    const template =
-      settings.bootconf === undefined
-        ? '{}'
-        : (await ctx.files.read(settings.bootconf)).toString('utf8');
-    const bootconf = fillBootconf(
-      template,
-      bag,
-      (ref) => ctx.attrs.substitute(name, ref.text, ''),
-      settings.bootconf ?? '(none)',
-    );
-    const bootenv = renderBootenv(bootconf.document);
-    if (bootenv.skipped.length > 0) {
-      ctx.logs.note(
-        name,
-        `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
-      );
+      checkOnly &&
+      (!record.contextualized || record.state === 'terminated' || record.state === 'terminating')
+    ) {
+      return run.notExecuted();
     }
-    await writeBootFiles(session, dirs.dir, bootconf.json, bootenv.text);
-    if (settings.bootpgm !== undefined) {
-      const result = await runProgram(ctx, session, settings, settings.bootpgm, dirs.dir);
-      // Left `contextualizing`: resume runs the boot program again.
-      if (ctx.aborted) return ctx.interrupted(name);
-      const failure = programFailure(settings.bootpgm, result, settings.timeoutMs);
-      if (failure !== undefined) return ctx.fail(name, 'contextualize', failure, result, started);
+    // Its terminate program may have run, its directory or its machine may be
+    // gone: a service is booted again only once its shutdown is finished.
+    if (record.state === 'terminating') {
+      return run.fail({
+        phase: 'terminate',
+        message: `its shutdown was interrupted; finish it (cloudboot terminate ${run.ctx.store.runName}) before booting it again`,
+      });
     }
-    const { attributes: published, ignored } = publishable(await readBootout(session, dirs.dir));
-    if (ignored.length > 0) {
-      ctx.logs.note(
-        name,
-        `warning: bootout.json: ignored ${ignored.join(', ')}: reserved names (set by cloudboot or the plan) cannot be published`,
-      );
+    // A launch that failed without knowing whether the cloud made the
+    // instance is not finished: resuming repeats it with its token.
+    const launchUnknown =
+      record.state === 'failed' && record.launchToken !== null && record.instanceId === null;
+    if (record.state === 'failed' && !launchUnknown && !restart && !checkOnly) {
+      const f = record.failure;
+      return run.fail({
+        phase: f?.phase ?? 'ready',
+        message: f?.message ?? 'failed earlier',
+        tails: f ?? {},
+      });
     }
-    ctx.move(name, 'contextualized', {
-      contextualized: true,
-      published,
-      detail:
-        Object.keys(published).length > 0
-          ? `published ${Object.keys(published).join(', ')}`
-          : undefined,
-    });
+    if (record.state === 'terminated') {
+      run.ctx.move(run.name, 'pending', {
+        launchToken: null,
+        instanceId: null,
+        hostname: null,
+        contextualized: false,
+        published: {},
+        machineAttributes: {},
+        detail: 'booting again',
+      });
+    }
     return undefined;
-  } catch (error) {
-    if (ctx.aborted) return ctx.interrupted(name);
-    return ctx.fail(name, 'contextualize', (error as Error).message, installTails(error), started);
   }
-}
 
-async function checkReady(
-  ctx: OperationContext,
-  session: MachineSession,
-  settings: ServiceSettings,
-  dirs: ServiceDir,
-  started: number,
-): Promise<ServiceOutcome> {
-  const name = settings.name;
-  if (settings.readypgm !== undefined) {
-    try {
-      const result = await runProgram(ctx, session, settings, settings.readypgm, dirs.dir);
-      if (ctx.aborted) return ctx.interrupted(name);
-      const failure = programFailure(settings.readypgm, result, settings.timeoutMs);
-      if (failure !== undefined) return ctx.fail(name, 'ready', failure, result, started);
-    } catch (error) {
-      if (ctx.aborted) return ctx.interrupted(name);
-      return ctx.fail(name, 'ready', (error as Error).message, installTails(error), started);
+  /** The service's settings (the driver it launched with, once it has an instance). */
+  resolve(): undefined {
+    const { ctx, name, record } = this.#run;
+    const launched = record.instanceId !== null ? (record.driver ?? undefined) : undefined;
+    this.#settings = serviceSettings(ctx.attrs, name, launched);
+    return undefined;
+  }
+
+  async loadDriver(): Promise<undefined> {
+    const s = this.settings;
+    this.#driver = await this.#run.ctx.drivers.get(
+      s.driver,
+      s.driverBase,
+      s.driverSettings,
+      s.policy,
+    );
+    return undefined;
+  }
+
+  /** What a launch needs, when the service has no instance yet. */
+  resolveLaunch(): undefined {
+    const { ctx, name, record } = this.#run;
+    if (record.instanceId === null) this.#launchSpec = launchSettings(ctx.attrs, name).launchSpec;
+    return undefined;
+  }
+
+  launch(): Promise<ServiceOutcome | undefined> | undefined {
+    if (this.#run.record.instanceId !== null) return undefined;
+    return launchInstance(this.#run, {
+      driver: this.driver,
+      driverName: this.settings.driver,
+      launchSpec: made(this.#launchSpec),
+      replaces: this.#options.replaces,
+    });
+  }
+
+  async address(): Promise<undefined> {
+    if (this.#run.record.hostname === null) {
+      await waitForAddress(this.#run, this.driver, this.settings.timeoutMs);
     }
+    return undefined;
   }
-  if (ctx.record(name).state !== 'ready') ctx.move(name, 'ready');
-  return ctx.complete(name, started);
+
+  /** Opens the machine session (`reachable`) and finds the service's directory. */
+  async connect(): Promise<undefined> {
+    const { ctx, name } = this.#run;
+    const settings = this.settings;
+    const target: MachineTarget =
+      settings.target.kind === 'ssh'
+        ? { ...settings.target, host: this.#run.record.hostname ?? '' }
+        : settings.target;
+    const session = await ctx.machines.session(target, settings.timeoutMs, {
+      signal: ctx.signal,
+      existing: !this.driver.capabilities.launchesMachines,
+    });
+    this.#session = session;
+    if (this.#run.record.state === 'addressed') {
+      ctx.move(name, 'reachable', { detail: session.label });
+    }
+    this.#dirs = await serviceDir(ctx, session, settings);
+    return undefined;
+  }
+
+  contextualize(): Promise<ServiceOutcome | undefined> | undefined {
+    const record = this.#run.record;
+    // A restarted service that failed (even after contextualizing: its ready
+    // program failed) is contextualized again, as `restart` promises.
+    if (record.contextualized && !(this.#options.restart && record.state === 'failed')) {
+      return undefined;
+    }
+    return contextualize(this.#run, this.session, this.settings, this.dirs);
+  }
 }
 
-function installTails(error: unknown): { stdoutTail?: string; stderrTail?: string } {
-  return error instanceof InstallError && error.result !== undefined ? error.result : {};
+/** A value an earlier step made; steps run in order, so it is there. */
+function made<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('a boot step ran before the step that makes its input');
+  return value;
 }

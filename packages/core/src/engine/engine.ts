@@ -13,6 +13,7 @@ import { mapLimit } from './limit.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { prewarmMachines } from './prewarm.js';
 import { retireInstance } from './replace-service.js';
+import { guardService } from './service-run.js';
 import { shutdownService } from './shutdown-service.js';
 
 /** How one level fared. */
@@ -57,43 +58,41 @@ function perService(ctx: OperationContext, options: RunOperationOptions) {
   switch (ctx.operation) {
     case 'boot':
       return (name: string) =>
-        ctx.guard(name, () => bootService(ctx, name, { restart: options.only !== undefined }));
+        guardService(ctx, name, (run) => bootService(run, { restart: options.only !== undefined }));
     case 'repair':
       return (name: string) =>
-        ctx.guard(name, async () => {
+        guardService(ctx, name, async (run) => {
           // A terminated service is booted by reboot or resume, not repaired.
-          if (ctx.record(name).state === 'terminated') {
-            return { service: name, level: ctx.record(name).level, status: 'not-executed' };
-          }
+          if (run.record.state === 'terminated') return run.notExecuted();
           const view = ctx.cloud.get(name);
           if (view !== undefined && isDown(view)) {
             // Reported like a failed check, then replaced.
-            ctx.starting(name);
-            ctx.fail(name, 'address', downMessage(ctx.store.runName, view));
-            ctx.starting(name);
-            const retired = await retireInstance(ctx, name, view);
+            run.starting();
+            run.fail({ phase: 'address', message: downMessage(ctx.store.runName, view) });
+            run.starting();
+            const retired = await retireInstance(run, view);
             if ('outcome' in retired) return retired.outcome;
-            return bootService(ctx, name, {
+            return bootService(run, {
               restart: true,
               ...(retired.replaces !== undefined && { replaces: retired.replaces }),
             });
           }
-          const checked = await bootService(ctx, name, { checkOnly: true });
-          return checked.status === 'success' ? checked : bootService(ctx, name, { restart: true });
+          const checked = await bootService(run, { checkOnly: true });
+          return checked.status === 'success' ? checked : bootService(run, { restart: true });
         });
     case 'status':
       return (name: string) =>
-        ctx.guard(name, async () => {
+        guardService(ctx, name, async (run) => {
           const view = ctx.cloud.get(name);
           if (view !== undefined && isDown(view)) {
             // Its ready program is not run: the machine it would run on is gone.
-            ctx.starting(name);
-            return ctx.fail(name, 'address', downMessage(ctx.store.runName, view));
+            run.starting();
+            return run.fail({ phase: 'address', message: downMessage(ctx.store.runName, view) });
           }
-          return bootService(ctx, name, { checkOnly: true });
+          return bootService(run, { checkOnly: true });
         });
     case 'shutdown':
-      return (name: string) => ctx.guard(name, () => shutdownService(ctx, name, dashNine));
+      return (name: string) => guardService(ctx, name, (run) => shutdownService(run, dashNine));
   }
 }
 

@@ -1,11 +1,13 @@
 /**
  * What every per-service step of an operation shares: the store, attribute
  * resolution, drivers, machine sessions, logs and the event sink. It also
- * records transitions (commit first, then tell listeners).
+ * records transitions (commit first, then tell listeners). Each service's
+ * part in the operation, with its clock and outcome, is a `ServiceRun`
+ * (service-run.ts).
  */
 
 import type { DriverRegistry } from '../driver/registry.js';
-import { ServiceFailedError, type ServicePhase } from '../errors.js';
+import type { ServiceFailedError } from '../errors.js';
 import type { RunStore, ServiceRecord, TransitionFields } from '../state/run-store.js';
 import type { GuardingState, ServiceState } from '../state/service-state.js';
 import type { Attributes } from './attributes.js';
@@ -14,27 +16,6 @@ import type { EventSink, OperationKind } from './events.js';
 import type { MachinePool } from './machines.js';
 import type { ProgramFiles } from './programs.js';
 import type { ServiceLogs } from './service-log.js';
-
-/** The phase a service in `state` is in, for errors that do not say. */
-function phaseOf(state: ServiceState): ServicePhase {
-  switch (state) {
-    case 'pending':
-      return 'resolve';
-    case 'launching':
-      return 'launch';
-    case 'launched':
-      return 'address';
-    case 'addressed':
-      return 'connect';
-    case 'reachable':
-    case 'contextualizing':
-      return 'contextualize';
-    case 'terminating':
-      return 'terminate';
-    default:
-      return 'ready';
-  }
-}
 
 /** How one service fared in one operation. */
 export interface ServiceOutcome {
@@ -49,24 +30,68 @@ export interface ServiceOutcome {
   readonly error?: ServiceFailedError;
 }
 
+/** What an {@link OperationContext} is made of. */
+export interface OperationContextOptions {
+  /** Which operation runs (boot, status, repair, shutdown). */
+  readonly operation: OperationKind;
+  /** The run's database. */
+  readonly store: RunStore;
+  /** Attribute resolution and redaction for every service. */
+  readonly attrs: Attributes;
+  readonly drivers: DriverRegistry;
+  /** Sessions to the machines, shared by the services on one machine. */
+  readonly machines: MachinePool;
+  /** Per-service logs. */
+  readonly logs: ServiceLogs;
+  /** The run's stored program and bootconf files. */
+  readonly files: ProgramFiles;
+  /** Current records by service name, kept in step with the database. */
+  readonly records: Map<string, ServiceRecord>;
+  readonly emit: EventSink;
+  /** Aborts the operation (`CloudBoot.abort()`). */
+  readonly signal?: AbortSignal;
+}
+
+/** What a launch intent records; see {@link OperationContext.moveLaunching}. */
+export interface LaunchIntent {
+  readonly driver: string;
+  /** The launch's idempotency token. */
+  readonly token: string;
+  /** Sync the intent to disk at once (drivers that create machines). */
+  readonly durable: boolean;
+  /** Token of the instance this launch replaces, if any. */
+  readonly replaces?: string;
+}
+
 /** Shared state of one running operation. */
 export class OperationContext {
   /** What the clouds said about launched instances when status or repair began. */
   cloud: ReadonlyMap<string, CloudView> = new Map();
+  // What these are: see OperationContextOptions.
+  readonly operation: OperationKind;
+  readonly store: RunStore;
+  readonly attrs: Attributes;
+  readonly drivers: DriverRegistry;
+  readonly machines: MachinePool;
+  readonly logs: ServiceLogs;
+  readonly files: ProgramFiles;
+  /** Current records by service name, kept in step with the database. */
+  readonly records: Map<string, ServiceRecord>;
+  readonly emit: EventSink;
+  readonly signal: AbortSignal | undefined;
 
-  constructor(
-    readonly operation: OperationKind,
-    readonly store: RunStore,
-    readonly attrs: Attributes,
-    readonly drivers: DriverRegistry,
-    readonly machines: MachinePool,
-    readonly logs: ServiceLogs,
-    readonly files: ProgramFiles,
-    /** Current records by service name, kept in step with the database. */
-    readonly records: Map<string, ServiceRecord>,
-    readonly emit: EventSink,
-    readonly signal?: AbortSignal,
-  ) {}
+  constructor(options: OperationContextOptions) {
+    this.operation = options.operation;
+    this.store = options.store;
+    this.attrs = options.attrs;
+    this.drivers = options.drivers;
+    this.machines = options.machines;
+    this.logs = options.logs;
+    this.files = options.files;
+    this.records = options.records;
+    this.emit = options.emit;
+    this.signal = options.signal;
+  }
 
   /** The current record of a service. */
   record(name: string): ServiceRecord {
@@ -102,17 +127,11 @@ export class OperationContext {
   }
 
   /**
-   * Records a launch intent (synced to disk when `durable`; `replaces`: the
-   * token of the instance it replaces), emits it, and resolves once it is
-   * committed: the launch may follow.
+   * Records a launch intent (synced to disk when `durable`), emits it, and
+   * resolves once it is committed: the launch may follow.
    */
-  async moveLaunching(
-    name: string,
-    driver: string,
-    token: string,
-    durable: boolean,
-    replaces?: string,
-  ): Promise<ServiceRecord> {
+  async moveLaunching(name: string, intent: LaunchIntent): Promise<ServiceRecord> {
+    const { driver, token, durable, replaces } = intent;
     const record = this.#emitTransition(
       this.store.recordLaunchIntent(name, driver, token, durable, replaces),
       token,
@@ -147,95 +166,8 @@ export class OperationContext {
     return record;
   }
 
-  /** Records a failure (state `failed`), emits it, and returns the outcome. */
-  fail(
-    name: string,
-    phase: ServicePhase,
-    message: string,
-    tails: { stdoutTail?: string; stderrTail?: string } = {},
-    startedAt = performance.now(),
-    fields: TransitionFields = {},
-  ): ServiceOutcome {
-    // Failures are stored and shown: no credential may ride along in them.
-    const said = this.attrs.redact(name, message);
-    const stdoutTail = this.attrs.redact(name, tails.stdoutTail ?? '');
-    const stderrTail = this.attrs.redact(name, tails.stderrTail ?? '');
-    const record = this.move(name, 'failed', {
-      ...fields,
-      failure: { phase, message: said, stdoutTail, stderrTail },
-      detail: `${phase}: ${said}`,
-    });
-    const error = new ServiceFailedError(name, phase, said, stderrTail, stdoutTail);
-    this.emit({
-      type: 'service',
-      action: 'error',
-      operation: this.operation,
-      service: name,
-      level: record.level,
-      state: 'failed',
-      at: Date.now(),
-      elapsedMs: performance.now() - startedAt,
-      error: { phase, message: said, stderrTail, stdoutTail },
-    });
-    return { service: name, level: record.level, status: 'error', error };
-  }
-
-  /** Emits the start of a service's part in this operation. */
-  starting(name: string): void {
-    const record = this.record(name);
-    this.emit({
-      type: 'service',
-      action: 'starting',
-      operation: this.operation,
-      service: name,
-      level: record.level,
-      state: record.state,
-      at: Date.now(),
-    });
-  }
-
-  /**
-   * Runs one service's part of the operation and turns anything it throws
-   * into that service's failure (in the phase its state says it was in), or
-   * into `interrupted` after an abort: one service's unexpected error must
-   * not end the operation while the others still run.
-   */
-  async guard(name: string, step: () => Promise<ServiceOutcome>): Promise<ServiceOutcome> {
-    const started = performance.now();
-    try {
-      return await step();
-    } catch (error) {
-      if (this.aborted) return this.interrupted(name);
-      const message = error instanceof Error ? error.message : String(error);
-      return this.fail(name, phaseOf(this.record(name).state), message, {}, started);
-    }
-  }
-
   /** True once the operation was asked to stop. */
   get aborted(): boolean {
     return this.signal?.aborted ?? false;
-  }
-
-  /** The outcome of a service the operation was interrupted in; its state stays as recorded. */
-  interrupted(name: string): ServiceOutcome {
-    const record = this.record(name);
-    this.logs.note(name, `interrupted in state ${record.state}`);
-    return { service: name, level: record.level, status: 'interrupted' };
-  }
-
-  /** Emits success and returns the outcome. */
-  complete(name: string, startedAt: number): ServiceOutcome {
-    const record = this.record(name);
-    this.emit({
-      type: 'service',
-      action: 'complete',
-      operation: this.operation,
-      service: name,
-      level: record.level,
-      state: record.state,
-      at: Date.now(),
-      elapsedMs: performance.now() - startedAt,
-    });
-    return { service: name, level: record.level, status: 'success' };
   }
 }

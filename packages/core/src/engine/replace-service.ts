@@ -7,7 +7,8 @@
  */
 import { DriverError } from '../errors.js';
 import { type CloudView, downMessage, recordDriver } from './cloud-view.js';
-import type { OperationContext, ServiceOutcome } from './operation-context.js';
+import type { ServiceOutcome } from './operation-context.js';
+import type { ServiceRun } from './service-run.js';
 
 /**
  * Terminates the service's old instance and resets the service to `pending`.
@@ -16,11 +17,11 @@ import type { OperationContext, ServiceOutcome } from './operation-context.js';
  * machine is not launched while the first may still be alive.
  */
 export async function retireInstance(
-  ctx: OperationContext,
-  name: string,
+  run: ServiceRun,
   view: CloudView,
 ): Promise<{ replaces: string | undefined } | { outcome: ServiceOutcome }> {
-  const record = ctx.record(name);
+  const { ctx, name } = run;
+  const record = run.record;
   const driverName = record.driver ?? 'static-ip';
   try {
     const driver = await recordDriver(record, ctx.attrs, ctx.drivers);
@@ -28,11 +29,10 @@ export async function retireInstance(
   } catch (error) {
     if (!(error instanceof DriverError)) throw error;
     return {
-      outcome: ctx.fail(
-        name,
-        'launch',
-        `${downMessage(ctx.store.runName, view)}, but terminating it failed, so no replacement was launched: ${error.message}`,
-      ),
+      outcome: run.fail({
+        phase: 'launch',
+        message: `${downMessage(ctx.store.runName, view)}, but terminating it failed, so no replacement was launched: ${error.message}`,
+      }),
     };
   }
   ctx.store.recordTerminated([view.instanceId], driverName);

@@ -11,6 +11,7 @@ import type { ServiceRecord } from '../state/run-store.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
 import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
+import type { ServiceRun } from './service-run.js';
 import {
   driverAccount,
   launchSettings,
@@ -54,42 +55,52 @@ function wasReached(record: ServiceRecord): boolean {
 
 /** Shuts one service down; never throws for service failures (the caller guards the rest). */
 export async function shutdownService(
-  ctx: OperationContext,
-  name: string,
+  run: ServiceRun,
   options: ShutdownServiceOptions = {},
 ): Promise<ServiceOutcome> {
-  const started = performance.now();
-  const record = ctx.record(name);
-  if (record.state === 'terminated') {
-    return { service: name, level: record.level, status: 'not-executed' };
-  }
-  if (ctx.aborted) return ctx.interrupted(name);
-  ctx.starting(name);
-  await reapLeftovers(ctx, name);
-  if (record.instanceId === null && record.launchToken === null) {
-    ctx.move(name, 'terminated', { detail: 'never launched' });
-    return ctx.complete(name, started);
-  }
-  await ctx.moveGuarding(name, 'terminating', options.dashNine ? { detail: 'dash-nine' } : {});
-  // Only the account is needed to terminate: a boot-only value that no
-  // longer resolves must not keep a VM running.
-  const account = driverAccount(ctx.attrs, name);
-  const driver = await ctx.drivers.get(
-    record.driver ?? 'static-ip',
-    account.driverBase,
-    account.driverSettings,
-    account.policy,
-  );
-  if (!options.dashNine && record.hostname !== null && wasReached(record)) {
-    const failure = await cleanUpMachine(ctx, name, record.hostname, driver);
-    if (ctx.aborted) return ctx.interrupted(name);
-    if (failure !== undefined) {
-      return ctx.fail(name, 'terminate', failure.message, failure.tails, started);
-    }
-  }
-  await terminateInstance(ctx, record, driver);
+  const { ctx, name } = run;
+  const record = run.record;
+  if (record.state === 'terminated') return run.notExecuted();
+  let driver: ManagedDriver | undefined;
+  // One step up to the machine's termination: an abort stops the shutdown
+  // before it starts, or after the terminate program (the service stays
+  // `terminating`, for the shutdown to be repeated).
+  const outcome = await run.steps([
+    {
+      run: async () => {
+        run.starting();
+        await reapLeftovers(ctx, name);
+        if (record.instanceId === null && record.launchToken === null) {
+          ctx.move(name, 'terminated', { detail: 'never launched' });
+          return run.complete();
+        }
+        await ctx.moveGuarding(
+          name,
+          'terminating',
+          options.dashNine ? { detail: 'dash-nine' } : {},
+        );
+        // Only the account is needed to terminate: a boot-only value that no
+        // longer resolves must not keep a VM running.
+        const account = driverAccount(ctx.attrs, name);
+        driver = await ctx.drivers.get(
+          record.driver ?? 'static-ip',
+          account.driverBase,
+          account.driverSettings,
+          account.policy,
+        );
+        if (options.dashNine || record.hostname === null || !wasReached(record)) return undefined;
+        const failure = await cleanUpMachine(ctx, name, record.hostname, driver);
+        ctx.signal?.throwIfAborted();
+        return failure === undefined
+          ? undefined
+          : run.fail({ phase: 'terminate', message: failure.message, tails: failure.tails });
+      },
+    },
+  ]);
+  if (outcome !== undefined) return outcome;
+  if (driver !== undefined) await terminateInstance(ctx, record, driver);
   ctx.move(name, 'terminated');
-  return ctx.complete(name, started);
+  return run.complete();
 }
 
 type CleanUpFailure = { message: string; tails: { stdoutTail?: string; stderrTail?: string } };
