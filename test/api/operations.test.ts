@@ -153,6 +153,11 @@ describe('reading a run through the API', () => {
       ],
     );
     await boot.getServices()[1]?.[0]?.shutdown();
+    // Both run on the one existing machine: releasing web ends only web's row.
+    expect(boot.instances().map((i) => [i.service, i.terminatedAt !== null])).toEqual([
+      ['db', false],
+      ['web', true],
+    ]);
 
     expect(boot.transitions('web').map((t) => `${t.from}->${t.to}`)).toEqual([
       'pending->launching',

@@ -218,7 +218,7 @@ export class CloudBoot {
 
   /** The record of one service (current state, instance, failure …). @throws UsageError for an unknown name. */
   record(name: string): ServiceRecord {
-    const record = this.#run.records.get(name);
+    const record = this.#run.store.service(name);
     if (record === undefined)
       throw new UsageError(`the run ${this.name} has no service named "${name}"`);
     return record;
@@ -226,7 +226,7 @@ export class CloudBoot {
 
   /** Every service's record, by level and position in the plan. */
   services(): ServiceRecord[] {
-    return [...this.#run.records.values()];
+    return this.#run.store.services();
   }
 
   /** The recorded state transitions, oldest first (optionally of one service). */

@@ -149,7 +149,7 @@ export async function killInstances(
     // Existing machines are not ours to kill.
     if (!driver.capabilities.launchesMachines) continue;
     await driver.terminate([target.instanceId ?? '']);
-    store.recordTerminated([target.instanceId ?? ''], target.driver);
+    store.recordTerminated([target.token]);
     killed.push(target);
   }
   return killed;

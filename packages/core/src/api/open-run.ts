@@ -1,6 +1,6 @@
 /**
- * The state of one open run behind a `CloudBoot`: its database, its plan and
- * the service records operations write into. Creating a run stores the plan
+ * The state of one open run behind a `CloudBoot`: its database (which holds
+ * the services' current records) and its plan. Creating a run stores the plan
  * (credentials redacted) before anything else happens; reopening one stores
  * the globals given now.
  */
@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { loadGlobals, loadPlan } from '../plan/loader.js';
 import type { Plan } from '../plan/model.js';
 import { withCredentialKeys } from '../plan/secrets.js';
-import { RunStore, type ServiceRecord } from '../state/run-store.js';
+import { RunStore } from '../state/run-store.js';
 import { effectiveGlobals } from './run-globals.js';
 import { checkRunName, newRunName } from './run-name.js';
 import { type CloudBootOptions, dbDirOf, envOf, globalsOptionsOf } from './run-options.js';
@@ -23,8 +23,6 @@ export class OpenRun {
   readonly options: CloudBootOptions;
   /** Its database. */
   readonly store: RunStore;
-  /** Every service's record, kept current by the operations that change them. */
-  readonly records = new Map<string, ServiceRecord>();
   #plan: Plan;
 
   /**
@@ -54,7 +52,6 @@ export class OpenRun {
         this.store.storeGlobals(loadGlobals(globals));
       }
     }
-    this.#reloadRecords();
   }
 
   /** The plan stored with the run. */
@@ -74,7 +71,7 @@ export class OpenRun {
       plan: this.#plan,
       globals: this.globals(),
       env: envOf(this.options),
-      facts: (service) => this.records.get(service),
+      facts: (service) => this.store.service(service),
     });
   }
 
@@ -90,15 +87,8 @@ export class OpenRun {
     this.#plan = plan;
   }
 
-  /** Takes `plan` as the run's plan once the store holds it, and rereads the records. */
+  /** Takes `plan` as the run's plan once the store holds it. */
   adoptPlan(plan: Plan): void {
     this.#plan = plan;
-    this.#reloadRecords();
-  }
-
-  /** Rereads every service's record from the database. */
-  #reloadRecords(): void {
-    this.records.clear();
-    for (const record of this.store.services()) this.records.set(record.name, record);
   }
 }

@@ -56,7 +56,6 @@ export async function executeOperation(
     machines,
     logs,
     files: new ProgramFiles(store),
-    records: run.records,
     emit,
     signal,
   });

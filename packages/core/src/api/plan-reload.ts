@@ -33,7 +33,7 @@ export function reloadPlan(run: OpenRun, planFile: string, options: ReloadOption
     ],
   );
   const names = new Set(plan.levels.flatMap((l) => l.services.map((s) => s.name)));
-  const removed = [...run.records.values()].filter((r) => !names.has(r.name));
+  const removed = run.store.services().filter((r) => !names.has(r.name));
   const alive = removed.filter((r) => r.state !== 'terminated' && r.state !== 'pending');
   if (alive.length > 0) {
     throw new UsageError(

@@ -137,7 +137,7 @@ export async function runOperation(
   const started = performance.now();
   // Another handle of the run may have moved services since this one read
   // them (it waited for the run's lock): start from what the database says.
-  for (const record of ctx.store.services()) ctx.records.set(record.name, record);
+  ctx.store.reloadServices();
   const levels = ctx.operation === 'shutdown' ? [...plan.levels].reverse() : plan.levels;
   // Status looks at every level; boot and repair stop at the first level that fails.
   const stopOnFailure = ctx.operation === 'boot' || ctx.operation === 'repair';

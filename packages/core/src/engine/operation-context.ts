@@ -45,8 +45,6 @@ export interface OperationContextOptions {
   readonly logs: ServiceLogs;
   /** The run's stored program and bootconf files. */
   readonly files: ProgramFiles;
-  /** Current records by service name, kept in step with the database. */
-  readonly records: Map<string, ServiceRecord>;
   readonly emit: EventSink;
   /** Aborts the operation (`CloudBoot.abort()`). */
   readonly signal?: AbortSignal;
@@ -75,8 +73,6 @@ export class OperationContext {
   readonly machines: MachinePool;
   readonly logs: ServiceLogs;
   readonly files: ProgramFiles;
-  /** Current records by service name, kept in step with the database. */
-  readonly records: Map<string, ServiceRecord>;
   readonly emit: EventSink;
   readonly signal: AbortSignal | undefined;
 
@@ -88,14 +84,13 @@ export class OperationContext {
     this.machines = options.machines;
     this.logs = options.logs;
     this.files = options.files;
-    this.records = options.records;
     this.emit = options.emit;
     this.signal = options.signal;
   }
 
-  /** The current record of a service. */
+  /** The current record of a service (the run store holds them). */
   record(name: string): ServiceRecord {
-    const record = this.records.get(name);
+    const record = this.store.service(name);
     if (record === undefined) throw new Error(`unknown service ${name}`);
     return record;
   }
@@ -109,7 +104,8 @@ export class OperationContext {
     to: Exclude<ServiceState, GuardingState>,
     fields: TransitionFields = {},
   ): ServiceRecord {
-    return this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
+    const previous = this.record(name).state;
+    return this.#emitTransition(previous, this.store.transition(name, to, fields), fields.detail);
   }
 
   /**
@@ -121,7 +117,12 @@ export class OperationContext {
     to: Exclude<GuardingState, 'launching'>,
     fields: TransitionFields = {},
   ): Promise<ServiceRecord> {
-    const record = this.#emitTransition(this.store.transition(name, to, fields), fields.detail);
+    const previous = this.record(name).state;
+    const record = this.#emitTransition(
+      previous,
+      this.store.transition(name, to, fields),
+      fields.detail,
+    );
     await this.store.committed();
     return record;
   }
@@ -132,7 +133,9 @@ export class OperationContext {
    */
   async moveLaunching(name: string, intent: LaunchIntent): Promise<ServiceRecord> {
     const { driver, token, durable, replaces } = intent;
+    const previous = this.record(name).state;
     const record = this.#emitTransition(
+      previous,
       this.store.recordLaunchIntent(name, driver, token, durable, replaces),
       token,
     );
@@ -142,16 +145,20 @@ export class OperationContext {
 
   /** Commits a launched instance id, then emits it. */
   moveLaunched(name: string, token: string, instanceId: string): ServiceRecord {
-    return this.#emitTransition(this.store.recordLaunched(name, token, instanceId), instanceId);
+    const previous = this.record(name).state;
+    return this.#emitTransition(
+      previous,
+      this.store.recordLaunched(name, token, instanceId),
+      instanceId,
+    );
   }
 
-  #emitTransition(record: ServiceRecord, detail: string | undefined): ServiceRecord {
-    const previous = this.records.get(record.name)?.state;
-    this.records.set(record.name, record);
-    this.logs.note(
-      record.name,
-      `${previous ?? '?'} -> ${record.state}${detail ? ` (${detail})` : ''}`,
-    );
+  #emitTransition(
+    previous: ServiceState,
+    record: ServiceRecord,
+    detail: string | undefined,
+  ): ServiceRecord {
+    this.logs.note(record.name, `${previous} -> ${record.state}${detail ? ` (${detail})` : ''}`);
     this.emit({
       type: 'service',
       action: 'transition',
@@ -159,7 +166,7 @@ export class OperationContext {
       service: record.name,
       level: record.level,
       state: record.state,
-      ...(previous !== undefined && { previous }),
+      previous,
       ...(detail !== undefined && { detail }),
       at: Date.now(),
     });

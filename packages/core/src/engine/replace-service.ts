@@ -22,7 +22,6 @@ export async function retireInstance(
 ): Promise<{ replaces: string | undefined } | { outcome: ServiceOutcome }> {
   const { ctx, name } = run;
   const record = run.record;
-  const driverName = record.driver ?? 'static-ip';
   try {
     const driver = await recordDriver(record, ctx.attrs, ctx.drivers);
     await driver.terminate([view.instanceId]);
@@ -35,7 +34,7 @@ export async function retireInstance(
       }),
     };
   }
-  ctx.store.recordTerminated([view.instanceId], driverName);
+  if (record.launchToken !== null) ctx.store.recordTerminated([record.launchToken]);
   // The address may be given to another machine: its host key with it.
   if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
   ctx.move(name, 'pending', {

@@ -196,7 +196,6 @@ async function terminateInstance(
   record: ServiceRecord,
   driver: ManagedDriver,
 ): Promise<void> {
-  const driverName = record.driver ?? 'static-ip';
   const instanceId = record.instanceId ?? (await recoverInstanceId(ctx, driver, record));
   if (instanceId === undefined) return;
   if (driver.capabilities.launchesMachines) {
@@ -205,7 +204,7 @@ async function terminateInstance(
     if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
   }
   // An existing machine is only released: it is not ours to kill.
-  ctx.store.recordTerminated([instanceId], driverName);
+  if (record.launchToken !== null) ctx.store.recordTerminated([record.launchToken]);
 }
 
 /**

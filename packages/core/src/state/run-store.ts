@@ -246,6 +246,11 @@ export class RunStore {
 
   readonly #statements = new Map<string, Database.Statement>();
   #machineMark: string | undefined;
+  /**
+   * Every service's record in plan order, as this handle last wrote or read
+   * it; read from the database on first use and after {@link reloadServices}.
+   */
+  #records: Map<string, ServiceRecord> | undefined;
   /** The scheduled commit of the open group transaction ({@link GROUP_COMMIT_MS}). */
   #timer: NodeJS.Timeout | undefined;
   /** The commit at the end of this tick, for {@link committed}. */
@@ -446,6 +451,7 @@ export class RunStore {
   }
 
   #writePlan(plan: Plan, now: number): void {
+    this.#records = undefined;
     this.#setMeta('plan', JSON.stringify(plan));
     const insert = this.#sql(
       `INSERT INTO services (name, level, position, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
@@ -512,20 +518,36 @@ export class RunStore {
     this.#write(() => {
       for (const name of names) del.run(name);
     });
+    this.#records = undefined;
   }
 
-  /** Every service, in plan order. */
+  /**
+   * Every service's current record, in plan order. This handle keeps them in
+   * memory and writes them through, so reading costs no query; call
+   * {@link reloadServices} when another handle or process may have written.
+   */
   services(): ServiceRecord[] {
-    const rows = this.#sql('SELECT * FROM services ORDER BY level, position').all() as ServiceRow[];
-    return rows.map(toRecord);
+    return [...this.#current().values()];
   }
 
-  /** One service. */
+  /** One service's current record (see {@link services}). */
   service(name: string): ServiceRecord | undefined {
-    const row = this.#sql('SELECT * FROM services WHERE name = ?').get(name) as
-      | ServiceRow
-      | undefined;
-    return row === undefined ? undefined : toRecord(row);
+    return this.#current().get(name);
+  }
+
+  /** Forgets the records held in memory: the next read takes them from the database. */
+  reloadServices(): void {
+    this.#records = undefined;
+  }
+
+  #current(): Map<string, ServiceRecord> {
+    if (this.#records === undefined) {
+      const rows = this.#sql(
+        'SELECT * FROM services ORDER BY level, position',
+      ).all() as ServiceRow[];
+      this.#records = new Map(rows.map((row) => [row.name, toRecord(row)]));
+    }
+    return this.#records;
   }
 
   /**
@@ -601,7 +623,9 @@ export class RunStore {
     };
     // The group transaction begins IMMEDIATE: one that reads first and then writes would get
     // SQLITE_BUSY at once, without waiting, when another process (taking the run's lock) writes.
-    return toRecord(this.#write(apply));
+    const record = toRecord(this.#write(apply));
+    this.#records?.set(name, record);
+    return record;
   }
 
   /**
@@ -665,14 +689,18 @@ export class RunStore {
     );
   }
 
-  /** Marks instances as terminated in the history. */
-  recordTerminated(instanceIds: readonly string[], driver: string): void {
+  /**
+   * Marks the instances launched with `tokens` as terminated in the history.
+   * By token, not by instance id: services on one existing machine share its
+   * id, and releasing one of them must not end the others' rows.
+   */
+  recordTerminated(tokens: readonly string[]): void {
     const update = this.#sql(
-      'UPDATE instances SET terminated_at = ? WHERE driver = ? AND instance_id = ? AND terminated_at IS NULL',
+      'UPDATE instances SET terminated_at = ? WHERE token = ? AND terminated_at IS NULL',
     );
     const now = Date.now();
     this.#write(() => {
-      for (const id of instanceIds) update.run(now, driver, id);
+      for (const token of tokens) update.run(now, token);
     });
   }
 
