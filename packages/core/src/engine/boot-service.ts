@@ -14,6 +14,7 @@ import {
   TemplateError,
 } from '../errors.js';
 import type { MachineSession, MachineTarget } from '../exec/machine.js';
+import { STARTING_OVER } from '../state/service-transitions.js';
 import { contextualize, installTails, readyCheck } from './boot-contextualize.js';
 import { launchInstance, waitForAddress } from './boot-launch.js';
 import type { ServiceOutcome } from './operation-context.js';
@@ -134,15 +135,7 @@ class Boot {
       });
     }
     if (record.state === 'terminated') {
-      run.ctx.move(run.name, 'pending', {
-        launchToken: null,
-        instanceId: null,
-        hostname: null,
-        contextualized: false,
-        published: {},
-        machineAttributes: {},
-        detail: 'booting again',
-      });
+      run.ctx.move(run.name, 'pending', { ...STARTING_OVER, detail: 'booting again' });
     }
     return undefined;
   }

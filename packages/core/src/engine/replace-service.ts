@@ -6,6 +6,7 @@
  * recorded as replacing the old one.
  */
 import { DriverError } from '../errors.js';
+import { STARTING_OVER } from '../state/service-transitions.js';
 import { type CloudView, downMessage, recordDriver } from './cloud-view.js';
 import type { ServiceOutcome } from './operation-context.js';
 import type { ServiceRun } from './service-run.js';
@@ -38,12 +39,7 @@ export async function retireInstance(
   // The address may be given to another machine: its host key with it.
   if (record.hostname !== null) ctx.store.unpinHostKeys(record.hostname);
   ctx.move(name, 'pending', {
-    launchToken: null,
-    instanceId: null,
-    hostname: null,
-    contextualized: false,
-    published: {},
-    machineAttributes: {},
+    ...STARTING_OVER,
     detail: `replacing instance ${view.instanceId}, which is ${view.state}`,
   });
   return { replaces: record.launchToken ?? undefined };

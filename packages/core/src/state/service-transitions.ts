@@ -45,15 +45,23 @@ const LIVE: readonly ServiceState[] = [
   'terminating',
 ];
 
-/** Everything a boot learnt about the machine, emptied: the service starts over. */
-const START_OVER: TransitionRule['records'] = {
-  launchToken: 'cleared',
-  instanceId: 'cleared',
-  hostname: 'cleared',
-  contextualized: 'cleared',
-  published: 'cleared',
-  machineAttributes: 'cleared',
-};
+/**
+ * The fields of a move back to `pending`: everything a boot learnt about the
+ * machine, emptied, so the service starts over.
+ */
+export const STARTING_OVER = {
+  launchToken: null,
+  instanceId: null,
+  hostname: null,
+  contextualized: false,
+  published: {},
+  machineAttributes: {},
+} as const satisfies TransitionFields;
+
+/** What the table requires of a move back to `pending`: {@link STARTING_OVER}. */
+const START_OVER: TransitionRule['records'] = Object.fromEntries(
+  Object.keys(STARTING_OVER).map((field) => [field, 'cleared']),
+);
 
 /** The legal transitions, by target state. */
 export const TRANSITIONS: readonly TransitionRule[] = [
