@@ -17,7 +17,7 @@ import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import { machineAttributes, publishable } from './attributes.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { bootFiles, InstallError, readBootout } from './programs.js';
 import { reapLeftovers } from './reap.js';
 import { programFailure, runProgram } from './run-program.js';
 import { launchSettings, type ServiceSettings, serviceSettings } from './service-settings.js';
@@ -248,26 +248,28 @@ async function contextualize(
       (await ownsServiceDir(session, dirs))
     )
       await session.removeDir(dirs.dir);
-    await prepareServiceDir(session, dirs, settings, ctx.store.runName);
-    const bag = ctx.attrs.bag(name);
-    const template =
-      settings.bootconf === undefined
-        ? '{}'
-        : (await ctx.files.read(settings.bootconf)).toString('utf8');
-    const bootconf = fillBootconf(
-      template,
-      bag,
-      (ref) => ctx.attrs.substitute(name, ref.text, ''),
-      settings.bootconf ?? '(none)',
-    );
-    const bootenv = renderBootenv(bootconf.document);
-    if (bootenv.skipped.length > 0) {
-      ctx.logs.note(
-        name,
-        `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
+    // The directory is claimed and the files written in one request.
+    await prepareServiceDir(session, dirs, settings, ctx.store.runName, async () => {
+      const bag = ctx.attrs.bag(name);
+      const template =
+        settings.bootconf === undefined
+          ? '{}'
+          : (await ctx.files.read(settings.bootconf)).toString('utf8');
+      const bootconf = fillBootconf(
+        template,
+        bag,
+        (ref) => ctx.attrs.substitute(name, ref.text, ''),
+        settings.bootconf ?? '(none)',
       );
-    }
-    await writeBootFiles(session, dirs.dir, bootconf.json, bootenv.text);
+      const bootenv = renderBootenv(bootconf.document);
+      if (bootenv.skipped.length > 0) {
+        ctx.logs.note(
+          name,
+          `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
+        );
+      }
+      return bootFiles(bootconf.json, bootenv.text);
+    });
     if (settings.bootpgm !== undefined) {
       const result = await runProgram(ctx, session, settings, settings.bootpgm, dirs.dir);
       // Left `contextualizing`: resume runs the boot program again.
