@@ -100,6 +100,18 @@ describe('pooling', () => {
     expect(pool.handshakes).toBe(hosts.hosts.length);
   });
 
+  it('holds back a connect ahead of need while a machine needed now connects', async () => {
+    const pool = newPool();
+    const needed = pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    await sleep(20);
+    const ahead = pool.session(targetOf(hosts, 2), { timeoutMs: 5_000, background: true });
+    await needed;
+    // The machine needed now got the only handshake so far; the other then followed.
+    expect(pool.handshakes).toBe(1);
+    await ahead;
+    expect(pool.handshakes).toBe(2);
+  });
+
   it('re-establishes a dropped connection on next use', async () => {
     const pool = newPool();
     const session = await pool.session(targetOf(hosts, 1), { timeoutMs: 5_000 });

@@ -48,6 +48,12 @@ export interface SshSessionOptions {
   readonly onRetry?: (stage: ConnectStage, error: Error) => void;
   /** Overrides the pool's `authGraceMs` (see `ssh-retry.ts`) for this call. */
   readonly authGraceMs?: number;
+  /**
+   * A connect ahead of need (prewarming): its handshakes wait while
+   * handshakes for machines needed now are under way, so they do not slow
+   * those down.
+   */
+  readonly background?: boolean;
 }
 
 /** What a machine needs from its pool. */
@@ -57,8 +63,13 @@ export interface SshMachineContext {
   readonly authGraceMs: number;
   /** Aborted (with a `UsageError`) when the pool closes. */
   readonly closing: AbortSignal;
-  /** Runs one connect attempt inside the pool's handshake limits. */
-  limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client>;
+  /** Runs one connect attempt inside the pool's handshake limits (see {@link SshSessionOptions.background}). */
+  limitHandshake(
+    host: string,
+    port: number,
+    task: () => Promise<Client>,
+    background: boolean,
+  ): Promise<Client>;
   /** Counts one completed key exchange. */
   countHandshake(): void;
   /** Counts one channel opened (exec, shell or SFTP). */
@@ -398,7 +409,7 @@ export class SshMachine implements MachineSession {
       });
     const client = await connectWithRetry(
       this.label,
-      () => context.limitHandshake(host, port, attempt),
+      () => context.limitHandshake(host, port, attempt, options.background ?? false),
       {
         deadline,
         authGraceMs: options.authGraceMs ?? context.authGraceMs,
