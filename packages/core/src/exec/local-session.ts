@@ -4,6 +4,7 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -89,6 +90,9 @@ export class LocalSession implements MachineSession {
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
+    // Most files asked for are absent (no bootout.json): one synchronous
+    // lookup costs far less than a failed open on the thread pool.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
       return await readFile(path);
     } catch (error) {
