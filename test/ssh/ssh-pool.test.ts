@@ -313,6 +313,56 @@ describe('authentication', () => {
     expect(error.permanent).toBe(true);
   });
 
+  /** Every key of the machines, limited to `command` (an authorized_keys forced command). */
+  async function forceCommand(command: string): Promise<void> {
+    const lines = authorized.toString().trim().split('\n');
+    // sshd reads \" as a quote inside command="…"; other characters are taken as they are.
+    const quoted = command.replaceAll('"', '\\"');
+    await writeFile(
+      hosts.authorizedKeysPath,
+      lines.map((l) => `command="${quoted}" ${l}\n`).join(''),
+    );
+  }
+
+  it('fails at stage command, with the status and stderr, when the account runs no command', async () => {
+    await forceCommand('echo denied >&2; exit 3');
+    const error = await remoteFailure(newPool().session(targetOf(hosts, 0), { timeoutMs: 1_500 }));
+    expect(error.stage).toBe('command');
+    expect(error.message).toMatch(
+      new RegExp(
+        `^${labelOf(hosts, 0).replaceAll('.', '\\.')}: command: "/bin/sh -s" ended before it was ready \\(exit status 3\\): denied \\(gave up after \\d+ attempts in [\\d.]+ s\\)$`,
+      ),
+    );
+  });
+
+  it('runs every step on an exec channel of its own when the shell cannot serve', async () => {
+    // The shell answers like one without setsid or base64; other commands run.
+    await forceCommand(
+      `case "$SSH_ORIGINAL_COMMAND" in 'exec /bin/sh -s') echo '0 missing' ;; internal-sftp) exec /usr/lib/openssh/sftp-server ;; *) eval "$SSH_ORIGINAL_COMMAND" ;; esac`,
+    );
+    const pool = newPool();
+    const session = await pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    const dir = `/tmp/cloudboot-fallback-${process.pid}`;
+    const claim = await session.prepareDir({
+      base: '/tmp',
+      chain: [dir],
+      markFile: '.mark',
+      mark: 'run x',
+      files: [{ name: 'f.txt', data: 'data', mode: 0o600 }],
+    });
+    expect(claim).toEqual({ ok: true, existed: false });
+    const result = await session.run({
+      program: 'cat',
+      args: ['f.txt'],
+      cwd: dir,
+      timeoutMs: 5_000,
+    });
+    expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'data' });
+    await session.removeDir(dir);
+    // The shell, SFTP, then an exec channel each: the claim, the program, the removal.
+    expect(pool.channels).toBe(5);
+  });
+
   it('fails at once when a machine that accepted the key refuses it later', async () => {
     const pool = newPool();
     const session = await pool.session(targetOf(hosts, 3), { timeoutMs: 5_000 });
