@@ -25,8 +25,8 @@
  * wrapper) and the program; helper functions and status files use builtins.
  *
  * A program runs under a small wrapper, inside its own process group, that
- * writes its pid, output and exit status to files next to it in its working
- * directory. The wrapper outlives a SIGTERM to the group (its trap runs
+ * writes its output and exit status to files next to it in its working
+ * directory; its pid file is written before its pid is reported. The wrapper outlives a SIGTERM to the group (its trap runs
  * once the program ended), so a program stopped with SIGTERM still leaves
  * its status. Those outlive the connection: after a drop, the program is
  * found again by its files (see `SshMachine`).
@@ -63,13 +63,13 @@ ${DIR_FUNCTIONS}printf '0 ready %s\\n' "$(pwd | base64 | tr -d '\\n')"
 `;
 
 /**
- * The wrapper a program runs under, in its own session. argv: pid file,
- * stdout file, stderr file, status file, program, args… A reader that
- * finds the pid or status file empty (being written, or the wrapper was
- * killed meanwhile) waits while the wrapper lives, and then knows.
+ * The wrapper a program runs under, in its own session. argv: stdout file,
+ * stderr file, status file, program, args… A reader that finds the status
+ * file empty (being written, or the wrapper was killed meanwhile) waits
+ * while the wrapper lives, and then knows.
  */
 const WRAPPER = `trap true TERM INT HUP
-echo $$ >"$1"; o=$2 e=$3 s=$4; shift 4
+o=$1 e=$2 s=$3; shift 3
 "$@" </dev/null >"$o" 2>"$e"
 echo $? >"$s"
 `;
@@ -314,7 +314,7 @@ export class RemoteShell {
 
   /**
    * Starts a program in the background, in its own session, under the
-   * wrapper that records its pid, output and status in files named
+   * wrapper; its pid, output and status go to files named
    * `.cloudboot-NAME.*` in its working directory (in the shell's private
    * directory when the working directory is not writable). With
    * `request.install` (at most {@link INLINE_FILE_BYTES}) the program file
@@ -348,8 +348,9 @@ export class RemoteShell {
         ...install,
         Buffer.from(
           `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; else b="$D/${name}"; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
-            `${assignments}${wrapper} "$b.pid" "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
-            `echo "${id} pid $! $b"; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
+            `${assignments}${wrapper} "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
+            // The pid file is there before anyone learns the pid: a program known is a program found again.
+            `echo $! >"$b.pid"; echo "${id} pid $! $b"; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
         ),
       ]),
     );
