@@ -16,7 +16,7 @@
  * ansible-core comes from the Debian registry; as root it is installed when
  * missing.
  *
- *   pnpm bench:ansible [--runs N]
+ *   pnpm bench:ansible [--runs N] [--only cloudboot|ansible]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -248,8 +248,14 @@ function slowDownLoginShell(user: string): void {
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
+  });
   const runs = Number(values.runs);
+  const tools = (['cloudboot', 'ansible'] as const).filter(
+    (tool) => values.only === undefined || values.only === tool,
+  );
+  if (tools.length === 0) throw new Error('--only takes cloudboot or ansible');
   ensureAnsible();
   const ansibleVersion = execFileSync('ansible-playbook', ['--version'], {
     encoding: 'utf8',
@@ -276,7 +282,7 @@ async function main(): Promise<void> {
     try {
       if (variant.login !== undefined && process.getuid?.() === 0)
         slowDownLoginShell(variant.login.user);
-      for (const tool of ['cloudboot', 'ansible'] as const) {
+      for (const tool of tools) {
         const once = (i: number) =>
           tool === 'cloudboot' ? timeCloudboot(dir, hosts, i) : timeAnsible(dir, hosts);
         await once(0);

@@ -271,6 +271,11 @@ describe('a wide level', () => {
     const result = await boot.run();
     expect(result.failures.map((f) => f.message)).toEqual([]);
     expect(result.sshHandshakes).toBe(4);
+    // Per machine its shell (the connect probe) and SFTP; per service one request to
+    // claim the directory and write bootconf.json and bootenv.sh, one per program
+    // (uploaded with its start), and two to read bootout.json (open, read).
+    expect(result.sshChannels).toBe(8);
+    expect(result.sshRoundTrips).toBe(4 + 40 * 5);
     const services = boot.getServices().flat();
     expect(services).toHaveLength(40);
     for (const service of services) {

@@ -42,7 +42,7 @@ export function sessionSuite(remoteShell: boolean): void {
   describe('claiming a working directory', () => {
     it('takes back its directory whose mark a crash cut short, and refuses one with another mark', async () => {
       const claim = (last: string, mark = 'run 0123abcd') =>
-        session.claimDir({
+        session.prepareDir({
           base,
           chain: [`${base}/claims`, `${base}/claims/${last}`],
           markFile: '.cloudboot-run',
@@ -63,6 +63,79 @@ export function sessionSuite(remoteShell: boolean): void {
         inBase: false,
         path: `${base}/claims/other`,
       });
+    });
+  });
+
+  describe('preparing a working directory in one request', () => {
+    const prepare = (last: string, files: Parameters<MachineSession['prepareDir']>[0]['files']) =>
+      session.prepareDir({
+        base,
+        chain: [`${base}/prep`, `${base}/prep/${last}`],
+        markFile: '.cloudboot-run',
+        mark: 'run 0123abcd',
+        stale: ['bootout.json'],
+        files,
+      });
+
+    it('claims, writes every file with its exact mode, and removes stale files only when it existed', async () => {
+      const hostile = `'"; touch ${base}/pwned; echo '\\'\n$(touch ${base}/pwned)\n`;
+      const big = 'x'.repeat(300 * 1024);
+      const files = [
+        { name: 'bootconf.json', data: hostile, mode: 0o600 },
+        { name: 'bin', data: new Uint8Array([0, 39, 10, 255]), mode: 0o700 },
+        { name: 'big.txt', data: big, mode: 0o640 },
+      ];
+      expect(await prepare('svc', files)).toEqual({ ok: true, existed: false });
+      const dir = `${base}/prep/svc`;
+      expect((await session.readFile(`${dir}/bootconf.json`))?.toString()).toBe(hostile);
+      expect(await session.readFile(`${base}/pwned`)).toBeUndefined();
+      expect(await session.readFile(`${dir}/bin`)).toEqual(Buffer.from([0, 39, 10, 255]));
+      expect((await session.readFile(`${dir}/big.txt`))?.length).toBe(big.length);
+      const modes = 'stat -c %a prep/svc/bootconf.json prep/svc/bin prep/svc/big.txt';
+      expect((await sh(modes)).stdoutTail).toBe('600\n700\n640\n');
+      expect((await sh('ls -A prep/svc')).stdoutTail).toBe(
+        '.cloudboot-run\nbig.txt\nbin\nbootconf.json\n',
+      );
+
+      // Taken back: the stale file goes, the files are replaced and get their modes again.
+      await sh('echo "{}" > prep/svc/bootout.json; chmod 644 prep/svc/bootconf.json');
+      expect(await prepare('svc', [{ name: 'bootconf.json', data: 'v2', mode: 0o600 }])).toEqual({
+        ok: true,
+        existed: true,
+      });
+      expect((await session.readFile(`${dir}/bootconf.json`))?.toString()).toBe('v2');
+      expect(await session.readFile(`${dir}/bootout.json`)).toBeUndefined();
+      expect((await sh('stat -c %a prep/svc/bootconf.json')).stdoutTail).toBe('600\n');
+    });
+
+    it('writes nothing into a directory it refuses', async () => {
+      await sh('mkdir -p prep/theirs && echo data > prep/theirs/bootout.json');
+      expect(await prepare('theirs', [{ name: 'bootconf.json', data: '{}', mode: 0o600 }])).toEqual(
+        { ok: false, reason: 'taken', inBase: false, path: `${base}/prep/theirs` },
+      );
+      expect((await sh('ls -A prep/theirs')).stdoutTail).toBe('bootout.json\n');
+    });
+
+    it('uploads a program with its start, replacing the file and its mode', async () => {
+      const dir = `${base}/prep/svc`;
+      await sh('printf old > prep/svc/run.sh; chmod 644 prep/svc/run.sh');
+      const result = await session.run({
+        program: `${dir}/run.sh`,
+        args: ['a b'],
+        cwd: dir,
+        timeoutMs: 5_000,
+        install: { data: Buffer.from(`#!/bin/sh\necho "$1" '${'$'}{x}'\n`), mode: 0o700 },
+      });
+      expect(result).toMatchObject({ exitCode: 0, stdoutTail: `a b \${x}\n` });
+      expect((await sh('stat -c %a prep/svc/run.sh')).stdoutTail).toBe('700\n');
+    });
+
+    it('removes a directory and its parent once that is empty, and only then', async () => {
+      await sh('mkdir -p rm/a rm/b');
+      await session.removeDir(`${base}/rm/a`, `${base}/rm`);
+      expect((await sh('ls -A rm')).stdoutTail).toBe('b\n');
+      await session.removeDir(`${base}/rm/b`, `${base}/rm`);
+      expect((await sh('ls -A . | grep -c "^rm$"')).stdoutTail).toBe('0\n');
     });
   });
 
@@ -265,8 +338,8 @@ export function sessionSuite(remoteShell: boolean): void {
   });
 
   it('opens the channels it should', () => {
-    // Through the shell: the connect probe, the shell and SFTP. Without it: one per step.
-    if (remoteShell) expect(pool.channels).toBe(3);
+    // Through the shell: the shell (which is the connect probe) and SFTP. Without it: one per step.
+    if (remoteShell) expect(pool.channels).toBe(2);
     else expect(pool.channels).toBeGreaterThan(40);
   });
 }

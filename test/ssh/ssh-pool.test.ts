@@ -100,6 +100,18 @@ describe('pooling', () => {
     expect(pool.handshakes).toBe(hosts.hosts.length);
   });
 
+  it('holds back a connect ahead of need while a machine needed now connects', async () => {
+    const pool = newPool();
+    const needed = pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    await sleep(20);
+    const ahead = pool.session(targetOf(hosts, 2), { timeoutMs: 5_000, background: true });
+    await needed;
+    // The machine needed now got the only handshake so far; the other then followed.
+    expect(pool.handshakes).toBe(1);
+    await ahead;
+    expect(pool.handshakes).toBe(2);
+  });
+
   it('re-establishes a dropped connection on next use', async () => {
     const pool = newPool();
     const session = await pool.session(targetOf(hosts, 1), { timeoutMs: 5_000 });
@@ -299,6 +311,61 @@ describe('authentication', () => {
       `${labelOf(hosts, 0)}: auth: the server refused key ${hosts.clientKeyPath} (publickey)`,
     );
     expect(error.permanent).toBe(true);
+  });
+
+  /** Every key of the machines, limited to `command` (an authorized_keys forced command). */
+  async function forceCommand(command: string): Promise<void> {
+    const lines = authorized.toString().trim().split('\n');
+    // sshd reads \" as a quote inside command="…"; other characters are taken as they are.
+    const quoted = command.replaceAll('"', '\\"');
+    await writeFile(
+      hosts.authorizedKeysPath,
+      lines.map((l) => `command="${quoted}" ${l}\n`).join(''),
+    );
+  }
+
+  it('fails at stage command, with the status and stderr, when the account runs no command', async () => {
+    await forceCommand('echo denied >&2; exit 3');
+    const retried: string[] = [];
+    const error = await remoteFailure(
+      newPool().session(targetOf(hosts, 0), {
+        timeoutMs: 1_500,
+        onRetry: (_stage, e) => retried.push(e.message),
+      }),
+    );
+    expect(error.stage).toBe('command');
+    // Retried until the deadline (the last attempt may run out of time instead).
+    expect(retried[0]).toBe(
+      `${labelOf(hosts, 0)}: command: "/bin/sh -s" ended before it was ready (exit status 3): denied`,
+    );
+  });
+
+  it('runs every step on an exec channel of its own when the shell cannot serve', async () => {
+    // The shell answers like one without setsid or base64; other commands run.
+    await forceCommand(
+      `case "$SSH_ORIGINAL_COMMAND" in 'exec /bin/sh -s') echo '0 missing' ;; internal-sftp) exec /usr/lib/openssh/sftp-server ;; *) eval "$SSH_ORIGINAL_COMMAND" ;; esac`,
+    );
+    const pool = newPool();
+    const session = await pool.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    const dir = `/tmp/cloudboot-fallback-${process.pid}`;
+    const claim = await session.prepareDir({
+      base: '/tmp',
+      chain: [dir],
+      markFile: '.mark',
+      mark: 'run x',
+      files: [{ name: 'f.txt', data: 'data', mode: 0o600 }],
+    });
+    expect(claim).toEqual({ ok: true, existed: false });
+    const result = await session.run({
+      program: 'cat',
+      args: ['f.txt'],
+      cwd: dir,
+      timeoutMs: 5_000,
+    });
+    expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'data' });
+    await session.removeDir(dir);
+    // The shell, SFTP, then an exec channel each: the claim, the program, the removal.
+    expect(pool.channels).toBe(5);
   });
 
   it('fails at once when a machine that accepted the key refuses it later', async () => {

@@ -8,7 +8,7 @@ import type { MachineSession } from '../exec/machine.js';
 import { fillBootconf, renderBootenv } from '../template/bootconf.js';
 import { publishable } from './attributes.js';
 import type { ServiceOutcome } from './operation-context.js';
-import { InstallError, readBootout, writeBootFiles } from './programs.js';
+import { bootFiles, InstallError, readBootout } from './programs.js';
 import { programFailure, runProgram } from './run-program.js';
 import type { OutputTails, ServiceRun } from './service-run.js';
 import type { ServiceSettings } from './service-settings.js';
@@ -38,26 +38,28 @@ export async function contextualize(
     (await ownsServiceDir(session, dirs))
   )
     await session.removeDir(dirs.dir);
-  await prepareServiceDir(session, dirs, settings, ctx.store.runName);
-  const bag = ctx.attrs.bag(name);
-  const template =
-    settings.bootconf === undefined
-      ? '{}'
-      : (await ctx.files.read(settings.bootconf)).toString('utf8');
-  const bootconf = fillBootconf(
-    template,
-    bag,
-    (ref) => ctx.attrs.substitute(name, ref.text, ''),
-    settings.bootconf ?? '(none)',
-  );
-  const bootenv = renderBootenv(bootconf.document);
-  if (bootenv.skipped.length > 0) {
-    ctx.logs.note(
-      name,
-      `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
+  // The directory is claimed and the files written in one request.
+  await prepareServiceDir(session, dirs, settings, ctx.store.runName, async () => {
+    const bag = ctx.attrs.bag(name);
+    const template =
+      settings.bootconf === undefined
+        ? '{}'
+        : (await ctx.files.read(settings.bootconf)).toString('utf8');
+    const bootconf = fillBootconf(
+      template,
+      bag,
+      (ref) => ctx.attrs.substitute(name, ref.text, ''),
+      settings.bootconf ?? '(none)',
     );
-  }
-  await writeBootFiles(session, dirs.dir, bootconf.json, bootenv.text);
+    const bootenv = renderBootenv(bootconf.document);
+    if (bootenv.skipped.length > 0) {
+      ctx.logs.note(
+        name,
+        `bootenv.sh: skipped keys that are not shell names: ${bootenv.skipped.join(', ')}`,
+      );
+    }
+    return bootFiles(bootconf.json, bootenv.text);
+  });
   if (settings.bootpgm !== undefined) {
     const result = await runProgram(ctx, session, settings, settings.bootpgm, dirs.dir);
     ctx.signal?.throwIfAborted();

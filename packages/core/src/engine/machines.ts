@@ -9,6 +9,12 @@ import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { HostKeyStore } from '../exec/ssh-host-key.js';
 import type { SshPool } from '../exec/ssh-pool.js';
 
+/**
+ * How long a prewarm waits before it connects: time for the services of the
+ * level that just started to ask for their own machines first.
+ */
+const PREWARM_DELAY_MS = 50;
+
 /** Connection limits for SSH. */
 export interface MachinePoolOptions {
   readonly hostKeys: HostKeyStore;
@@ -22,6 +28,8 @@ export class MachinePool {
   readonly #options: MachinePoolOptions;
   #ssh: Promise<SshPool> | undefined;
   #loaded: SshPool | undefined;
+  /** Prewarms not started yet. */
+  readonly #prewarms = new Set<NodeJS.Timeout>();
 
   constructor(options: MachinePoolOptions) {
     this.#options = options;
@@ -65,14 +73,32 @@ export class MachinePool {
   /**
    * Starts connecting `target` ahead of its use (see `prewarm.ts`): the
    * session is shared with the later {@link session} call for the machine. A
-   * failure is dropped here: that call tries again and reports it.
+   * failure is dropped here: that call tries again and reports it. The
+   * handshakes start after {@link PREWARM_DELAY_MS}, and wait while those of
+   * machines needed now are under way: the level that asked for those
+   * starts first.
    */
   prewarm(
     target: MachineTarget,
     timeoutMs: number,
     options: { signal?: AbortSignal | undefined; existing: boolean },
   ): void {
-    this.session(target, timeoutMs, options).catch(() => {});
+    if (target.kind === 'local') return;
+    const timer = setTimeout(() => {
+      this.#prewarms.delete(timer);
+      if (options.signal?.aborted) return;
+      this.#pool()
+        .then((pool) =>
+          pool.session(target, {
+            timeoutMs,
+            background: true,
+            ...(options.signal !== undefined && { signal: options.signal }),
+            ...(options.existing && { authGraceMs: 0 }),
+          }),
+        )
+        .catch(() => {});
+    }, PREWARM_DELAY_MS);
+    this.#prewarms.add(timer);
   }
 
   /** SSH handshakes made so far. */
@@ -92,6 +118,8 @@ export class MachinePool {
 
   /** Closes every connection (and the local program runner). */
   async close(): Promise<void> {
+    for (const timer of this.#prewarms) clearTimeout(timer);
+    this.#prewarms.clear();
     this.#local.close();
     if (this.#ssh !== undefined) await (await this.#ssh).close();
   }

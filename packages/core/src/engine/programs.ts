@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import { CloudbootError } from '../errors.js';
-import type { MachineSession, RunResult } from '../exec/machine.js';
+import type { DirFile, MachineSession, RunRequest, RunResult } from '../exec/machine.js';
 import type { Plan } from '../plan/model.js';
 import { envVariableName } from '../plan/values.js';
 import type { RunStore } from '../state/run-store.js';
@@ -92,9 +92,17 @@ export class InstallError extends CloudbootError {
   }
 }
 
+/** A program ready to run: the path, and the upload its start makes first (see `RunRequest.install`). */
+export interface InstalledProgram {
+  readonly path: string;
+  readonly install?: RunRequest['install'];
+}
+
 /**
- * Uploads a program into `workdir` and returns the path to run: the file
- * itself, or `<name>/run.sh` of an unpacked `<name>.tar.gz`.
+ * Puts a program into `workdir` and returns the path to run: the file
+ * itself (uploaded by the run request, in the same round trip as the
+ * start), or `<name>/run.sh` of an unpacked `<name>.tar.gz` (uploaded and
+ * unpacked here).
  */
 export async function installProgram(
   session: MachineSession,
@@ -102,14 +110,11 @@ export async function installProgram(
   localPath: string,
   workdir: string,
   timeoutMs: number,
-): Promise<string> {
+): Promise<InstalledProgram> {
   const name = basename(localPath);
   const remote = posix.join(workdir, name);
   const data = await files.read(localPath);
-  if (!name.endsWith(TARBALL)) {
-    await session.writeFile(remote, data, 0o700);
-    return remote;
-  }
+  if (!name.endsWith(TARBALL)) return { path: remote, install: { data, mode: 0o700 } };
   await session.writeFile(remote, data, 0o600);
   const top = name.slice(0, -TARBALL.length);
   const unpack = await session.run({
@@ -136,23 +141,15 @@ export async function installProgram(
       `${name} must contain a top directory "${top}" with an executable run.sh; ${top}/run.sh is missing or not executable`,
     );
   }
-  return runScript;
+  return { path: runScript };
 }
 
-/**
- * Writes `bootconf.json` and `bootenv.sh` into the working directory, both
- * at once (over SSH their requests share the round trips).
- */
-export async function writeBootFiles(
-  session: MachineSession,
-  workdir: string,
-  bootconfJson: string,
-  bootenv: string,
-): Promise<void> {
-  await Promise.all([
-    session.writeFile(posix.join(workdir, 'bootconf.json'), bootconfJson, 0o600),
-    session.writeFile(posix.join(workdir, 'bootenv.sh'), bootenv, 0o600),
-  ]);
+/** `bootconf.json` and `bootenv.sh`, for {@link MachineSession.prepareDir} to write. */
+export function bootFiles(bootconfJson: string, bootenv: string): DirFile[] {
+  return [
+    { name: 'bootconf.json', data: bootconfJson, mode: 0o600 },
+    { name: 'bootenv.sh', data: bootenv, mode: 0o600 },
+  ];
 }
 
 /** Name of the file a boot program leaves to publish attributes. */

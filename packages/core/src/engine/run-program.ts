@@ -38,7 +38,13 @@ export async function runProgram(
 ): Promise<RunResult> {
   const name = settings.name;
   const args = programArgs(ctx, name, program);
-  const path = await installProgram(session, ctx.files, program.path, workdir, settings.timeoutMs);
+  const installed = await installProgram(
+    session,
+    ctx.files,
+    program.path,
+    workdir,
+    settings.timeoutMs,
+  );
   const secrets = ctx.attrs.secrets(name);
   ctx.logs.note(
     name,
@@ -52,7 +58,8 @@ export async function runProgram(
   let result: RunResult;
   try {
     result = await session.run({
-      program: path,
+      program: installed.path,
+      ...(installed.install !== undefined && { install: installed.install }),
       args,
       cwd: workdir,
       timeoutMs: settings.timeoutMs,

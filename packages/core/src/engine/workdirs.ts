@@ -9,7 +9,7 @@
  */
 import { userInfo } from 'node:os';
 import { posix } from 'node:path';
-import type { ClaimResult, MachineSession } from '../exec/machine.js';
+import type { ClaimResult, DirFile, MachineSession } from '../exec/machine.js';
 import type { OperationContext } from './operation-context.js';
 import { BOOTOUT } from './programs.js';
 import type { MachineSettings } from './service-settings.js';
@@ -62,7 +62,10 @@ export async function serviceDir(
 
 /**
  * Makes the service's directory (or takes back the one this run made
- * earlier, without the `bootout.json` of an earlier boot).
+ * earlier, without the `bootout.json` of an earlier boot) and writes the
+ * files `files` gives into it: over SSH one request for all of it. When
+ * `files` fails, the directory is made all the same (a terminate program
+ * may use it) and its error is thrown.
  * @throws Error saying which directory cannot be used and what to do.
  */
 export async function prepareServiceDir(
@@ -70,22 +73,25 @@ export async function prepareServiceDir(
   dirs: ServiceDir,
   settings: MachineSettings,
   runName: string,
+  files: () => Promise<readonly DirFile[]> = async () => [],
 ): Promise<void> {
-  const claim = await session.claimDir({
+  let content: readonly DirFile[] = [];
+  let failure: { error: unknown } | undefined;
+  try {
+    content = await files();
+  } catch (error) {
+    failure = { error };
+  }
+  const claim = await session.prepareDir({
     base: dirs.base,
     chain: dirs.chain,
     markFile: OWNERSHIP_MARK,
     mark: dirs.mark,
+    stale: [BOOTOUT],
+    files: content,
   });
   if (!claim.ok) throw new Error(refusalMessage(claim, dirs, settings, runName));
-  if (claim.existed) {
-    await session.run({
-      program: 'rm',
-      args: ['-f', '--', BOOTOUT],
-      cwd: dirs.dir,
-      timeoutMs: 30_000,
-    });
-  }
+  if (failure !== undefined) throw failure.error;
 }
 
 function refusalMessage(
@@ -135,6 +141,5 @@ export function ownsServiceDir(session: MachineSession, dirs: ServiceDir): Promi
 
 /** Removes the service's directory (call only when {@link ownsServiceDir}), and the run's if now empty. */
 export async function removeServiceDir(session: MachineSession, dirs: ServiceDir): Promise<void> {
-  await session.removeDir(dirs.dir);
-  await session.removeEmptyDir(dirs.runDir);
+  await session.removeDir(dirs.dir, dirs.runDir);
 }

@@ -1,5 +1,5 @@
 /**
- * Private directories on this machine: {@link MachineSession.claimDir} and
+ * Private directories on this machine: {@link MachineSession.prepareDir} and
  * {@link MachineSession.ownsDir} for the local session. Modes are given
  * explicitly (0700 directories, 0600 mark), so the umask cannot widen them.
  */
@@ -63,7 +63,7 @@ async function prepareBase(base: string): Promise<ClaimResult | undefined> {
   return undefined;
 }
 
-/** {@link MachineSession.claimDir} on this machine. */
+/** {@link MachineSession.prepareDir} on this machine. */
 export async function claimLocalDir(request: ClaimRequest): Promise<ClaimResult> {
   const refused = await prepareBase(request.base);
   if (refused !== undefined) return refused;

@@ -108,7 +108,7 @@ describe('claiming a working directory', () => {
   const session = new LocalSession();
   afterAll(() => session.close());
   const claim = (last: string, mark = 'run 0123abcd') =>
-    session.claimDir({
+    session.prepareDir({
       base: dir,
       chain: [join(dir, 'claims'), join(dir, 'claims', last)],
       markFile: '.cloudboot-run',

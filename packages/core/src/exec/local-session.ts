@@ -4,15 +4,17 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmod, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { chmod, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
 import type {
-  ClaimRequest,
   ClaimResult,
   KilledGroups,
   MachineSession,
+  PrepareRequest,
   RunRequest,
   RunResult,
 } from './machine.js';
@@ -60,19 +62,33 @@ export class LocalSession implements MachineSession {
     return homedir();
   }
 
-  claimDir(request: ClaimRequest): Promise<ClaimResult> {
-    return claimLocalDir(request);
+  async prepareDir(request: PrepareRequest): Promise<ClaimResult> {
+    const claim = await claimLocalDir(request);
+    const dir = request.chain.at(-1);
+    if (!claim.ok || dir === undefined) return claim;
+    if (claim.existed) {
+      await Promise.all(
+        (request.stale ?? []).map((name) =>
+          unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+          }),
+        ),
+      );
+    }
+    await Promise.all(
+      (request.files ?? []).map((f) => writeWithMode(join(dir, f.name), f.data, f.mode)),
+    );
+    return claim;
   }
 
   ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
     return ownsLocalDir(dir, markFile, mark);
   }
 
-  async removeEmptyDir(dir: string): Promise<void> {
-    await rmdir(dir).catch(() => {});
-  }
-
   async readFile(path: string): Promise<Buffer | undefined> {
+    // Most files asked for are absent (no bootout.json): one synchronous
+    // lookup costs far less than a failed open on the thread pool.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
       return await readFile(path);
     } catch (error) {
@@ -81,12 +97,17 @@ export class LocalSession implements MachineSession {
     }
   }
 
-  removeDir(dir: string): Promise<void> {
-    return rm(dir, { recursive: true, force: true });
+  async removeDir(dir: string, emptyParent?: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    if (emptyParent !== undefined) await rmdir(emptyParent).catch(() => {});
   }
 
-  run(request: RunRequest): Promise<RunResult> {
-    return this.#spawner?.run(request) ?? spawnDirectly(request);
+  async run(request: RunRequest): Promise<RunResult> {
+    const { install, ...rest } = request;
+    if (install !== undefined) {
+      await writeWithMode(resolve(request.cwd, request.program), install.data, install.mode);
+    }
+    return this.#spawner?.run(rest) ?? spawnDirectly(rest);
   }
 
   killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {

@@ -50,6 +50,12 @@ export interface RunRequest {
   readonly env?: Readonly<Record<string, string>>;
   /** Told the program's process group as soon as it is known. */
   readonly onStart?: (pgid: number) => void;
+  /**
+   * Upload first: `program` (a path) is written with these bytes and mode,
+   * replacing any file there, in the same request as the start where the
+   * machine allows. A failed write rejects with `RemoteError`.
+   */
+  readonly install?: { readonly data: Uint8Array; readonly mode: number };
 }
 
 /** What a finished program did. */
@@ -81,21 +87,25 @@ export interface MachineSession {
   /** The login user's home directory on the machine. */
   homeDir(): Promise<string>;
   /**
-   * Makes (or finds) a private directory and claims it with a mark file; see
-   * {@link ClaimRequest}. Never follows a symbolic link and never uses a
-   * directory of another user. Resolves with a refusal rather than rejecting
-   * when a directory cannot be used.
+   * Makes (or finds) a private directory and claims it with a mark file (see
+   * {@link ClaimRequest}), then, once it is claimed, removes the `stale`
+   * names in it and writes the `files` (see {@link PrepareRequest}), as one
+   * request where the machine allows. Never follows a symbolic link to a
+   * level and never uses a directory of another user. Resolves with a
+   * refusal (writing nothing) rather than rejecting when a directory cannot
+   * be used; rejects with `RemoteError` when a file cannot be written.
    */
-  claimDir(request: ClaimRequest): Promise<ClaimResult>;
+  prepareDir(request: PrepareRequest): Promise<ClaimResult>;
   /**
    * True when `dir` is a real directory (not a symbolic link) of the login
    * user holding `markFile` with exactly `mark`. Creates nothing.
    */
   ownsDir(dir: string, markFile: string, mark: string): Promise<boolean>;
-  /** Removes a directory tree; succeeds if it is already gone. */
-  removeDir(dir: string): Promise<void>;
-  /** Removes `dir` if it is empty; does nothing otherwise (or when it is gone). */
-  removeEmptyDir(dir: string): Promise<void>;
+  /**
+   * Removes a directory tree (succeeds if it is already gone), then
+   * `emptyParent` if it is now empty (it is left alone otherwise).
+   */
+  removeDir(dir: string, emptyParent?: string): Promise<void>;
   /**
    * Stops every process group that has a process whose environment holds
    * `CLOUDBOOT_PROGRAM=<token>` for one of `tokens`: SIGTERM, then SIGKILL
@@ -116,7 +126,7 @@ export interface KilledGroups {
 }
 
 /**
- * What {@link MachineSession.claimDir} is asked to do: make sure `base` is a
+ * What {@link MachineSession.prepareDir} claims to do: make sure `base` is a
  * directory the login user can write (creating missing levels, mode 0700),
  * then walk `chain` (absolute paths, each inside the one before, the first
  * inside `base`): a level that is missing is created with mode 0700; one that
@@ -133,6 +143,23 @@ export interface ClaimRequest {
   readonly mark: string;
 }
 
+/** A file {@link MachineSession.prepareDir} writes into the directory it claimed. */
+export interface DirFile {
+  /** File name inside the last level (no `/`). */
+  readonly name: string;
+  readonly data: string | Uint8Array;
+  /** Exact mode of the file, whatever the umask and whether it existed. */
+  readonly mode: number;
+}
+
+/** What {@link MachineSession.prepareDir} is asked to do: a claim, then removals and writes. */
+export interface PrepareRequest extends ClaimRequest {
+  /** Names removed from the last level when it existed already (left by an earlier operation). */
+  readonly stale?: readonly string[];
+  /** Files written into the last level once it is claimed (replacing any of the same name). */
+  readonly files?: readonly DirFile[];
+}
+
 /**
  * Why a directory cannot be used: `symlink`, `not-directory`, `foreign`
  * (another user's, `uid`), `unwritable` (cannot be created or written), or
@@ -140,7 +167,7 @@ export interface ClaimRequest {
  */
 export type DirRefusalReason = 'symlink' | 'not-directory' | 'foreign' | 'unwritable' | 'taken';
 
-/** The outcome of {@link MachineSession.claimDir}. */
+/** The outcome of {@link MachineSession.prepareDir}. */
 export type ClaimResult =
   | {
       readonly ok: true;

@@ -1,14 +1,22 @@
 /**
  * Follows a file a running program writes its output to: new bytes are read
- * as they come (every {@link POLL_MS} while the program runs, then to the end
- * when it exits) and handed on in chunks, so output is never held whole in
- * memory; the last few KiB are kept for error messages.
+ * as they come (from {@link FIRST_POLL_MS} after the start every
+ * {@link POLL_MS} while the program runs, then to the end when it exits) and
+ * handed on in chunks, so output is never held whole in memory; the last few
+ * KiB are kept for error messages.
  */
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { OutputTail } from './output-tail.js';
 
-/** How often a running program's output file is read. Programs shorter than this cost no read while running. */
+/** How often a running program's output file is read. */
 export const POLL_MS = 250;
+/**
+ * When a running program's output file is first read. Programs shorter than
+ * this cost no read while running: most trivial programs, even when a
+ * hundred starting at once on two cores make each take several times
+ * {@link POLL_MS}.
+ */
+export const FIRST_POLL_MS = 1_000;
 const CHUNK_BYTES = 64 * 1024;
 
 /** Reads one output file of one program; see the module comment. */
@@ -28,7 +36,7 @@ export class OutputFollower {
   constructor(file: string, onChunk: (chunk: Buffer) => void) {
     this.#file = file;
     this.#onChunk = onChunk;
-    this.#timer = setTimeout(this.#tick, POLL_MS);
+    this.#timer = setTimeout(this.#tick, FIRST_POLL_MS);
   }
 
   readonly #tick = (): void => {

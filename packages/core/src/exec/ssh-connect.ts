@@ -1,6 +1,7 @@
 /**
  * One SSH connection attempt, stage by stage: TCP connect, SSH handshake
- * (with host key check), authentication, and a trivial command (`true`).
+ * (with host key check), authentication, and a first command (`true`, or
+ * whatever the caller's probe starts: the machine's long-lived shell).
  * A failure names the stage it happened in; the retry policy lives in
  * `ssh-retry.ts`.
  */
@@ -43,6 +44,11 @@ export interface SshAttempt {
   readonly onHandshake: () => void;
   /** Ends the attempt at once; it rejects with the signal's reason. */
   readonly signal: AbortSignal;
+  /**
+   * The `command` stage: proves the account can run commands, rejecting
+   * with the reason when it cannot. Default: runs `true`.
+   */
+  readonly probe?: (client: Client) => Promise<void>;
 }
 
 /**
@@ -65,8 +71,8 @@ const KEEPALIVE_INTERVAL_MS = 15_000;
 const KEEPALIVE_COUNT_MAX = 3;
 
 /**
- * Makes one attempt. Resolves with an authenticated client that has run
- * `true`; rejects with an {@link SshAttemptError}. Auth refusals are reported
+ * Makes one attempt. Resolves with an authenticated client that passed the
+ * probe; rejects with an {@link SshAttemptError}. Auth refusals are reported
  * as not permanent here; the caller decides (see `ssh-retry.ts`).
  */
 export function connectOnce(attempt: SshAttempt): Promise<Client> {
@@ -122,7 +128,7 @@ export function connectOnce(attempt: SshAttempt): Promise<Client> {
     client.once('close', () => failIn(state.stage, 'the server closed the connection'));
     client.once('ready', () => {
       state.stage = 'command';
-      probe(client).then(
+      (attempt.probe ?? probe)(client).then(
         () => settle(),
         (error: Error) => failIn('command', error.message, error),
       );

@@ -1,18 +1,21 @@
 /**
  * One machine reached over SSH: a single connection (re-established when it
- * drops), one lazily opened SFTP channel, and a bounded number of exec
- * channels, shared by every step of every service on that machine.
+ * drops), its long-lived shell (started as the connection's first command,
+ * in place of a probe) and its SFTP channel (opened alongside), shared by
+ * every step of every service on that machine; without the shell, a bounded
+ * number of exec channels, one per step.
  */
+import { posix } from 'node:path';
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
 import { abortable } from '../abort.js';
 import { type ConnectStage, RemoteError } from '../errors.js';
 import { shellJoin } from '../template/shell-words.js';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import type {
-  ClaimRequest,
   ClaimResult,
   KilledGroups,
   MachineSession,
+  PrepareRequest,
   RunRequest,
   RunResult,
   SshTarget,
@@ -20,11 +23,19 @@ import type {
 import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
 import { loadCredentials } from './ssh-credentials.js';
-import { claimCommand, ownsCommand, parseClaim } from './ssh-dirs.js';
+import { claimCall, ownsCall, parseClaim, standalone } from './ssh-dirs.js';
+import {
+  byteLength,
+  PIPELINED_WRITE_BYTES,
+  prepareCode,
+  readPipelined,
+  sftpCall,
+  writePipelined,
+} from './ssh-files.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
 import { attemptTimeout, connectWithRetry } from './ssh-retry.js';
 import { type CommandExit, execCommand, runProgram, type StopSignal } from './ssh-run.js';
-import { RemoteShell, ShellLostError } from './ssh-shell.js';
+import { INLINE_FILE_BYTES, RemoteShell, ShellLostError } from './ssh-shell.js';
 import { runInShell, type ShellRunHost } from './ssh-shell-run.js';
 
 /** How a caller waits for a machine to become usable. */
@@ -37,6 +48,12 @@ export interface SshSessionOptions {
   readonly onRetry?: (stage: ConnectStage, error: Error) => void;
   /** Overrides the pool's `authGraceMs` (see `ssh-retry.ts`) for this call. */
   readonly authGraceMs?: number;
+  /**
+   * A connect ahead of need (prewarming): its handshakes wait while
+   * handshakes for machines needed now are under way, so they do not slow
+   * those down.
+   */
+  readonly background?: boolean;
 }
 
 /** What a machine needs from its pool. */
@@ -46,8 +63,13 @@ export interface SshMachineContext {
   readonly authGraceMs: number;
   /** Aborted (with a `UsageError`) when the pool closes. */
   readonly closing: AbortSignal;
-  /** Runs one connect attempt inside the pool's handshake limits. */
-  limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client>;
+  /** Runs one connect attempt inside the pool's handshake limits (see {@link SshSessionOptions.background}). */
+  limitHandshake(
+    host: string,
+    port: number,
+    task: () => Promise<Client>,
+    background: boolean,
+  ): Promise<Client>;
   /** Counts one completed key exchange. */
   countHandshake(): void;
   /** Counts one channel opened (exec, shell or SFTP). */
@@ -77,7 +99,8 @@ export class SshMachine implements MachineSession {
   readonly #kills = new Semaphore(1);
   #client: Client | undefined;
   #connecting: Promise<Client> | undefined;
-  #sftp: Promise<SFTPWrapper> | undefined;
+  /** The SFTP channel of a connection, opening or open. */
+  #sftp: { client: Client; sftp: Promise<SFTPWrapper> } | undefined;
   /** This machine has accepted our credential at least once. */
   #proven = false;
   /** Time budget for re-establishing a dropped connection on next use. */
@@ -120,19 +143,67 @@ export class SshMachine implements MachineSession {
     return this.#home;
   }
 
-  /** {@inheritDoc MachineSession.claimDir} */
-  async claimDir(request: ClaimRequest): Promise<ClaimResult> {
-    return parseClaim((await this.#command(claimCommand(request))).stdout);
+  /** {@inheritDoc MachineSession.prepareDir} */
+  async prepareDir(request: PrepareRequest): Promise<ClaimResult> {
+    const dir = request.chain.at(-1) ?? request.base;
+    const files = request.files ?? [];
+    const client = await this.#connection();
+    const shell = await this.#remoteShell(client);
+    if (shell === undefined) {
+      const claim = parseClaim(
+        (await this.#command(standalone(claimCall(request)))).stdout,
+        request,
+      );
+      if (!claim.ok) return claim;
+      if (claim.existed && (request.stale ?? []).length > 0) {
+        const stale = (request.stale ?? []).map((name) => posix.join(dir, name));
+        await this.#command(shellJoin(['rm', '-f', '--', ...stale]));
+      }
+      await Promise.all(files.map((f) => this.writeFile(posix.join(dir, f.name), f.data, f.mode)));
+      return claim;
+    }
+    // One request: the claim, then (only when it succeeded) removals and writes.
+    const inline = files.filter((f) => byteLength(f.data) <= INLINE_FILE_BYTES);
+    const answer = await this.#shellCall(
+      shell,
+      Buffer.concat([
+        Buffer.from(`${claimCall(request)}\n`),
+        ...prepareCode(dir, request.stale ?? [], inline),
+      ]),
+      `preparing ${dir}`,
+    );
+    const failed = /^write (\d+)$/.exec(answer);
+    if (failed !== null) {
+      const name = inline[Number(failed[1])]?.name ?? '?';
+      const reason = `cannot write ${posix.join(dir, name)} (is the disk full?)`;
+      throw new RemoteError(this.label, 'command', reason, true);
+    }
+    const claim = parseClaim(answer, request);
+    if (claim.ok) {
+      const large = files.filter((f) => !inline.includes(f));
+      await Promise.all(large.map((f) => this.writeFile(posix.join(dir, f.name), f.data, f.mode)));
+    }
+    return claim;
   }
 
   /** {@inheritDoc MachineSession.ownsDir} */
   async ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
-    return (await this.#command(ownsCommand(dir, markFile, mark))).stdout.trim() === 'yes';
+    const call = ownsCall(dir, markFile, mark);
+    const shell = await this.#remoteShell(await this.#connection());
+    const answer =
+      shell === undefined
+        ? (await this.#command(standalone(call))).stdout.trim()
+        : await this.#shellCall(shell, call, `checking ${dir}`);
+    return answer === 'yes';
   }
 
   /** {@inheritDoc MachineSession.removeDir} */
-  async removeDir(dir: string): Promise<void> {
-    await this.#command(shellJoin(['rm', '-rf', '--', dir]));
+  async removeDir(dir: string, emptyParent?: string): Promise<void> {
+    const parent =
+      emptyParent === undefined
+        ? ''
+        : ` && { ${shellJoin(['rmdir', '--', emptyParent])} 2>/dev/null; true; }`;
+    await this.#command(`${shellJoin(['rm', '-rf', '--', dir])}${parent}`);
   }
 
   /** {@inheritDoc MachineSession.killTagged} */
@@ -140,11 +211,6 @@ export class SshMachine implements MachineSession {
     const args = killTaggedArgs(tokens, graceMs);
     const exit = await this.#command(shellJoin(['sh', '-c', KILL_TAGGED_SCRIPT, 'sh', ...args]));
     return parseKilled(exit.stdout);
-  }
-
-  /** {@inheritDoc MachineSession.removeEmptyDir} */
-  async removeEmptyDir(dir: string): Promise<void> {
-    await this.#command(`${shellJoin(['rmdir', '--', dir])} 2>/dev/null; true`);
   }
 
   /** {@inheritDoc MachineSession.writeFile} */
@@ -173,15 +239,14 @@ export class SshMachine implements MachineSession {
   /** {@inheritDoc MachineSession.readFile} */
   async readFile(path: string): Promise<Buffer | undefined> {
     const { client, sftp } = await this.#sftpChannel();
-    // open, fstat, read, close
-    for (let i = 0; i < 4; i++) this.#context.countRoundTrip();
-    return new Promise((resolve, reject) => {
-      sftp.readFile(path, (error: (Error & { code?: number }) | undefined, data: Buffer) => {
-        if (!error) resolve(data);
-        else if (error.code === ssh2.utils.sftp.STATUS_CODE.NO_SUCH_FILE) resolve(undefined);
-        else reject(this.#failure(client, `cannot read ${path}`, error));
-      });
-    });
+    try {
+      return await readPipelined(sftp, path, () => this.#context.countRoundTrip());
+    } catch (error) {
+      if ((error as { code?: number }).code === ssh2.utils.sftp.STATUS_CODE.NO_SUCH_FILE) {
+        return undefined;
+      }
+      throw this.#failure(client, `cannot read ${path}`, error as Error);
+    }
   }
 
   /** {@inheritDoc MachineSession.run} */
@@ -189,12 +254,20 @@ export class SshMachine implements MachineSession {
     request.signal?.throwIfAborted();
     const client = await this.#connection();
     const shell = await this.#remoteShell(client);
-    if (shell !== undefined) return runInShell(this.#shellHost, shell, request);
+    const { install, ...rest } = request;
+    if (
+      shell !== undefined &&
+      (install === undefined || install.data.length <= INLINE_FILE_BYTES)
+    ) {
+      return runInShell(this.#shellHost, shell, request);
+    }
+    if (install !== undefined) await this.writeFile(request.program, install.data, install.mode);
+    if (shell !== undefined) return runInShell(this.#shellHost, shell, rest);
     this.#context.countChannel();
     this.#context.countRoundTrip();
     const killGroup = (pgid: number, signal: StopSignal): Promise<void> =>
       this.#killGroup(client, pgid, signal);
-    return this.#execs.use(() => runProgram(client, this.label, request, killGroup));
+    return this.#execs.use(() => runProgram(client, this.label, rest, killGroup));
   }
 
   /** What a program run through the remote shell needs from this machine. */
@@ -217,24 +290,30 @@ export class SshMachine implements MachineSession {
   #currentShell: RemoteShell | undefined;
 
   /**
-   * The long-lived shell of `client`, started on first use; `undefined` when
-   * it cannot start there (every step then opens its own exec channel).
+   * The long-lived shell of `client` (started by the connect probe, or again
+   * when it was lost); `undefined` when it cannot start there (every step
+   * then opens its own exec channel).
    */
   #remoteShell(client: Client): Promise<RemoteShell | undefined> {
     if (!this.#context.remoteShell) return Promise.resolve(undefined);
     if (this.#shell?.client === client) return this.#shell.shell;
-    const shell = new Promise<RemoteShell | undefined>((resolve) => {
+    return this.#startShell(client).catch(() => undefined);
+  }
+
+  /**
+   * Starts the shell on `client` and makes it the one {@link #remoteShell}
+   * hands out. Rejects when the account cannot run a command at all.
+   */
+  #startShell(client: Client): Promise<RemoteShell | undefined> {
+    const starting = new Promise<RemoteShell | undefined>((resolve, reject) => {
       this.#context.countChannel();
-      try {
-        client.exec('exec /bin/sh -s', (error, channel) => {
-          if (error) resolve(undefined);
-          else void RemoteShell.start(channel, () => this.#context.countRoundTrip()).then(resolve);
-        });
-      } catch {
-        // ssh2 throws "Not connected" synchronously when the socket is gone.
-        resolve(undefined);
-      }
+      // ssh2 throws "Not connected" synchronously when the socket is gone.
+      client.exec('exec /bin/sh -s', (error, channel) => {
+        if (error) reject(new Error(`cannot open a session channel: ${error.message}`));
+        else RemoteShell.start(channel, () => this.#context.countRoundTrip()).then(resolve, reject);
+      });
     });
+    const shell = starting.catch(() => undefined);
     this.#shell = { client, shell };
     void shell.then((started) => {
       if (started === undefined || this.#shell?.client !== client) return;
@@ -244,7 +323,17 @@ export class SshMachine implements MachineSession {
         if (this.#shell?.client === client) this.#shell = undefined;
       });
     });
-    return shell;
+    return starting;
+  }
+
+  /**
+   * The connect probe when steps run through the shell: starting it proves
+   * the account runs commands; the SFTP channel opens at the same time.
+   */
+  async #probe(client: Client): Promise<void> {
+    this.#sftp = { client, sftp: this.#openSftp(client) };
+    this.#sftp.sftp.catch(() => {});
+    await this.#startShell(client);
   }
 
   /** Disconnects; a later use would connect again. */
@@ -311,10 +400,11 @@ export class SshMachine implements MachineSession {
         onHostKey: (line) => this.#pin(line),
         onHandshake: () => context.countHandshake(),
         signal: context.closing,
+        ...(context.remoteShell && { probe: (client: Client) => this.#probe(client) }),
       });
     const client = await connectWithRetry(
       this.label,
-      () => context.limitHandshake(host, port, attempt),
+      () => context.limitHandshake(host, port, attempt, options.background ?? false),
       {
         deadline,
         authGraceMs: options.authGraceMs ?? context.authGraceMs,
@@ -333,9 +423,11 @@ export class SshMachine implements MachineSession {
     }
     this.#proven = true;
     this.#client = client;
-    // The attempt ran `true` on an exec channel of its own.
-    this.#context.countChannel();
-    this.#context.countRoundTrip();
+    if (!this.#context.remoteShell) {
+      // The attempt ran `true` on an exec channel of its own.
+      this.#context.countChannel();
+      this.#context.countRoundTrip();
+    }
     client.on('close', () => {
       if (this.#client !== client) return;
       this.#client = undefined;
@@ -387,6 +479,14 @@ export class SshMachine implements MachineSession {
     throw new RemoteError(this.label, 'command', reason, true);
   }
 
+  /** A function call through the remote shell (see `RemoteShell.call`): its answer. */
+  async #shellCall(shell: RemoteShell, code: string | Buffer, what: string): Promise<string> {
+    return shell.call(code).catch((error: Error) => {
+      if (!(error instanceof ShellLostError)) throw error;
+      throw new RemoteError(this.label, 'command', `the connection was lost while ${what}`, false);
+    });
+  }
+
   /** {@link #command} through the remote shell. */
   async #shellCommand(shell: RemoteShell, command: string): Promise<CommandExit> {
     const exit = await shell.command(command).catch((error: Error) => {
@@ -411,9 +511,8 @@ export class SshMachine implements MachineSession {
   /** The SFTP channel of the live connection, opened on first use. */
   async #sftpChannel(): Promise<{ client: Client; sftp: SFTPWrapper }> {
     const client = await this.#connection();
-    const opening = this.#sftp ?? this.#openSftp(client);
-    this.#sftp = opening;
-    const sftp = await opening.catch((error: Error) => {
+    if (this.#sftp?.client !== client) this.#sftp = { client, sftp: this.#openSftp(client) };
+    const sftp = await this.#sftp.sftp.catch((error: Error) => {
       throw this.#failure(
         client,
         'cannot open an SFTP channel (is "Subsystem sftp" enabled in sshd_config?)',
@@ -430,7 +529,7 @@ export class SshMachine implements MachineSession {
       client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp)));
     });
     const forget = (): void => {
-      if (this.#sftp === opening) this.#sftp = undefined;
+      if (this.#sftp?.sftp === opening) this.#sftp = undefined;
     };
     opening.then((sftp) => sftp.once('close', forget), forget);
     return opening;
@@ -444,40 +543,4 @@ export class SshMachine implements MachineSession {
       : `${what}: ${error.message}`;
     return new RemoteError(this.label, 'command', reason, !lost, { cause: error });
   }
-}
-
-/** Files up to this size are written in one SFTP write request (OpenSSH accepts 256 KiB). */
-const PIPELINED_WRITE_BYTES = 32 * 1024;
-
-/**
- * Writes a small file in two round trips: open (with the mode), then write,
- * mode change and close sent together (the server handles them in order).
- * The mode given at creation is reduced by the umask and ignored for an
- * existing file, hence the explicit `fchmod`.
- */
-async function writePipelined(
-  sftp: SFTPWrapper,
-  path: string,
-  bytes: Buffer,
-  mode: number,
-): Promise<void> {
-  const handle = await new Promise<Buffer>((resolve, reject) =>
-    sftp.open(path, 'w', { mode }, (error, h) => (error ? reject(error) : resolve(h))),
-  );
-  const writing =
-    bytes.length === 0
-      ? Promise.resolve()
-      : sftpCall((done) => sftp.write(handle, bytes, 0, bytes.length, 0, done));
-  const chmod = sftpCall((done) => sftp.fchmod(handle, mode, done));
-  const closing = sftpCall((done) => sftp.close(handle, done));
-  const results = await Promise.allSettled([writing, chmod, closing]);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
-}
-
-/** Performs one callback-style SFTP operation. */
-function sftpCall(operation: (done: (error?: Error | null) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) =>
-    operation((error) => (error ? reject(error) : resolve())),
-  );
 }

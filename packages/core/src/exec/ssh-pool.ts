@@ -49,6 +49,10 @@ export class SshPool {
   readonly #hostHandshakes = new Map<string, Semaphore>();
   readonly #maxPerHost: number;
   readonly #context: SshMachineContext;
+  /** Handshakes for machines needed now, waiting or under way. */
+  #foreground = 0;
+  /** Background handshakes waiting for {@link #foreground} to drop to 0. */
+  #deferred: Array<() => void> = [];
   #handshakes = 0;
   #channels = 0;
   #roundTrips = 0;
@@ -61,7 +65,8 @@ export class SshPool {
       agent: options.agent ?? process.env.SSH_AUTH_SOCK,
       authGraceMs: options.authGraceMs ?? DEFAULT_AUTH_GRACE_MS,
       closing: this.#closing.signal,
-      limitHandshake: (host, port, task) => this.#limitHandshake(host, port, task),
+      limitHandshake: (host, port, task, background) =>
+        this.#limitHandshake(host, port, task, background),
       countHandshake: () => {
         this.#handshakes++;
       },
@@ -121,14 +126,28 @@ export class SshPool {
     await Promise.all(machines.map((machine) => machine.close()));
   }
 
-  #limitHandshake(host: string, port: number, task: () => Promise<Client>): Promise<Client> {
+  async #limitHandshake(
+    host: string,
+    port: number,
+    task: () => Promise<Client>,
+    background: boolean,
+  ): Promise<Client> {
     const hostKey = `${host}:${port}`;
     let perHost = this.#hostHandshakes.get(hostKey);
     if (perHost === undefined) {
       perHost = new Semaphore(this.#maxPerHost);
       this.#hostHandshakes.set(hostKey, perHost);
     }
-    // Per host first, so a busy host does not hold pool-wide slots while it waits.
-    return perHost.use(() => this.#allHandshakes.use(task));
+    if (background) {
+      while (this.#foreground > 0) await new Promise<void>((go) => this.#deferred.push(go));
+    } else this.#foreground++;
+    try {
+      // Per host first, so a busy host does not hold pool-wide slots while it waits.
+      return await perHost.use(() => this.#allHandshakes.use(task));
+    } finally {
+      if (!background && --this.#foreground === 0) {
+        for (const go of this.#deferred.splice(0)) go();
+      }
+    }
   }
 }

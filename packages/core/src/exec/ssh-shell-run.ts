@@ -150,7 +150,7 @@ class ShellProgram {
   #fail(reason: string): void {
     if (this.#done) return;
     this.#settle();
-    void Promise.all([this.#stdout.finish(0), this.#stderr.finish(0)]);
+    void Promise.all([this.#stdout.finish(false), this.#stderr.finish(false)]);
     this.#reject(new RemoteError(this.#host.label, 'command', reason, false));
   }
 
@@ -160,12 +160,16 @@ class ShellProgram {
       this.#fail(`the connection was lost before ${this.#request.program} started`);
       return;
     }
-    this.#settle();
-    const sizes = end.kind === 'exit' ? end.sizes : ([0, 0] as const);
-    await Promise.all([this.#stdout.finish(sizes[0]), this.#stderr.finish(sizes[1])]);
-    if (this.#base !== undefined) {
-      this.#host.currentShell()?.send(shellJoin(['rm', '-f', '--', ...programFiles(this.#base)]));
+    if (end.kind === 'nowrite') {
+      this.#settle();
+      const reason = `cannot write ${this.#request.program} (is the disk full?)`;
+      this.#reject(new RemoteError(this.#host.label, 'command', reason, true));
+      return;
     }
+    this.#settle();
+    const written = end.kind === 'exit' ? end.written : ([false, false] as const);
+    await Promise.all([this.#stdout.finish(written[0]), this.#stderr.finish(written[1])]);
+    if (this.#base !== undefined) this.#host.currentShell()?.discard(programFiles(this.#base));
     const stderr = this.#stderr.tail;
     const readError = this.#stdout.error ?? this.#stderr.error;
     if (readError !== undefined) {
@@ -223,20 +227,20 @@ class RemoteFollower {
 
   readonly #tick = (): void => {
     this.#reading = this.#reading
-      .then(() => this.#read(Number.POSITIVE_INFINITY, false))
+      .then(() => this.#read(false))
       .then(() => {
         if (!this.#stopped) this.#timer = setTimeout(this.#tick, POLL_MS);
       });
   };
 
   /**
-   * Reads up to `size` (or until the end for a running program). A failure
-   * while the program runs (the connection dropped, say) is retried at the
-   * next poll; only the `final` read records it.
+   * Reads to the end of the file. A failure while the program runs (the
+   * connection dropped, say) is retried at the next poll; only the `final`
+   * read records it.
    */
-  async #read(size: number, final: boolean): Promise<void> {
+  async #read(final: boolean): Promise<void> {
     const path = this.#path;
-    if (path === undefined || this.error !== undefined || this.#offset >= size) return;
+    if (path === undefined || this.error !== undefined) return;
     try {
       const sftp = await this.#sftp();
       if (this.#open?.sftp !== sftp) {
@@ -253,7 +257,7 @@ class RemoteFollower {
         this.#open = { sftp, handle };
       }
       const { handle } = this.#open;
-      while (this.#offset < size) {
+      for (;;) {
         const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
         const bytesRead = await new Promise<number>((resolve, reject) =>
           sftp.read(handle, buffer, 0, CHUNK_BYTES, this.#offset, (error, n) =>
@@ -274,13 +278,17 @@ class RemoteFollower {
     }
   }
 
-  /** The program ended with `size` bytes in the file: reads what is left, closes the file. */
-  async finish(size: number): Promise<void> {
+  /**
+   * The program ended: reads what is left (when `written` says the file is
+   * not empty, or it was opened already), closes the file.
+   */
+  async finish(written: boolean): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#reading;
-    await this.#read(size, false);
-    await this.#read(size, true);
+    if (!written && this.#open === undefined) return;
+    await this.#read(false);
+    await this.#read(true);
     const open = this.#open;
     this.#open = undefined;
     open?.sftp.close(open.handle, () => {});

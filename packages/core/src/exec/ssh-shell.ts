@@ -10,14 +10,23 @@
  * lines on its stdout starting with the request's id:
  * - `ID r STATUS OUT ERR`: a helper command ended; OUT and ERR are the
  *   base64 of the tails of its stdout and stderr.
+ * - `ID v VALUE`: a call of a shell function defined at the start (see
+ *   `ssh-dirs.ts`) ended; VALUE is what it set `R` to (one ASCII line).
  * - `ID pid N`: a program started, leading its own session and process
  *   group N (`setsid`).
- * - `ID exit STATUS`: a program ended; STATUS is what its wrapper wrote to
- *   the status file, or `x` when there is none (it was killed).
+ * - `ID exit STATUS OUT ERR WAITED`: a program ended; STATUS is what its
+ *   wrapper wrote to the status file, or `x` when there is none (it was
+ *   killed); OUT and ERR are 1 when its stdout or stderr file is not empty.
+ * - `ID nowrite`: the program to upload before the start could not be written.
+ *
+ * Every line is printed with one write of less than 4 KiB, so lines of
+ * jobs running side by side never mix. The shell starts as few processes as
+ * it can: a program start costs a subshell, `setsid` (which becomes the
+ * wrapper) and the program; helper functions and status files use builtins.
  *
  * A program runs under a small wrapper, inside its own process group, that
- * writes its pid, output and exit status to files next to it in its working
- * directory. The wrapper outlives a SIGTERM to the group (its trap runs
+ * writes its output and exit status to files next to it in its working
+ * directory; its pid file is written before its pid is reported. The wrapper outlives a SIGTERM to the group (its trap runs
  * once the program ended), so a program stopped with SIGTERM still leaves
  * its status. Those outlive the connection: after a drop, the program is
  * found again by its files (see `SshMachine`).
@@ -25,6 +34,7 @@
 import type { ClientChannel } from 'ssh2';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { RunRequest } from './machine.js';
+import { DIR_FUNCTIONS } from './ssh-dirs.js';
 
 /** Output kept of a helper command's stdout and stderr (they must fit one pipe write together). */
 const HELPER_STDOUT_BYTES = 1800;
@@ -49,28 +59,51 @@ done
 D=$(mktemp -d "$t/cloudboot-sh-$$-XXXXXX") || { echo '0 missing'; exit 0; }
 trap 'rm -rf "$D"' EXIT
 trap 'exit 1' HUP TERM INT
-printf '0 ready %s\\n' "$(pwd | base64 | tr -d '\\n')"
+${DIR_FUNCTIONS}printf '0 ready %s\\n' "$(pwd | base64 | tr -d '\\n')"
 `;
 
 /**
- * The wrapper a program runs under, in its own session. argv: pid file,
- * stdout file, stderr file, status file, program, args… The status is
- * written to a temporary name and renamed, so a reader sees all of it.
+ * The wrapper a program runs under, in its own session. argv: stdout file,
+ * stderr file, status file, program, args… A reader that finds the status
+ * file empty (being written, or the wrapper was killed meanwhile) waits
+ * while the wrapper lives, and then knows.
  */
 const WRAPPER = `trap true TERM INT HUP
-echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1"; o=$2 e=$3 s=$4; shift 4
+o=$1 e=$2 s=$3; shift 3
 "$@" </dev/null >"$o" 2>"$e"
-echo $? >"$s.tmp" && mv -f "$s.tmp" "$s"
+echo $? >"$s"
 `;
 
 /**
- * The shell code that prints `ID exit STATUS OUT-SIZE ERR-SIZE WAITED` for
- * the program whose files start with `$b`; WAITED is the wrapper's wait
- * status when known.
+ * The shell code that prints `ID exit STATUS OUT ERR WAITED` for the
+ * program whose files start with `$b`; WAITED is the wrapper's wait status
+ * when known. Builtins only.
  */
 function exitReport(id: number, waited: string): string {
-  const size = (ext: string): string => `$(wc -c <"$b.${ext}" 2>/dev/null || echo 0)`;
-  return `echo "${id} exit $(cat -- "$b.status" 2>/dev/null || echo x) ${size('out')} ${size('err')} ${waited}"`;
+  return (
+    `s=x; [ -s "$b.status" ] && read -r s <"$b.status"; o=0; e=0; ` +
+    `[ -s "$b.out" ] && o=1; [ -s "$b.err" ] && e=1; echo "${id} exit $s $o $e ${waited}"`
+  );
+}
+
+/** Files up to this size are written from the shell's input; larger ones over SFTP. */
+export const INLINE_FILE_BYTES = 256 * 1024;
+
+/**
+ * Shell code (bytes: the data may be any) that writes `data` to `path`
+ * replacing what is there, and fails (status non-zero) when it cannot. Data
+ * holding a NUL byte, which no shell word can hold, goes through `base64 -d`.
+ */
+export function writeCode(path: string, data: string | Uint8Array): Buffer {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+  const target = Buffer.from(` 2>/dev/null >${shellQuote(path)}`);
+  if (bytes.includes(0)) {
+    const encoded = bytes.toString('base64');
+    return Buffer.concat([Buffer.from(`printf %s '${encoded}' | base64 -d`), target]);
+  }
+  // Single quotes keep every byte but the quote itself, written as '\''.
+  const quoted = bytes.toString('latin1').replaceAll("'", "'\\''");
+  return Buffer.concat([Buffer.from('printf %s '), Buffer.from(`'${quoted}'`, 'latin1'), target]);
 }
 
 /** How a helper command ended. */
@@ -87,19 +120,21 @@ export function programFiles(base: string): readonly string[] {
 
 /**
  * How a program ended: `exit` (`status` is `null` when it left none: it
- * was killed; `sizes` are its stdout and stderr file sizes; `signal` is the
- * number of the signal that ended its wrapper, when known), `nocwd` (its
- * working directory could not be entered), or `unstarted` (found again
- * after a drop, it never started).
+ * was killed; `written` says whether its stdout and stderr files hold
+ * anything; `signal` is the number of the signal that ended its wrapper,
+ * when known), `nocwd` (its working directory could not be entered),
+ * `nowrite` (the program file to upload could not be written), or
+ * `unstarted` (found again after a drop, it never started).
  */
 export type ProgramEnd =
   | {
       readonly kind: 'exit';
       readonly status: number | null;
-      readonly sizes: readonly [number, number];
+      readonly written: readonly [boolean, boolean];
       readonly signal?: number;
     }
   | { readonly kind: 'nocwd'; readonly message: string }
+  | { readonly kind: 'nowrite' }
   | { readonly kind: 'unstarted' };
 
 /** What a program's listener is told. */
@@ -122,17 +157,23 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
+/** How long files to remove are collected before one `rm` removes them all. */
+const DISCARD_DELAY_MS = 100;
+
 /** One long-lived remote shell; see the module comment. */
 export class RemoteShell {
   /** The login user's home directory (where the shell started). */
   readonly home: string;
   readonly #channel: ClientChannel;
   readonly #helpers = new Map<number, Pending>();
+  readonly #calls = new Map<number, Pick<Pending, 'reject'> & { resolve: (v: string) => void }>();
   readonly #programs = new Map<number, ProgramEvents>();
   readonly #onRoundTrip: () => void;
   #next = 1;
   #closed = false;
   readonly #lost: Array<() => void> = [];
+  #discarded: string[] = [];
+  #discardTimer: NodeJS.Timeout | undefined;
 
   private constructor(channel: ClientChannel, home: string, onRoundTrip: () => void) {
     this.#channel = channel;
@@ -142,12 +183,17 @@ export class RemoteShell {
 
   /**
    * Starts the shell on `channel` (an exec of `/bin/sh -s`). Resolves with
-   * `undefined` when it cannot be used (no `/bin/sh`, `setsid` or `base64`):
-   * the caller then runs one exec channel per step.
+   * `undefined` when the shell runs but cannot serve (no `setsid`,
+   * `base64` or private directory): the caller then runs one exec channel
+   * per step. Rejects when the command does not run at all (the channel
+   * closed before the shell said anything), with its status and stderr.
    */
   static start(channel: ClientChannel, onRoundTrip: () => void): Promise<RemoteShell | undefined> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let buffered = '';
+      let stderr = '';
+      let status = 'no exit status';
+      let answered = false;
       let shell: RemoteShell | undefined;
       const onData = (chunk: Buffer): void => {
         buffered += chunk.toString('latin1');
@@ -158,6 +204,7 @@ export class RemoteShell {
             shell.#onLine(line);
             continue;
           }
+          answered = true;
           const ready = READY.exec(line);
           if (ready === null) {
             channel.close();
@@ -175,10 +222,19 @@ export class RemoteShell {
         }
       };
       channel.on('data', onData);
-      channel.stderr.resume();
+      channel.stderr.on('data', (chunk: Buffer) => {
+        if (shell === undefined && stderr.length < 2048) stderr += chunk.toString('utf8');
+      });
+      channel.on('exit', (code: number | null, signal?: string) => {
+        status = code !== null ? `exit status ${code}` : `signal ${signal ?? '?'}`;
+      });
       channel.on('close', () => {
-        if (shell === undefined) resolve(undefined);
-        else shell.#onClose();
+        if (shell !== undefined) shell.#onClose();
+        else if (answered) resolve(undefined);
+        else {
+          const why = stderr.trim() === '' ? '' : `: ${stderr.trim()}`;
+          reject(new Error(`"/bin/sh -s" ended before it was ready (${status})${why}`));
+        }
       });
       onRoundTrip();
       channel.write(PROLOGUE);
@@ -204,12 +260,35 @@ export class RemoteShell {
     if (this.#closed) return Promise.reject(new ShellLostError());
     const id = this.#next++;
     this.#onRoundTrip();
+    const tail = (file: string, bytes: number): string =>
+      `"$([ -s "$D/${file}" ] && tail -c ${bytes} "$D/${file}" | base64 | tr -d '\\n')"`;
     return new Promise((resolve, reject) => {
       this.#helpers.set(id, { resolve, reject });
       this.#channel.write(
         `{ ${script}\n} </dev/null >"$D/o" 2>"$D/e"; printf '${id} r %s %s %s\\n' $? ` +
-          `"$(tail -c ${HELPER_STDOUT_BYTES} "$D/o" | base64 | tr -d '\\n')" ` +
-          `"$(tail -c ${HELPER_STDERR_BYTES} "$D/e" | base64 | tr -d '\\n')"\n`,
+          `${tail('o', HELPER_STDOUT_BYTES)} ${tail('e', HELPER_STDERR_BYTES)}\n`,
+      );
+    });
+  }
+
+  /**
+   * Runs shell code that sets `R` to a one-line ASCII answer (calls of the
+   * functions of `ssh-dirs.ts`), in the foreground of the shell, and
+   * resolves with `R`. `code` may be bytes (files written from the input).
+   * Rejects with {@link ShellLostError} when the connection drops first.
+   */
+  call(code: string | Buffer): Promise<string> {
+    if (this.#closed) return Promise.reject(new ShellLostError());
+    const id = this.#next++;
+    this.#onRoundTrip();
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      this.#channel.write(
+        Buffer.concat([
+          Buffer.from('R=\n{ '),
+          typeof code === 'string' ? Buffer.from(code) : code,
+          Buffer.from(`\n} </dev/null >/dev/null 2>&1; printf '${id} v %s\\n' "$R"\n`),
+        ]),
       );
     });
   }
@@ -220,11 +299,26 @@ export class RemoteShell {
     this.#channel.write(`{ ${script}\n} </dev/null >/dev/null 2>&1 &\n`);
   }
 
+  /** Removes files soon, together with others discarded meanwhile (one `rm` for all). */
+  discard(paths: readonly string[]): void {
+    this.#discarded.push(...paths);
+    this.#discardTimer ??= setTimeout(() => this.#flushDiscarded(), DISCARD_DELAY_MS);
+  }
+
+  #flushDiscarded(): void {
+    clearTimeout(this.#discardTimer);
+    this.#discardTimer = undefined;
+    const paths = this.#discarded.splice(0);
+    if (paths.length > 0) this.send(shellJoin(['rm', '-f', '--', ...paths]));
+  }
+
   /**
    * Starts a program in the background, in its own session, under the
-   * wrapper that records its pid, output and status in files named
+   * wrapper; its pid, output and status go to files named
    * `.cloudboot-NAME.*` in its working directory (in the shell's private
-   * directory when the working directory is not writable).
+   * directory when the working directory is not writable). With
+   * `request.install` (at most {@link INLINE_FILE_BYTES}) the program file
+   * is written first.
    */
   startProgram(request: RunRequest, name: string, events: ProgramEvents): void {
     const id = this.#listen(events);
@@ -236,11 +330,29 @@ export class RemoteShell {
     const wrapper = shellJoin(['setsid', 'sh', '-c', WRAPPER, 'sh']);
     const args = shellJoin([program, ...request.args]);
     const cwd = shellQuote(request.cwd);
+    const install =
+      request.install === undefined
+        ? []
+        : [
+            Buffer.from('{ '),
+            writeCode(request.program, request.install.data),
+            Buffer.from(
+              ` && chmod ${request.install.mode.toString(8)} -- ${shellQuote(request.program)}; } 2>/dev/null || { echo '${id} nowrite'; exit; }; `,
+            ),
+          ];
     this.#channel.write(
-      `( e=$(cd -- ${cwd} 2>&1) || { echo "${id} nocwd $(printf %s "$e" | base64 | tr -d '\\n')"; exit; }; cd -- ${cwd}; ` +
-        `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; else b="$D/${name}"; fi; rm -f -- "$b.status"; ` +
-        `${assignments}${wrapper} "$b.pid" "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
-        `echo "${id} pid $! $b"; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
+      Buffer.concat([
+        Buffer.from(
+          `( cd -- ${cwd} 2>"$D/c${id}" || { echo "${id} nocwd $(base64 <"$D/c${id}" | tr -d '\\n')"; rm -f -- "$D/c${id}"; exit; }; `,
+        ),
+        ...install,
+        Buffer.from(
+          `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; else b="$D/${name}"; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
+            `${assignments}${wrapper} "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
+            // The pid file is there before anyone learns the pid: a program known is a program found again.
+            `echo $! >"$b.pid"; echo "${id} pid $! $b"; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
+        ),
+      ]),
     );
   }
 
@@ -253,8 +365,8 @@ export class RemoteShell {
   attachProgram(base: string, events: ProgramEvents): void {
     const id = this.#listen(events);
     this.#channel.write(
-      `( b=${shellQuote(base)}; p=$(cat -- "$b.pid" 2>/dev/null); [ -n "$p" ] || { echo '${id} pid x'; exit; }; echo "${id} pid $p $b"; ` +
-        `while [ ! -e "$b.status" ] && kill -0 "$p" 2>/dev/null; do sleep 0.2; done; ` +
+      `( b=${shellQuote(base)}; p=; [ -s "$b.pid" ] && read -r p <"$b.pid"; [ -n "$p" ] || { echo '${id} pid x'; exit; }; echo "${id} pid $p $b"; ` +
+        `while [ ! -s "$b.status" ] && kill -0 "$p" 2>/dev/null; do sleep 0.2; done; ` +
         `${exitReport(id, '0')} ) &\n`,
     );
   }
@@ -262,6 +374,7 @@ export class RemoteShell {
   /** Ends the shell (programs it started keep running); the channel closes. */
   close(): void {
     if (this.#closed) return;
+    this.#flushDiscarded();
     this.#channel.end();
   }
 
@@ -273,10 +386,7 @@ export class RemoteShell {
   }
 
   #onLine(line: string): void {
-    // Sizes from `wc` may be padded with blanks; base64 fields may be empty.
-    const [idText, kind, a, b, c, d] = line.startsWith(`${line.split(' ')[0]} r `)
-      ? line.split(' ')
-      : line.trim().split(/ +/);
+    const [idText, kind, a, b, c, d] = line.split(' ');
     const id = Number(idText);
     if (kind === 'r') {
       const pending = this.#helpers.get(id);
@@ -288,6 +398,12 @@ export class RemoteShell {
       });
       return;
     }
+    if (kind === 'v') {
+      const pending = this.#calls.get(id);
+      this.#calls.delete(id);
+      pending?.resolve(line.slice(`${idText} v `.length));
+      return;
+    }
     const events = this.#programs.get(id);
     if (events === undefined) return;
     if (kind === 'pid' && a !== 'x') {
@@ -297,6 +413,7 @@ export class RemoteShell {
     }
     this.#programs.delete(id);
     if (kind === 'pid') events.onExit({ kind: 'unstarted' });
+    else if (kind === 'nowrite') events.onExit({ kind: 'nowrite' });
     else if (kind === 'nocwd') {
       events.onExit({ kind: 'nocwd', message: Buffer.from(a ?? '', 'base64').toString('utf8') });
     } else if (kind === 'exit') {
@@ -304,7 +421,7 @@ export class RemoteShell {
       events.onExit({
         kind: 'exit',
         status: a === 'x' || a === undefined ? null : Number(a),
-        sizes: [Number(b), Number(c)],
+        written: [b === '1', c === '1'],
         ...(waited > 128 && { signal: waited - 128 }),
       });
     }
@@ -312,8 +429,12 @@ export class RemoteShell {
 
   #onClose(): void {
     this.#closed = true;
-    for (const pending of this.#helpers.values()) pending.reject(new ShellLostError());
+    clearTimeout(this.#discardTimer);
+    for (const pending of [...this.#helpers.values(), ...this.#calls.values()]) {
+      pending.reject(new ShellLostError());
+    }
     this.#helpers.clear();
+    this.#calls.clear();
     this.#programs.clear();
     for (const listener of this.#lost.splice(0)) listener();
   }
