@@ -2,6 +2,8 @@
  * A machine whose address is known before its level starts (here an
  * existing sshd host named by a literal address) is connected while the
  * earlier levels run, so its level begins with programs, not a handshake.
+ * A shutdown, whose levels run in reverse, does the same for the machines
+ * of the levels below.
  */
 import { readFileSync } from 'node:fs';
 import type { CloudBootEvent } from '@cloudboot/core';
@@ -57,5 +59,42 @@ describe('connecting ahead of the level', () => {
       ['complete 2', 1],
     ]);
     expect(result.sshHandshakes).toBe(1);
+  });
+
+  it('logs in to a level-1 machine while the shutdown of level 2 still runs; not with dash-nine', async () => {
+    const base = cleanup.base();
+    const plan = cleanup.plan({
+      'top.conf': sshDefaults(hosts, base) + runlevels(2),
+      'l1.conf': `[svc-remote]\n${onHost(hosts, 0)}bootpgm: ok.sh\n`,
+      'l2.conf': `[svc-slow]\nlocal_exe: true\nhostname: localhost\nworkdir: \${WORKDIR}\nterminatepgm: slow.sh\n`,
+      'slow.sh': '#!/bin/sh\nsleep 1\n',
+      'ok.sh': '#!/bin/sh\nexit 0\n',
+    });
+    const boot = cleanup.boot(plan, 'prewarm-down');
+    expect((await boot.run()).failures).toEqual([]);
+    const seen: Array<[string, number]> = [];
+    let before = logins();
+    boot.on((event: CloudBootEvent) => {
+      if (event.type === 'level') seen.push([`${event.action} ${event.level}`, logins() - before]);
+    });
+    const down = await boot.shutdown();
+    expect(down.failures).toEqual([]);
+    // Level 2's terminate program runs for a second; level 1's machine was logged in to meanwhile.
+    expect(seen).toEqual([
+      ['starting 2', 0],
+      ['complete 2', 1],
+      ['starting 1', 1],
+      ['complete 1', 1],
+    ]);
+    expect(down.sshHandshakes).toBe(1);
+
+    // Booted again and torn down with dash-nine: no machine is connected to at all.
+    expect((await boot.run()).failures).toEqual([]);
+    before = logins();
+    seen.length = 0;
+    const nine = await boot.shutdown({ dashNine: true });
+    expect(nine.failures).toEqual([]);
+    expect(seen.map(([, n]) => n)).toEqual([0, 0, 0, 0]);
+    expect(nine.sshHandshakes).toBe(0);
   });
 });

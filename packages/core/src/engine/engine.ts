@@ -163,7 +163,8 @@ export async function runOperation(
       });
       continue;
     }
-    if (ctx.operation !== 'shutdown') {
+    // A dash-nine shutdown connects to no machine.
+    if (ctx.operation !== 'shutdown' || !options.dashNine) {
       const later = levels.slice(index + 1).flatMap((l) => l.services.map((s) => s.name));
       prewarmMachines(ctx, later.filter(inScope));
     }

@@ -3,7 +3,9 @@
  * level, every SSH machine of a later level whose address is already known
  * (an existing host the plan names by a literal hostname, or a machine
  * recorded earlier in the run) is connected, its host key checked and its
- * session opened while the current level runs. The SSH pool bounds the
+ * session opened while the current level runs. A shutdown, whose levels run
+ * in reverse, connects ahead only to machines it will clean up (those that
+ * had been reached). The SSH pool bounds the
  * handshakes; a failure is kept quiet here and met again, with its error,
  * when the machine's own level asks for the session.
  */
@@ -11,6 +13,7 @@ import type { SshTarget } from '../exec/machine.js';
 import { EXISTING_MACHINE_DRIVER, launchesMachines } from '../plan/service-driver.js';
 import type { OperationContext } from './operation-context.js';
 import { driverChoice, machineSettings } from './service-settings.js';
+import { wasReached } from './shutdown-service.js';
 
 /** What connecting a service's machine ahead of time needs, or undefined when its address is not known yet. */
 function knownMachine(
@@ -19,6 +22,7 @@ function knownMachine(
 ): { target: SshTarget; timeoutMs: number; existing: boolean } | undefined {
   const record = ctx.record(name);
   if (record.state === 'terminated' || record.state === 'failed') return undefined;
+  if (ctx.operation === 'shutdown' && !wasReached(record)) return undefined;
   try {
     const machine = machineSettings(ctx.attrs, name);
     if (machine.target.kind !== 'ssh') return undefined;

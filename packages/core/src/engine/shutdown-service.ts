@@ -45,7 +45,8 @@ const REACHED_STATES: ReadonlySet<string> = new Set([
 ]);
 const REACHED_PHASES: ReadonlySet<string> = new Set(['contextualize', 'ready', 'terminate']);
 
-function wasReached(record: ServiceRecord): boolean {
+/** True when the service's machine had been reached: its shutdown connects to it (unless dash-nine). */
+export function wasReached(record: ServiceRecord): boolean {
   return (
     record.contextualized ||
     REACHED_STATES.has(record.state) ||
