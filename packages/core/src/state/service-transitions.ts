@@ -5,7 +5,7 @@
  * or that lacks what the table says it records, is a bug in cloudboot: it
  * throws {@link IllegalTransitionError} and nothing is written.
  */
-import type { TransitionFields } from './run-store.js';
+import type { TransitionFields } from './records.js';
 import type { ServiceState } from './service-state.js';
 
 /** A field of a service's record that a transition may set. */
