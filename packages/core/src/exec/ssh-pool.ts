@@ -4,6 +4,7 @@
  * `session()` waits through staged readiness (see `ssh-retry.ts`); host keys
  * are trusted on first use and pinned in the run's {@link HostKeyStore}.
  */
+import { setMaxListeners } from 'node:events';
 import type { Client } from 'ssh2';
 import { UsageError } from '../errors.js';
 import type { MachineSession, SshTarget } from './machine.js';
@@ -58,6 +59,8 @@ export class SshPool {
   #roundTrips = 0;
 
   constructor(options: SshPoolOptions) {
+    // Every machine's connection attempts listen for the pool closing.
+    setMaxListeners(0, this.#closing.signal);
     this.#allHandshakes = new Semaphore(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
     this.#maxPerHost = options.maxHandshakesPerHost ?? DEFAULT_MAX_HANDSHAKES_PER_HOST;
     this.#context = {
