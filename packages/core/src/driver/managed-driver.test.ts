@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DriverError } from '../errors.js';
 import type { Driver, InstanceInfo, InstanceState } from './driver.js';
-import { DEFAULT_CALLS_PER_SECOND, ManagedDriver, toDriverError } from './managed-driver.js';
+import {
+  DEFAULT_CALLS_PER_SECOND,
+  ManagedDriver,
+  THROTTLED_RETRY_FACTOR,
+  toDriverError,
+} from './managed-driver.js';
 import { DriverRegistry, withPolicy } from './registry.js';
 
 /**
@@ -76,17 +81,43 @@ describe('ManagedDriver', () => {
     ).rejects.toThrow('scripted: no room');
     expect(capacity.calls.launch).toHaveLength(1);
 
-    const errors = Array.from(
-      { length: 10 },
-      () => new DriverError('throttled', 'scripted', 'slow down'),
-    );
-    const throttled = scriptedCloud({ launchErrors: errors });
+    const transient = scriptedCloud({
+      launchErrors: Array.from(
+        { length: 10 },
+        () => new DriverError('transient', 'scripted', 'try again'),
+      ),
+    });
+    await expect(
+      new ManagedDriver(transient.driver, fast).launch(spec, { token: 't', tags: {} }),
+    ).rejects.toMatchObject({ kind: 'transient' });
+    expect(transient.calls.launch).toHaveLength(4);
+
+    // A throttled answer only asks to slow down: three times the retries (3 × 3 here).
+    const throttled = scriptedCloud({
+      launchErrors: Array.from(
+        { length: 20 },
+        () => new DriverError('throttled', 'scripted', 'slow down'),
+      ),
+    });
     await expect(
       new ManagedDriver(throttled.driver, fast).launch(spec, { token: 't', tags: {} }),
-    ).rejects.toMatchObject({
-      kind: 'throttled',
-    });
-    expect(throttled.calls.launch).toHaveLength(4);
+    ).rejects.toMatchObject({ kind: 'throttled' });
+    expect(throttled.calls.launch).toHaveLength(10);
+  });
+
+  it('counts throttled and transient retries apart', async () => {
+    const errors = [
+      ...Array.from({ length: 9 }, () => new DriverError('throttled', 'scripted', 'slow down')),
+      new DriverError('transient', 'scripted', 'try again'),
+      new DriverError('transient', 'scripted', 'try again'),
+      new DriverError('transient', 'scripted', 'try again'),
+    ];
+    const mixed = scriptedCloud({ launchErrors: errors });
+    await expect(
+      new ManagedDriver(mixed.driver, fast).launch(spec, { token: 't', tags: {} }),
+    ).resolves.toEqual({ instanceId: 'i-t' });
+    expect(mixed.calls.launch).toHaveLength(13);
+    expect(THROTTLED_RETRY_FACTOR).toBe(3);
   });
 
   it('waits for many instances with one describe call per round', async () => {
@@ -316,12 +347,13 @@ describe('ManagedDriver rules (fake time)', () => {
   });
 
   it('makes retries wait for the limiter too, and stops after the retry budget', async () => {
-    const { driver, at } = recordingCloud({ errors: [throttled(), throttled(), throttled()] });
+    const blip = () => new DriverError('transient', 'recorded', 'blip');
+    const { driver, at } = recordingCloud({ errors: [blip(), blip(), blip()] });
     const managed = new ManagedDriver(driver, { callsPerSecond: 4, retry: noBackoff });
     const outcome = timed(managed.terminate(['a']));
     await vi.advanceTimersByTimeAsync(2000);
     expect(at('terminate')).toEqual([0, 250, 500]);
-    expect(outcome.error).toMatchObject({ kind: 'throttled', message: 'recorded: slow down' });
+    expect(outcome.error).toMatchObject({ kind: 'transient', message: 'recorded: blip' });
     expect(outcome.at).toBe(500);
   });
 

@@ -23,6 +23,11 @@ export const DEFAULT_CALLS_PER_SECOND = 20;
 
 /** Tuning of a {@link ManagedDriver}. */
 export interface ManagedDriverOptions {
+  /**
+   * Backoff and attempts of a call that fails transiently (default
+   * `DEFAULT_RETRY`); a throttled call gets {@link THROTTLED_RETRY_FACTOR}
+   * times as many retries.
+   */
   readonly retry?: RetryPolicy;
   /**
    * Cloud calls per second allowed for this account/endpoint (default
@@ -39,6 +44,13 @@ export interface ManagedDriverOptions {
    */
   readonly pollIntervalMs?: number;
 }
+
+/**
+ * A throttled answer may be retried this many times as often as a transient
+ * failure: the cloud did not fail, it asked to slow down, and a launch that
+ * makes several calls (a lookup, the create, a wait) meets it on any of them.
+ */
+export const THROTTLED_RETRY_FACTOR = 3;
 
 /** Pause before the second round after a new instance starts being waited for. */
 export const FIRST_POLL_MS = 100;
@@ -128,8 +140,16 @@ export class ManagedDriver implements Driver {
     if (at > now) await sleep(at - now, signal);
   }
 
+  /**
+   * Runs `call`, retrying retryable failures with jittered backoff: a
+   * transient one `attempts - 1` times, a throttled one
+   * {@link THROTTLED_RETRY_FACTOR} times as often, each counted apart.
+   */
   async #call<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    const retries = this.#retry.attempts - 1;
+    let transient = 0;
+    let throttled = 0;
+    for (;;) {
       await this.#throttle(signal);
       try {
         // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
@@ -137,8 +157,15 @@ export class ManagedDriver implements Driver {
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.name);
-        if (!error.retryable || attempt >= this.#retry.attempts) throw error;
-        await sleep(backoffDelay(this.#retry, attempt - 1), signal);
+        if (!error.retryable) throw error;
+        if (error.kind === 'throttled') {
+          if (throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
+          throttled++;
+        } else {
+          if (transient >= retries) throw error;
+          transient++;
+        }
+        await sleep(backoffDelay(this.#retry, transient + throttled - 1), signal);
       }
     }
   }
