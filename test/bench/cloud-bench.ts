@@ -73,18 +73,23 @@ interface CloudSpec {
   readonly countsThrottled: boolean;
 }
 
+/** The command line of a fake cloud's server script, serving `addresses`, throttling every `every`-th call. */
+function fakeServer(script: string): CloudSpec['serve'] {
+  return (addresses, every) => [
+    script,
+    '--addresses',
+    addresses.join(','),
+    '--boot-delay-ms',
+    String(BOOT_DELAY_MS),
+    '--throttle-every',
+    String(every),
+  ];
+}
+
 const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
   ec2: {
     factory: createEc2Driver,
-    serve: (addresses, every) => [
-      'test/fakes/serve-ec2.ts',
-      '--addresses',
-      addresses.join(','),
-      '--boot-delay-ms',
-      String(BOOT_DELAY_MS),
-      '--throttle-every',
-      String(every),
-    ],
+    serve: fakeServer('test/fakes/serve-ec2.ts'),
     profile: (fake) => ({
       lines: [
         'driver: ec2',
@@ -107,15 +112,7 @@ const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
   },
   gce: {
     factory: createGceDriver,
-    serve: (addresses, every) => [
-      'test/fakes/serve-gce.ts',
-      '--addresses',
-      addresses.join(','),
-      '--boot-delay-ms',
-      String(BOOT_DELAY_MS),
-      '--throttle-every',
-      String(every),
-    ],
+    serve: fakeServer('test/fakes/serve-gce.ts'),
     profile: (fake) => ({
       lines: [
         'driver: gce',

@@ -104,8 +104,7 @@ export class OperationContext {
     to: Exclude<ServiceState, GuardingState>,
     fields: TransitionFields = {},
   ): ServiceRecord {
-    const previous = this.record(name).state;
-    return this.#emitTransition(previous, this.store.transition(name, to, fields), fields.detail);
+    return this.#record(name, () => this.store.transition(name, to, fields), fields.detail);
   }
 
   /**
@@ -117,12 +116,7 @@ export class OperationContext {
     to: Exclude<GuardingState, 'launching'>,
     fields: TransitionFields = {},
   ): Promise<ServiceRecord> {
-    const previous = this.record(name).state;
-    const record = this.#emitTransition(
-      previous,
-      this.store.transition(name, to, fields),
-      fields.detail,
-    );
+    const record = this.#record(name, () => this.store.transition(name, to, fields), fields.detail);
     await this.store.committed();
     return record;
   }
@@ -133,10 +127,9 @@ export class OperationContext {
    */
   async moveLaunching(name: string, intent: LaunchIntent): Promise<ServiceRecord> {
     const { driver, token, durable, replaces } = intent;
-    const previous = this.record(name).state;
-    const record = this.#emitTransition(
-      previous,
-      this.store.recordLaunchIntent(name, driver, token, durable, replaces),
+    const record = this.#record(
+      name,
+      () => this.store.recordLaunchIntent(name, driver, token, durable, replaces),
       token,
     );
     await this.store.committed();
@@ -145,19 +138,13 @@ export class OperationContext {
 
   /** Commits a launched instance id, then emits it. */
   moveLaunched(name: string, token: string, instanceId: string): ServiceRecord {
-    const previous = this.record(name).state;
-    return this.#emitTransition(
-      previous,
-      this.store.recordLaunched(name, token, instanceId),
-      instanceId,
-    );
+    return this.#record(name, () => this.store.recordLaunched(name, token, instanceId), instanceId);
   }
 
-  #emitTransition(
-    previous: ServiceState,
-    record: ServiceRecord,
-    detail: string | undefined,
-  ): ServiceRecord {
+  /** Runs `write` (a transition of `name` in the store), then logs and emits the move. */
+  #record(name: string, write: () => ServiceRecord, detail: string | undefined): ServiceRecord {
+    const previous = this.record(name).state;
+    const record = write();
     this.logs.note(record.name, `${previous} -> ${record.state}${detail ? ` (${detail})` : ''}`);
     this.emit({
       type: 'service',
