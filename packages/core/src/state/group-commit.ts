@@ -31,9 +31,16 @@ export class GroupCommit {
   /** Callers of {@link committed} waiting for the open transaction. */
   #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   #commits = 0;
+  /**
+   * Runs a function as a savepoint: made once, because better-sqlite3 builds
+   * a new wrapper (and its statements) for every `transaction()` call.
+   */
+  readonly #savepoint: <T>(write: () => T) => T;
 
   constructor(db: RunDatabase) {
     this.#db = db;
+    const wrapped = db.connection.transaction((write: () => unknown) => write());
+    this.#savepoint = <T>(write: () => T) => wrapped(write) as T;
   }
 
   /**
@@ -54,7 +61,7 @@ export class GroupCommit {
         });
       }
     }
-    return connection.transaction(write)();
+    return this.#savepoint(write);
   }
 
   /** Commits what the group transaction holds, now. */

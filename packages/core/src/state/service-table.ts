@@ -93,10 +93,12 @@ export class ServiceTable {
   readonly #db: RunDatabase;
   readonly #group: GroupCommit;
   /**
-   * Every service's record in plan order, as this handle last wrote or read
-   * it; read from the database on first use and after {@link reload}.
+   * Every service's row and record in plan order, as this handle last wrote
+   * or read them; read from the database on first use and after
+   * {@link reload}. Only the holder of the run's lock writes services, and it
+   * rereads them when an operation starts, so a move starts from these.
    */
-  #records: Map<string, ServiceRecord> | undefined;
+  #services: Map<string, { row: ServiceRow; record: ServiceRecord }> | undefined;
 
   constructor(db: RunDatabase, group: GroupCommit) {
     this.#db = db;
@@ -105,17 +107,17 @@ export class ServiceTable {
 
   /** Every service's current record, in plan order. */
   all(): ServiceRecord[] {
-    return [...this.#current().values()];
+    return [...this.#current().values()].map((s) => s.record);
   }
 
   /** One service's current record. */
   get(name: string): ServiceRecord | undefined {
-    return this.#current().get(name);
+    return this.#current().get(name)?.record;
   }
 
   /** Forgets the records held in memory: the next read takes them from the database. */
   reload(): void {
-    this.#records = undefined;
+    this.#services = undefined;
   }
 
   /** Removes the rows of services no longer in the plan. */
@@ -124,17 +126,17 @@ export class ServiceTable {
     this.#group.write(() => {
       for (const name of names) del.run(name);
     });
-    this.#records = undefined;
+    this.#services = undefined;
   }
 
-  #current(): Map<string, ServiceRecord> {
-    if (this.#records === undefined) {
+  #current(): Map<string, { row: ServiceRow; record: ServiceRecord }> {
+    if (this.#services === undefined) {
       const rows = this.#db
         .sql('SELECT * FROM services ORDER BY level, position')
         .all() as ServiceRow[];
-      this.#records = new Map(rows.map((row) => [row.name, toRecord(row)]));
+      this.#services = new Map(rows.map((row) => [row.name, { row, record: toRecord(row) }]));
     }
-    return this.#records;
+    return this.#services;
   }
 
   /**
@@ -145,12 +147,11 @@ export class ServiceTable {
    *   records; nothing is written.
    */
   transition(name: string, to: ServiceState, fields: TransitionFields): ServiceRecord {
+    const services = this.#current();
+    const before = services.get(name)?.row;
+    if (before === undefined) throw new Error(`unknown service ${name}`);
+    checkTransition(name, before.state, to, fields);
     const apply = () => {
-      const before = this.#db.sql('SELECT * FROM services WHERE name = ?').get(name) as
-        | ServiceRow
-        | undefined;
-      if (before === undefined) throw new Error(`unknown service ${name}`);
-      checkTransition(name, before.state, to, fields);
       const now = Date.now();
       const { sets, params } = changes(name, to, fields, now);
       this.#db.sql(`UPDATE services SET ${sets.join(', ')} WHERE name = @name`).run(params);
@@ -166,10 +167,9 @@ export class ServiceTable {
       }
       return after;
     };
-    // The group transaction begins IMMEDIATE: one that reads first and then writes would get
-    // SQLITE_BUSY at once, without waiting, when another process (taking the run's lock) writes.
-    const record = toRecord(this.#group.write(apply));
-    this.#records?.set(name, record);
+    const row = this.#group.write(apply);
+    const record = toRecord(row);
+    services.set(name, { row, record });
     return record;
   }
 
