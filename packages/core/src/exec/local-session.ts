@@ -4,10 +4,18 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { chmod, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmodSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { onAbort } from '../abort.js';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
 import type {
@@ -54,8 +62,8 @@ export class LocalSession implements MachineSession {
     this.#spawner?.close();
   }
 
-  writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-    return writeWithMode(path, data, mode);
+  async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    writeWithMode(path, data, mode);
   }
 
   async homeDir(): Promise<string> {
@@ -63,34 +71,32 @@ export class LocalSession implements MachineSession {
   }
 
   async prepareDir(request: PrepareRequest): Promise<ClaimResult> {
-    const claim = await claimLocalDir(request);
+    const claim = claimLocalDir(request);
     const dir = request.chain.at(-1);
     if (!claim.ok || dir === undefined) return claim;
     if (claim.existed) {
-      await Promise.all(
-        (request.stale ?? []).map((name) =>
-          unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== 'ENOENT') throw error;
-          }),
-        ),
-      );
+      for (const name of request.stale ?? []) {
+        try {
+          unlinkSync(join(dir, name));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
     }
-    await Promise.all(
-      (request.files ?? []).map((f) => writeWithMode(join(dir, f.name), f.data, f.mode)),
-    );
+    for (const f of request.files ?? []) writeWithMode(join(dir, f.name), f.data, f.mode);
     return claim;
   }
 
-  ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+  async ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
     return ownsLocalDir(dir, markFile, mark);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
-    // Most files asked for are absent (no bootout.json): one synchronous
-    // lookup costs far less than a failed open on the thread pool.
+    // Most files asked for are absent (no bootout.json): a lookup first
+    // costs less than a failed open.
     if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
-      return await readFile(path);
+      return readFileSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -98,14 +104,20 @@ export class LocalSession implements MachineSession {
   }
 
   async removeDir(dir: string, emptyParent?: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
-    if (emptyParent !== undefined) await rmdir(emptyParent).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    if (emptyParent !== undefined) {
+      try {
+        rmdirSync(emptyParent);
+      } catch {
+        // Not empty (another service's directory is in it), or gone.
+      }
+    }
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     const { install, ...rest } = request;
     if (install !== undefined) {
-      await writeWithMode(resolve(request.cwd, request.program), install.data, install.mode);
+      writeWithMode(resolve(request.cwd, request.program), install.data, install.mode);
     }
     return this.#spawner?.run(rest) ?? spawnDirectly(rest);
   }
@@ -120,14 +132,18 @@ export class LocalSession implements MachineSession {
   }
 }
 
-/** Writes a whole file with `mode`, in one call when the file is new. */
-async function writeWithMode(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+/**
+ * Writes a whole file with `mode`, in one call when the file is new.
+ * Synchronously: the files are small (a program, a bootconf), and handing
+ * each open, write and close to the thread pool costs more than doing them.
+ */
+function writeWithMode(path: string, data: string | Uint8Array, mode: number): void {
   try {
-    await writeFile(path, data, { mode, flag: 'wx' });
+    writeFileSync(path, data, { mode, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    await writeFile(path, data);
-    await chmod(path, mode);
+    writeFileSync(path, data);
+    chmodSync(path, mode);
   }
 }
 
@@ -150,8 +166,7 @@ function spawnDirectly(request: RunRequest): Promise<RunResult> {
       timedOut = true;
       killGroup(child.pid);
     }, request.timeoutMs);
-    const onAbort = () => killGroup(child.pid);
-    request.signal?.addEventListener('abort', onAbort, { once: true });
+    const cancelAbort = request.signal && onAbort(request.signal, () => killGroup(child.pid));
     child.stdout.on('data', (chunk: Buffer) => {
       stdout.push(chunk);
       request.onOutput?.('stdout', chunk);
@@ -165,7 +180,7 @@ function spawnDirectly(request: RunRequest): Promise<RunResult> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onAbort);
+      cancelAbort?.();
       if (spawnError !== undefined) stderr.push(Buffer.from(`${spawnError.message}\n`));
       resolve({
         exitCode: spawnError !== undefined ? 127 : exitCode,
