@@ -3,6 +3,8 @@
  * below `driver/` and `exec/` so that neither imports the other.
  */
 
+import { onAbort } from './abort.js';
+
 /** How often and how long to retry a call that may succeed later. */
 export interface RetryPolicy {
   /** Total attempts, including the first. */
@@ -29,14 +31,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      cancel?.();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const cancel =
+      signal &&
+      onAbort(signal, () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      });
   });
 }

@@ -6,7 +6,7 @@
  * itself and keeps the wrapped one private, so no call can go around these
  * rules.
  */
-import { abortable } from '../abort.js';
+import { abortable, onAbort } from '../abort.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from '../backoff.js';
 import { DRIVER_ERROR_KINDS, DriverError, type DriverErrorKind } from '../errors.js';
 import type {
@@ -203,7 +203,7 @@ export class ManagedDriver implements Driver {
     signal?: AbortSignal,
   ): Promise<InstanceInfo> {
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
+      const stopWaiting = () => {
         const list = this.#waiters.get(instanceId)?.filter((w) => w !== waiter) ?? [];
         if (list.length > 0) this.#waiters.set(instanceId, list);
         else this.#waiters.delete(instanceId);
@@ -213,11 +213,11 @@ export class ManagedDriver implements Driver {
         instanceId,
         deadline: Date.now() + timeoutMs,
         resolve: (info) => {
-          signal?.removeEventListener('abort', onAbort);
+          cancelAbort?.();
           resolve(info);
         },
         reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
+          cancelAbort?.();
           reject(error);
         },
       };
@@ -225,7 +225,7 @@ export class ManagedDriver implements Driver {
         reject(signal.reason);
         return;
       }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const cancelAbort = signal && onAbort(signal, stopWaiting);
       const list = this.#waiters.get(instanceId) ?? [];
       list.push(waiter);
       this.#waiters.set(instanceId, list);

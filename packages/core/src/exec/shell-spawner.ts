@@ -17,6 +17,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { onAbort } from '../abort.js';
 import { processAlive } from '../process-alive.js';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { RunRequest, RunResult } from './machine.js';
@@ -34,7 +35,8 @@ interface Job {
   /** Set when we killed it: timeout or abort. */
   killedBy?: 'timeout' | 'abort';
   timer?: NodeJS.Timeout;
-  onAbort?: () => void;
+  /** Stops waiting for the request's abort signal. */
+  cancelAbort?: () => void;
 }
 
 function onPath(command: string): boolean {
@@ -146,8 +148,7 @@ export class ShellSpawner {
       this.#jobs.set(id, job);
       job.timer = setTimeout(() => this.#kill(job, 'timeout'), request.timeoutMs);
       if (request.signal !== undefined) {
-        job.onAbort = () => this.#kill(job, 'abort');
-        request.signal.addEventListener('abort', job.onAbort, { once: true });
+        job.cancelAbort = onAbort(request.signal, () => this.#kill(job, 'abort'));
       }
       const assignments = Object.entries(request.env ?? {})
         .map(([name, value]) => `${name}=${shellQuote(value)} `)
@@ -191,7 +192,7 @@ export class ShellSpawner {
     note?: string,
   ): Promise<void> {
     clearTimeout(job.timer);
-    if (job.onAbort !== undefined) job.request.signal?.removeEventListener('abort', job.onAbort);
+    job.cancelAbort?.();
     await Promise.all([job.stdout.finish(written.stdout), job.stderr.finish(written.stderr)]);
     const { stdout, stderr } = job;
     if (stdout.error !== undefined || stderr.error !== undefined) {

@@ -13,6 +13,7 @@ import ssh2, {
   type IdentityCallback,
   type ParsedKey,
 } from 'ssh2';
+import { onAbort } from '../abort.js';
 import { CloudbootError, type ConnectStage } from '../errors.js';
 import {
   type ExpectedHostKey,
@@ -85,7 +86,7 @@ export function connectOnce(attempt: SshAttempt): Promise<Client> {
       if (state.settled) return;
       state.settled = true;
       clearTimeout(timer);
-      attempt.signal.removeEventListener('abort', onAbort);
+      cancelAbort();
       if (error === undefined) {
         resolve(client);
         return;
@@ -96,8 +97,7 @@ export function connectOnce(attempt: SshAttempt): Promise<Client> {
     };
     const failIn = (stage: ConnectStage, reason: string, cause?: unknown): void =>
       settle(new SshAttemptError(stage, reason, false, { cause }));
-    const onAbort = (): void => settle(attempt.signal.reason);
-    attempt.signal.addEventListener('abort', onAbort, { once: true });
+    const cancelAbort = onAbort(attempt.signal, () => settle(attempt.signal.reason));
     const timer = setTimeout(
       () => failIn(state.stage, `no answer within ${seconds(attempt.timeoutMs)}`),
       attempt.timeoutMs,

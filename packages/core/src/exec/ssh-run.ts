@@ -5,6 +5,7 @@
  * group) when they time out or are aborted.
  */
 import type { Client, ClientChannel } from 'ssh2';
+import { onAbort } from '../abort.js';
 import { RemoteError } from '../errors.js';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
 import type { RunRequest, RunResult } from './machine.js';
@@ -117,7 +118,8 @@ class ProgramRun {
   #isClosed = false;
   readonly #closed: Promise<void>;
   #markClosed = (): void => {};
-  readonly #onAbort = (): void => this.#stop('abort');
+  /** Stops waiting for the request's abort signal. */
+  #cancelAbort: (() => void) | undefined;
 
   constructor(channel: ClientChannel, request: RunRequest, killGroup: GroupKiller) {
     this.#channel = channel;
@@ -133,7 +135,7 @@ class ProgramRun {
       this.#timers.push(setTimeout(() => channel.close(), DRAIN_AFTER_EXIT_MS));
     });
     this.#timers.push(setTimeout(() => this.#stop('timeout'), request.timeoutMs));
-    request.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#cancelAbort = request.signal && onAbort(request.signal, () => this.#stop('abort'));
     void this.#marker.pgid.then((pgid) => {
       if (pgid !== undefined) request.onStart?.(pgid);
     });
@@ -142,7 +144,7 @@ class ProgramRun {
   /** Called once the channel closed: stops timers and listeners. */
   finish(): void {
     for (const timer of this.#timers) clearTimeout(timer);
-    this.#request.signal?.removeEventListener('abort', this.#onAbort);
+    this.#cancelAbort?.();
     this.#output('stdout', this.#marker.end());
     this.#isClosed = true;
     this.#markClosed();

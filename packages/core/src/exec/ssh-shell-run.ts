@@ -8,6 +8,7 @@
  */
 import { constants } from 'node:os';
 import type { SFTPWrapper } from 'ssh2';
+import { onAbort } from '../abort.js';
 import { RemoteError } from '../errors.js';
 import { shellJoin } from '../template/shell-words.js';
 import type { RunRequest, RunResult } from './machine.js';
@@ -61,7 +62,8 @@ class ShellProgram {
   #timer: NodeJS.Timeout | undefined;
   #resolve: (result: RunResult) => void = () => {};
   #reject: (error: Error) => void = () => {};
-  readonly #onAbort = (): void => this.#stop('abort');
+  /** Stops waiting for the request's abort signal. */
+  #cancelAbort: (() => void) | undefined;
 
   constructor(host: ShellRunHost, request: RunRequest, name: string) {
     this.#host = host;
@@ -78,7 +80,8 @@ class ShellProgram {
       this.#resolve = resolve;
       this.#reject = reject;
       this.#timer = setTimeout(() => this.#stop('timeout'), this.#request.timeoutMs);
-      this.#request.signal?.addEventListener('abort', this.#onAbort, { once: true });
+      this.#cancelAbort =
+        this.#request.signal && onAbort(this.#request.signal, () => this.#stop('abort'));
       shell.startProgram(this.#request, this.#name, this.#events(shell));
     });
   }
@@ -144,7 +147,7 @@ class ShellProgram {
   #settle(): void {
     this.#done = true;
     clearTimeout(this.#timer);
-    this.#request.signal?.removeEventListener('abort', this.#onAbort);
+    this.#cancelAbort?.();
   }
 
   #fail(reason: string): void {
