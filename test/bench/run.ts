@@ -16,6 +16,8 @@
  *   pnpm bench --only ec2|gce|openstack   (the cloud benchmark on one fake)
  *
  * Without arguments the cloud benchmark runs last, after the local scenarios.
+ * `pnpm bench` builds the packages first and runs their build (what users
+ * run), not their sources through a TypeScript loader.
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
