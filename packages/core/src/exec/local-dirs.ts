@@ -75,10 +75,18 @@ function prepareBase(base: string): ClaimResult | undefined {
   return undefined;
 }
 
-/** {@link MachineSession.prepareDir} on this machine. */
-export function claimLocalDir(request: ClaimRequest): ClaimResult {
-  const refused = prepareBase(request.base);
-  if (refused !== undefined) return refused;
+/**
+ * {@link MachineSession.prepareDir} on this machine. `readyBases` holds the
+ * bases already found or made (by earlier claims of the same session): their
+ * checks are not repeated; a base removed since makes the claim fail on its
+ * first level instead.
+ */
+export function claimLocalDir(request: ClaimRequest, readyBases?: Set<string>): ClaimResult {
+  if (readyBases?.has(request.base) !== true) {
+    const refused = prepareBase(request.base);
+    if (refused !== undefined) return refused;
+    readyBases?.add(request.base);
+  }
   let existed = false;
   for (const dir of request.chain) {
     let found = lstatOrUndefined(dir);

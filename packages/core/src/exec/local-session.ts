@@ -47,6 +47,8 @@ export class LocalSession implements MachineSession {
   readonly label = 'local';
   /** Cheap program starts where the platform allows (see shell-spawner.ts). */
   readonly #spawner: ShellSpawner | undefined;
+  /** Working directory bases this session found or made. */
+  readonly #readyBases = new Set<string>();
 
   /**
    * `useShell: false` forces direct child processes (what platforms without
@@ -71,7 +73,7 @@ export class LocalSession implements MachineSession {
   }
 
   async prepareDir(request: PrepareRequest): Promise<ClaimResult> {
-    const claim = claimLocalDir(request);
+    const claim = claimLocalDir(request, this.#readyBases);
     const dir = request.chain.at(-1);
     if (!claim.ok || dir === undefined) return claim;
     if (claim.existed) {
