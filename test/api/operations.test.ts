@@ -132,6 +132,27 @@ describe('operations return the promise of their result', () => {
     expect((await other.shutdown()).ok).toBe(true);
     other.close();
   });
+
+  it('a second handle in the same process meets the run lock while the first is writing', async () => {
+    const plan = twoLevels();
+    open(plan, 'writing').close();
+    const first = new CloudBoot({ dbDir: plan.dbDir, runName: 'writing', drivers });
+    const other = new CloudBoot({ dbDir: plan.dbDir, runName: 'writing', drivers });
+    let attempt: Promise<unknown> | undefined;
+    // A transition event follows its write at once, before the group commit:
+    // the first handle holds SQLite's write lock when the other tries its run lock.
+    first.on((e) => {
+      if (attempt === undefined && e.type === 'service' && e.action === 'transition') {
+        attempt = other.checkStatus().catch((error: unknown) => error);
+      }
+    });
+    const result = await first.run();
+    // Not SQLite's "database is locked" after its busy wait, which blocked the event loop.
+    expect(await attempt).toBeInstanceOf(RunLockedError);
+    expect(result.ok).toBe(true);
+    first.close();
+    other.close();
+  });
 });
 
 describe('reading a run through the API', () => {

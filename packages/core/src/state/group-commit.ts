@@ -51,6 +51,9 @@ export class GroupCommit {
   write<T>(write: () => T): T {
     const connection = this.#db.connection;
     if (!connection.inTransaction) {
+      // Another handle of this process holding the write lock would make this
+      // one wait in SQLite, blocking the event loop its commit needs: commit it first.
+      for (const other of OPEN_GROUPS) if (other !== this) other.commit();
       this.#db.sql('BEGIN IMMEDIATE').run();
       this.#timer = setTimeout(() => this.commit(), GROUP_COMMIT_MS);
       OPEN_GROUPS.add(this);
