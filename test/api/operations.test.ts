@@ -109,8 +109,6 @@ describe('operations return the promise of their result', () => {
     boot.close();
     const first = new CloudBoot({ dbDir: plan.dbDir, runName: 'busy', drivers });
     const other = new CloudBoot({ dbDir: plan.dbDir, runName: 'busy', drivers });
-    // Begun in one tick: later, the first handle's open write transaction would make
-    // the second (same process, one event loop) wait on SQLite, not meet the run's lock.
     const running = first.run();
     const busy = first.checkStatus();
     const busyService = first.getServices()[0]?.[0]?.shutdown();
