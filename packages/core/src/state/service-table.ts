@@ -35,15 +35,15 @@ export function storePlan(db: RunDatabase, plan: Plan, now: number): void {
   }
 }
 
-/** The columns a transition sets, and their values, by parameter name. */
+/** The columns a transition sets, and their values, by column name. */
 function changes(
   name: string,
   to: ServiceState,
   fields: TransitionFields,
   now: number,
 ): { sets: string[]; params: Record<string, unknown> } {
-  const sets = ['state = @state', 'updated_at = @now'];
-  const params: Record<string, unknown> = { name, state: to, now };
+  const sets = ['state = @state', 'updated_at = @updated_at'];
+  const params: Record<string, unknown> = { name, state: to, updated_at: now };
   if (fields.driver !== undefined) {
     sets.push('driver = @driver');
     params.driver = fields.driver;
@@ -160,12 +160,8 @@ export class ServiceTable {
           'INSERT INTO transitions (service, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)',
         )
         .run(name, before.state, to, now, fields.detail ?? null);
-      // The row as written, without reading it back.
-      const after: ServiceRow = { ...before, state: to, updated_at: now };
-      for (const [column, value] of Object.entries(params)) {
-        if (column in after) (after as unknown as Record<string, unknown>)[column] = value;
-      }
-      return after;
+      // The row as written, without reading it back (every parameter is a column).
+      return { ...before, ...params } as ServiceRow;
     };
     const row = this.#group.write(apply);
     const record = toRecord(row);
