@@ -139,6 +139,49 @@ export function sessionSuite(remoteShell: boolean): void {
     });
   });
 
+  describe("removing a directory only when it is this run's", () => {
+    const remove = (dir: string, mark = 'run 1') => {
+      const removeOwnedDir = session.removeOwnedDir?.bind(session);
+      if (removeOwnedDir === undefined) throw new Error('an SSH session removes owned directories');
+      return removeOwnedDir(`${base}/own/${dir}`, '.cloudboot-run', mark, `${base}/own`);
+    };
+
+    it('removes its own directory, then the parent once empty, in one request', async () => {
+      await sh(
+        'mkdir -p own/a/sub own/b own/c && echo "run 1" > own/a/.cloudboot-run && ' +
+          'echo "run 2" > own/b/.cloudboot-run && echo "run 1" > own/c/.cloudboot-run && ' +
+          'ln -s c own/link',
+      );
+      const roundTrips = pool.roundTrips;
+      expect(await remove('a')).toBe(true);
+      expect(pool.roundTrips - roundTrips).toBe(1);
+      // Another mark, a symbolic link to an owned directory, a directory that is gone.
+      expect(await remove('b')).toBe(false);
+      expect(await remove('link')).toBe(false);
+      expect(await remove('a')).toBe(false);
+      expect((await sh('ls -A own')).stdoutTail).toBe('b\nc\nlink\n');
+      await sh('rm -r own/b own/link');
+      expect(await remove('c')).toBe(true);
+      expect((await sh('ls -A . | grep -c "^own$"')).stdoutTail).toBe('0\n');
+    });
+
+    it('says why rm failed, with its stderr', async () => {
+      // rm refuses to remove a path ending in `..`, whatever the user may do.
+      await sh('mkdir -p own/d/sub && echo "run 1" > own/d/.cloudboot-run');
+      const error = await remove('d/sub/..').then(
+        () => undefined,
+        (e: unknown) => e as RemoteError,
+      );
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error?.message).toBe(
+        `${labelOf(hosts, 0)}: command: rm -rf -- ${base}/own/d/sub/.. failed (exit status 1): ` +
+          `rm: refusing to remove '.' or '..' directory: skipping '${base}/own/d/sub/..'`,
+      );
+      expect(error?.permanent).toBe(true);
+      expect((await sh('ls -A own/d')).stdoutTail).toBe('.cloudboot-run\nsub\n');
+    });
+  });
+
   describe('files', () => {
     it('uploads, reads back, runs and removes', async () => {
       const dir = `${base}/svc one/nested`;

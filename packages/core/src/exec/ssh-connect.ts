@@ -25,7 +25,7 @@ import { execCommand } from './ssh-run.js';
 
 /** What an attempt authenticates with. */
 export type SshCredentials =
-  | { readonly kind: 'key'; readonly path: string; readonly key: Buffer }
+  | { readonly kind: 'key'; readonly path: string; readonly key: ParsedKey }
   | { readonly kind: 'agent'; readonly socket: string };
 
 /** Everything one attempt needs. */
@@ -188,7 +188,7 @@ function authTracker(attempt: SshAttempt): {
     offered = true;
     next(
       agent === undefined
-        ? { type: 'publickey', username, key: (credentials as { key: Buffer }).key }
+        ? { type: 'publickey', username, key: (credentials as { key: ParsedKey }).key }
         : { type: 'agent', username, agent },
     );
   };

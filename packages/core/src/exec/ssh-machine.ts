@@ -22,8 +22,15 @@ import type {
 } from './machine.js';
 import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
-import { loadCredentials } from './ssh-credentials.js';
-import { claimCall, ownsCall, parseClaim, standalone } from './ssh-dirs.js';
+import type { CredentialCache } from './ssh-credentials.js';
+import {
+  claimCall,
+  ownsCall,
+  parseClaim,
+  parseRemoval,
+  removeCall,
+  standalone,
+} from './ssh-dirs.js';
 import {
   byteLength,
   PIPELINED_WRITE_BYTES,
@@ -59,6 +66,8 @@ export interface SshSessionOptions {
 /** What a machine needs from its pool. */
 export interface SshMachineContext {
   readonly hostKeys: HostKeyStore;
+  /** The private keys of the pool, read once each. */
+  readonly credentials: CredentialCache;
   readonly agent: string | undefined;
   readonly authGraceMs: number;
   /** Aborted (with a `UsageError`) when the pool closes. */
@@ -204,6 +213,25 @@ export class SshMachine implements MachineSession {
         ? ''
         : ` && { ${shellJoin(['rmdir', '--', emptyParent])} 2>/dev/null; true; }`;
     await this.#command(`${shellJoin(['rm', '-rf', '--', dir])}${parent}`);
+  }
+
+  /** {@inheritDoc MachineSession.removeOwnedDir} */
+  async removeOwnedDir(
+    dir: string,
+    markFile: string,
+    mark: string,
+    emptyParent?: string,
+  ): Promise<boolean> {
+    const call = removeCall(dir, markFile, mark, emptyParent);
+    const shell = await this.#remoteShell(await this.#connection());
+    const answer = parseRemoval(
+      shell === undefined
+        ? (await this.#command(standalone(call))).stdout
+        : await this.#shellCall(shell, call, `removing ${dir}`),
+      dir,
+    );
+    if ('failure' in answer) throw new RemoteError(this.label, 'command', answer.failure, true);
+    return answer.removed;
   }
 
   /** {@inheritDoc MachineSession.killTagged} */
@@ -387,7 +415,7 @@ export class SshMachine implements MachineSession {
   async #connect(options: SshSessionOptions, deadline: number): Promise<Client> {
     const { host, port, username, privateKeyPath } = this.#target;
     const context = this.#context;
-    const credentials = await loadCredentials(this.label, privateKeyPath, context.agent);
+    const credentials = await context.credentials.load(this.label, privateKeyPath, context.agent);
     this.#checkPlanHostKey();
     const attempt = (): Promise<Client> =>
       connectOnce({

@@ -9,6 +9,7 @@ import type { Client } from 'ssh2';
 import { UsageError } from '../errors.js';
 import type { MachineSession, SshTarget } from './machine.js';
 import { Semaphore } from './semaphore.js';
+import { CredentialCache } from './ssh-credentials.js';
 import type { HostKeyStore } from './ssh-host-key.js';
 import { SshMachine, type SshMachineContext, type SshSessionOptions } from './ssh-machine.js';
 
@@ -65,6 +66,7 @@ export class SshPool {
     this.#maxPerHost = options.maxHandshakesPerHost ?? DEFAULT_MAX_HANDSHAKES_PER_HOST;
     this.#context = {
       hostKeys: options.hostKeys,
+      credentials: new CredentialCache(),
       agent: options.agent ?? process.env.SSH_AUTH_SOCK,
       authGraceMs: options.authGraceMs ?? DEFAULT_AUTH_GRACE_MS,
       closing: this.#closing.signal,
