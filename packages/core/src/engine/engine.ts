@@ -166,7 +166,7 @@ export async function runOperation(
     // A dash-nine shutdown connects to no machine.
     if (ctx.operation !== 'shutdown' || !options.dashNine) {
       const later = levels.slice(index + 1).flatMap((l) => l.services.map((s) => s.name));
-      prewarmMachines(ctx, later.filter(inScope));
+      prewarmMachines(ctx, names, later.filter(inScope));
     }
     const levelStarted = performance.now();
     ctx.emit({
