@@ -317,6 +317,20 @@ export function sessionSuite(remoteShell: boolean): void {
       expect(result.stdoutTail.endsWith('aaa\nend\n')).toBe(true);
     });
 
+    it('reads no output file of a silent program once it ended, and all of a program that spoke', async () => {
+      const before = pool.outputReads;
+      const silent = await sh('sleep 1.2');
+      expect(silent).toMatchObject({ exitCode: 0, stdoutTail: '', stderrTail: '' });
+      if (remoteShell) {
+        // Per stream and poll (every 500 ms while it runs): the first opens and
+        // reads, the others read. Nothing is read after the end.
+        const polls = Math.floor(silent.durationMs / 500);
+        expect(pool.outputReads - before).toBeLessThanOrEqual(2 * (1 + polls));
+      }
+      const spoke = await sh('echo out; sleep 0.7; echo more; echo err >&2');
+      expect(spoke).toMatchObject({ exitCode: 0, stdoutTail: 'out\nmore\n', stderrTail: 'err\n' });
+    });
+
     it('does not wait for a background process that keeps stdout open', async () => {
       const started = Date.now();
       const result = await sh('sleep 3 & echo started');

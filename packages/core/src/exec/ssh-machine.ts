@@ -85,6 +85,8 @@ export interface SshMachineContext {
   countChannel(): void;
   /** Counts one request that waits for the machine's answer. */
   countRoundTrip(): void;
+  /** Counts one SFTP request that reads a running or ended program's output. */
+  countOutputRead(): void;
   /** Run steps through one long-lived remote shell per connection (when it starts). */
   readonly remoteShell: boolean;
 }
@@ -312,6 +314,7 @@ export class SshMachine implements MachineSession {
     },
     currentShell: () => this.#currentShell,
     sftp: async () => (await this.#sftpChannel()).sftp,
+    countOutputRead: () => this.#context.countOutputRead(),
   };
 
   /** The started shell of the live connection, if any. */

@@ -58,6 +58,7 @@ export class SshPool {
   #handshakes = 0;
   #channels = 0;
   #roundTrips = 0;
+  #outputReads = 0;
 
   constructor(options: SshPoolOptions) {
     // Every machine's connection attempts listen for the pool closing.
@@ -81,6 +82,9 @@ export class SshPool {
       countRoundTrip: () => {
         this.#roundTrips++;
       },
+      countOutputRead: () => {
+        this.#outputReads++;
+      },
       remoteShell: options.remoteShell ?? true,
     };
   }
@@ -98,6 +102,15 @@ export class SshPool {
   /** Number of requests so far that waited for a machine's answer (commands, program starts, SFTP operations). */
   get roundTrips(): number {
     return this.#roundTrips;
+  }
+
+  /**
+   * Number of SFTP requests so far that read programs' output files (opens
+   * and reads; not in {@link roundTrips}: while a program runs, no step waits
+   * for them).
+   */
+  get outputReads(): number {
+    return this.#outputReads;
   }
 
   /**
