@@ -1,9 +1,11 @@
 /**
  * One machine reached over SSH: a single connection (re-established when it
  * drops), its long-lived shell (started as the connection's first command,
- * in place of a probe) and its SFTP channel (opened alongside), shared by
- * every step of every service on that machine; without the shell, a bounded
- * number of exec channels, one per step.
+ * in place of a probe) and its SFTP channel (opened once a step may need
+ * it: a directory prepared or a program started, so a shutdown that only
+ * removes directories opens none), shared by every step of every service on
+ * that machine; without the shell, a bounded number of exec channels, one
+ * per step.
  */
 import { posix } from 'node:path';
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
@@ -159,6 +161,7 @@ export class SshMachine implements MachineSession {
     const dir = request.chain.at(-1) ?? request.base;
     const files = request.files ?? [];
     const client = await this.#connection();
+    this.#openSftpAhead(client);
     const shell = await this.#remoteShell(client);
     if (shell === undefined) {
       const claim = parseClaim(
@@ -283,6 +286,7 @@ export class SshMachine implements MachineSession {
   async run(request: RunRequest): Promise<RunResult> {
     request.signal?.throwIfAborted();
     const client = await this.#connection();
+    this.#openSftpAhead(client);
     const shell = await this.#remoteShell(client);
     const { install, ...rest } = request;
     if (
@@ -357,14 +361,20 @@ export class SshMachine implements MachineSession {
     return starting;
   }
 
-  /**
-   * The connect probe when steps run through the shell: starting it proves
-   * the account runs commands; the SFTP channel opens at the same time.
-   */
+  /** The connect probe when steps run through the shell: starting it proves the account runs commands. */
   async #probe(client: Client): Promise<void> {
+    await this.#startShell(client);
+  }
+
+  /**
+   * Starts opening the SFTP channel of `client` if it is not open: a step
+   * that may read or follow files soon finds it ready. A failure is met
+   * again, with its error, by the step that needs the channel.
+   */
+  #openSftpAhead(client: Client): void {
+    if (this.#sftp?.client === client || this.#client !== client) return;
     this.#sftp = { client, sftp: this.#openSftp(client) };
     this.#sftp.sftp.catch(() => {});
-    await this.#startShell(client);
   }
 
   /** Disconnects; a later use would connect again. */
