@@ -48,12 +48,15 @@ function knownMachine(
 
 /**
  * Starts connecting the known machines of the `current` level's services and
- * of `later` ones (see the module comment); never throws or waits.
+ * of `later` ones (see the module comment); never throws or waits. Services
+ * in `done` (those connected ahead earlier in the operation) are skipped;
+ * those connected now are added.
  */
 export function prewarmMachines(
   ctx: OperationContext,
   current: readonly string[],
   later: readonly string[],
+  done: Set<string>,
 ): void {
   if (ctx.aborted) return;
   const laterWhen = ctx.operation === 'shutdown' ? 'now' : 'later';
@@ -62,8 +65,10 @@ export function prewarmMachines(
     [later, laterWhen],
   ] as const) {
     for (const name of names) {
+      if (done.has(name)) continue;
       const known = knownMachine(ctx, name);
       if (known === undefined) continue;
+      done.add(name);
       ctx.machines.prewarm(known.target, known.timeoutMs, {
         signal: ctx.signal,
         existing: known.existing,
