@@ -39,6 +39,12 @@ export function sessionSuite(remoteShell: boolean): void {
     return session.run({ program: 'sh', args: ['-c', script], cwd: base, timeoutMs });
   }
 
+  it("knows the login user's home directory", async () => {
+    const home = (await sh('cd && pwd')).stdoutTail;
+    expect(home).toMatch(/^\/.+\n$/);
+    expect(await session.homeDir()).toBe(home.slice(0, -1));
+  });
+
   describe('claiming a working directory', () => {
     it('takes back its directory whose mark a crash cut short, and refuses one with another mark', async () => {
       const claim = (last: string, mark = 'run 0123abcd') =>
