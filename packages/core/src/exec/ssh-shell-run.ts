@@ -292,13 +292,22 @@ class RemoteFollower {
   /**
    * The program ended: reads what is left when `written` says the file is
    * not empty (trying once more, through the connection of the moment, when
-   * that fails), and closes the file.
+   * that fails), and closes the file (once a poll under way ended).
    */
   async finish(written: boolean): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    if (!written) {
+      // An empty file: a poll under way finds nothing, and is not waited for.
+      void this.#reading.then(() => this.#close());
+      return;
+    }
     await this.#reading;
-    if (written && !(await this.#read(false))) await this.#read(true);
+    if (!(await this.#read(false))) await this.#read(true);
+    this.#close();
+  }
+
+  #close(): void {
     const open = this.#open;
     this.#open = undefined;
     open?.sftp.close(open.handle, () => {});
