@@ -94,8 +94,10 @@ export function connectOnce(attempt: SshAttempt): Promise<Client> {
       socket.destroy();
       reject(error);
     };
-    const failIn = (stage: ConnectStage, reason: string, cause?: unknown): void =>
-      settle(new SshAttemptError(stage, reason, false, { cause }));
+    const failIn = (stage: ConnectStage, reason: string, cause?: unknown): void => {
+      // Every connection closes in the end: no error is built for an attempt that settled.
+      if (!state.settled) settle(new SshAttemptError(stage, reason, false, { cause }));
+    };
     const onAbort = (): void => settle(attempt.signal.reason);
     attempt.signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(
