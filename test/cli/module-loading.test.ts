@@ -1,6 +1,7 @@
 /**
  * The CLI loads only what a command needs: help, `list` and `status` of a
- * local run load neither ssh2 nor any cloud SDK or driver package. Each
+ * local run load neither ssh2 nor any cloud SDK or driver package, and no
+ * command loads the terminal renderer when stdout is not a terminal. Each
  * command runs in a child process that records every module it resolves.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,9 @@ import { cliCommand, REPO_ROOT } from '../support/cli-process.js';
 import { type PlanDir, writePlan } from '../support/plan-files.js';
 
 const RECORDER = fileURLToPath(new URL('../support/record-modules.mjs', import.meta.url));
+
+/** The live block's terminal renderer, loaded only when stdout is a terminal. */
+const RENDERER = /\/node_modules\/(\.pnpm\/)?(log-update|ansi-escapes)[@/]/;
 
 /** Packages a command on local services must not load. */
 const HEAVY =
@@ -36,7 +40,7 @@ function modulesOf(plan: PlanDir, args: readonly string[], name: string): string
 }
 
 describe('what the CLI loads', () => {
-  it('loads no SSH library, cloud SDK or driver package for --help, list and a local status', () => {
+  it('loads no SSH library, cloud SDK, driver package or terminal renderer for --help, list and a local status', () => {
     const plan = writePlan({
       'top.conf':
         '[defaults]\nlocal_exe: true\nhostname: localhost\nworkdir: ${WORKDIR}\n[runlevels]\nlevel1: l1.conf\n',
@@ -56,7 +60,10 @@ describe('what the CLI loads', () => {
       ['boot', null],
     ] as const) {
       const loaded = args === null ? boot : modulesOf(plan, args, name);
-      expect({ name, heavy: loaded.filter((url) => HEAVY.test(url)) }).toEqual({ name, heavy: [] });
+      expect({
+        name,
+        heavy: loaded.filter((url) => HEAVY.test(url) || RENDERER.test(url)),
+      }).toEqual({ name, heavy: [] });
     }
   });
 

@@ -287,5 +287,15 @@ describe('a wide level', () => {
         n: service.name,
       });
     }
+    const down = await boot.shutdown();
+    expect(down.failures).toEqual([]);
+    expect(down.sshHandshakes).toBe(4);
+    // Per machine its shell (no SFTP); per service one request that checks the mark and removes the directory.
+    expect(down.sshRoundTrips).toBe(4 + 40);
+    expect(down.sshChannels).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      const machine = await cleanup.machine(hosts, i);
+      expect((await sh(machine, `ls -A '${base}'`)).stdoutTail).toBe('');
+    }
   });
 });

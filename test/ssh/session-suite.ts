@@ -39,6 +39,12 @@ export function sessionSuite(remoteShell: boolean): void {
     return session.run({ program: 'sh', args: ['-c', script], cwd: base, timeoutMs });
   }
 
+  it("knows the login user's home directory", async () => {
+    const home = (await sh('cd && pwd')).stdoutTail;
+    expect(home).toMatch(/^\/.+\n$/);
+    expect(await session.homeDir()).toBe(home.slice(0, -1));
+  });
+
   describe('claiming a working directory', () => {
     it('takes back its directory whose mark a crash cut short, and refuses one with another mark', async () => {
       const claim = (last: string, mark = 'run 0123abcd') =>
@@ -136,6 +142,49 @@ export function sessionSuite(remoteShell: boolean): void {
       expect((await sh('ls -A rm')).stdoutTail).toBe('b\n');
       await session.removeDir(`${base}/rm/b`, `${base}/rm`);
       expect((await sh('ls -A . | grep -c "^rm$"')).stdoutTail).toBe('0\n');
+    });
+  });
+
+  describe("removing a directory only when it is this run's", () => {
+    const remove = (dir: string, mark = 'run 1') => {
+      const removeOwnedDir = session.removeOwnedDir?.bind(session);
+      if (removeOwnedDir === undefined) throw new Error('an SSH session removes owned directories');
+      return removeOwnedDir(`${base}/own/${dir}`, '.cloudboot-run', mark, `${base}/own`);
+    };
+
+    it('removes its own directory, then the parent once empty, in one request', async () => {
+      await sh(
+        'mkdir -p own/a/sub own/b own/c && echo "run 1" > own/a/.cloudboot-run && ' +
+          'echo "run 2" > own/b/.cloudboot-run && echo "run 1" > own/c/.cloudboot-run && ' +
+          'ln -s c own/link',
+      );
+      const roundTrips = pool.roundTrips;
+      expect(await remove('a')).toBe(true);
+      expect(pool.roundTrips - roundTrips).toBe(1);
+      // Another mark, a symbolic link to an owned directory, a directory that is gone.
+      expect(await remove('b')).toBe(false);
+      expect(await remove('link')).toBe(false);
+      expect(await remove('a')).toBe(false);
+      expect((await sh('ls -A own')).stdoutTail).toBe('b\nc\nlink\n');
+      await sh('rm -r own/b own/link');
+      expect(await remove('c')).toBe(true);
+      expect((await sh('ls -A . | grep -c "^own$"')).stdoutTail).toBe('0\n');
+    });
+
+    it('says why rm failed, with its stderr', async () => {
+      // rm refuses to remove a path ending in `..`, whatever the user may do.
+      await sh('mkdir -p own/d/sub && echo "run 1" > own/d/.cloudboot-run');
+      const error = await remove('d/sub/..').then(
+        () => undefined,
+        (e: unknown) => e as RemoteError,
+      );
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error?.message).toBe(
+        `${labelOf(hosts, 0)}: command: rm -rf -- ${base}/own/d/sub/.. failed (exit status 1): ` +
+          `rm: refusing to remove '.' or '..' directory: skipping '${base}/own/d/sub/..'`,
+      );
+      expect(error?.permanent).toBe(true);
+      expect((await sh('ls -A own/d')).stdoutTail).toBe('.cloudboot-run\nsub\n');
     });
   });
 
@@ -272,6 +321,20 @@ export function sessionSuite(remoteShell: boolean): void {
       expect(streamed).toBe(100_005);
       expect(result.stdoutTail.length).toBe(OUTPUT_TAIL_BYTES);
       expect(result.stdoutTail.endsWith('aaa\nend\n')).toBe(true);
+    });
+
+    it('reads no output file of a silent program once it ended, and all of a program that spoke', async () => {
+      const before = pool.outputReads;
+      const silent = await sh('sleep 1.2');
+      expect(silent).toMatchObject({ exitCode: 0, stdoutTail: '', stderrTail: '' });
+      if (remoteShell) {
+        // Per stream and poll (every 500 ms while it runs): the first opens and
+        // reads, the others read. Nothing is read after the end.
+        const polls = Math.floor(silent.durationMs / 500);
+        expect(pool.outputReads - before).toBeLessThanOrEqual(2 * (1 + polls));
+      }
+      const spoke = await sh('echo out; sleep 0.7; echo more; echo err >&2');
+      expect(spoke).toMatchObject({ exitCode: 0, stdoutTail: 'out\nmore\n', stderrTail: 'err\n' });
     });
 
     it('does not wait for a background process that keeps stdout open', async () => {

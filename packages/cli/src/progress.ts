@@ -17,7 +17,7 @@ import type {
 } from '@cloudboot/core';
 import type { Output } from './io.js';
 import { boardLines } from './live-board.js';
-import { LiveRegion } from './live-region.js';
+import type { LiveRegion } from './live-region.js';
 import { duration, type KnownMachine, StageTracker } from './service-stages.js';
 
 /** The run an operation works on, as progress needs it. */
@@ -101,6 +101,8 @@ export class Progress {
   readonly #stages: StageTracker;
   readonly #options: ProgressOptions;
   #live: LiveRegion | undefined;
+  /** Counts starts and stops of the live block: a block loaded after its stop is not drawn. */
+  #liveGeneration = 0;
   #still: NodeJS.Timeout | undefined;
   /** When each in-flight service was last said to be still running. */
   readonly #said = new Map<string, number>();
@@ -183,18 +185,23 @@ export class Progress {
     if (!this.#out.shows('info')) return;
     if (this.#out.live) {
       if (this.#options.signal?.aborted) return;
-      const live = new LiveRegion(this.#out.terminal, (width, height) =>
-        boardLines(this.#stages.inFlight(), {
-          nameWidth: this.#width,
-          width,
-          height,
-          now: Date.now(),
-          mark: (text) => this.#out.paint('dim', text),
-        }),
-      );
-      this.#live = live;
-      this.#out.routeLines(live);
-      this.#options.signal?.addEventListener('abort', this.#onAbort);
+      const generation = this.#liveGeneration;
+      // The terminal renderer is loaded only for a live block, not by every command.
+      void import('./live-region.js').then(({ LiveRegion }) => {
+        if (generation !== this.#liveGeneration || this.#options.signal?.aborted) return;
+        const live = new LiveRegion(this.#out.terminal, (width, height) =>
+          boardLines(this.#stages.inFlight(), {
+            nameWidth: this.#width,
+            width,
+            height,
+            now: Date.now(),
+            mark: (text) => this.#out.paint('dim', text),
+          }),
+        );
+        this.#live = live;
+        this.#out.routeLines(live);
+        this.#options.signal?.addEventListener('abort', this.#onAbort);
+      });
       return;
     }
     const every = this.#options.stillIntervalMs ?? STILL_INTERVAL_MS;
@@ -203,6 +210,7 @@ export class Progress {
   }
 
   #stopLive(): void {
+    this.#liveGeneration++;
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     if (this.#live === undefined) return;
     this.#out.routeLines(undefined);

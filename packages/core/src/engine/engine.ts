@@ -146,6 +146,8 @@ export async function runOperation(
     await askCloudsFirst(ctx, plan, options);
   const outcomes: LevelOutcome[] = [];
   let stopped = false;
+  /** Services whose machines were connected ahead (once is enough). */
+  const prewarmed = new Set<string>();
 
   const inScope = (n: string) => options.only?.has(n) ?? true;
   for (const [index, level] of levels.entries()) {
@@ -166,7 +168,7 @@ export async function runOperation(
     // A dash-nine shutdown connects to no machine.
     if (ctx.operation !== 'shutdown' || !options.dashNine) {
       const later = levels.slice(index + 1).flatMap((l) => l.services.map((s) => s.name));
-      prewarmMachines(ctx, later.filter(inScope));
+      prewarmMachines(ctx, names, later.filter(inScope), prewarmed);
     }
     const levelStarted = performance.now();
     ctx.emit({

@@ -73,30 +73,39 @@ export class MachinePool {
   /**
    * Starts connecting `target` ahead of its use (see `prewarm.ts`): the
    * session is shared with the later {@link session} call for the machine. A
-   * failure is dropped here: that call tries again and reports it. The
-   * handshakes start after {@link PREWARM_DELAY_MS}, and wait while those of
-   * machines needed now are under way: the level that asked for those
-   * starts first.
+   * failure is dropped here: that call tries again and reports it. A machine
+   * needed `now` (by the level that starts) is connected at once; one needed
+   * `later` starts after {@link PREWARM_DELAY_MS}, and its handshake waits
+   * while those of machines needed now are under way: the level that asked
+   * for those starts first.
    */
   prewarm(
     target: MachineTarget,
     timeoutMs: number,
-    options: { signal?: AbortSignal | undefined; existing: boolean },
+    options: { signal?: AbortSignal | undefined; existing: boolean; when: 'now' | 'later' },
   ): void {
     if (target.kind === 'local') return;
-    const timer = setTimeout(() => {
-      this.#prewarms.delete(timer);
+    const later = options.when === 'later';
+    const connect = (): void => {
       if (options.signal?.aborted) return;
       this.#pool()
         .then((pool) =>
           pool.session(target, {
             timeoutMs,
-            background: true,
+            background: later,
             ...(options.signal !== undefined && { signal: options.signal }),
             ...(options.existing && { authGraceMs: 0 }),
           }),
         )
         .catch(() => {});
+    };
+    if (!later) {
+      connect();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#prewarms.delete(timer);
+      connect();
     }, PREWARM_DELAY_MS);
     this.#prewarms.add(timer);
   }

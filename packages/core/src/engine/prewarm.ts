@@ -1,13 +1,15 @@
 /**
- * Connects machines before their level needs them: at the start of each
- * level, every SSH machine of a later level whose address is already known
- * (an existing host the plan names by a literal hostname, or a machine
- * recorded earlier in the run) is connected, its host key checked and its
- * session opened while the current level runs. A shutdown, whose levels run
- * in reverse, connects ahead only to machines it will clean up (those that
- * had been reached). The SSH pool bounds the
- * handshakes; a failure is kept quiet here and met again, with its error,
- * when the machine's own level asks for the session.
+ * Connects machines before their services ask: at the start of each level,
+ * every SSH machine of that level and of later levels whose address is
+ * already known (an existing host the plan names by a literal hostname, or a
+ * machine recorded earlier in the run) is connected, its host key checked
+ * and its session opened. The level's own machines connect at once, while
+ * their services still record their launch; a boot's later levels connect
+ * in the background while the current level runs. A shutdown, whose levels
+ * run in reverse and are short, connects to all of them at once, and only
+ * to machines it will clean up (those that had been reached). The SSH pool
+ * bounds the handshakes; a failure is kept quiet here and met again, with
+ * its error, when the machine's own level asks for the session.
  */
 import type { SshTarget } from '../exec/machine.js';
 import { EXISTING_MACHINE_DRIVER, launchesMachines } from '../plan/service-driver.js';
@@ -44,15 +46,34 @@ function knownMachine(
   }
 }
 
-/** Starts connecting the known machines of `later` services; never throws or waits. */
-export function prewarmMachines(ctx: OperationContext, later: readonly string[]): void {
+/**
+ * Starts connecting the known machines of the `current` level's services and
+ * of `later` ones (see the module comment); never throws or waits. Services
+ * in `done` (those connected ahead earlier in the operation) are skipped;
+ * those connected now are added.
+ */
+export function prewarmMachines(
+  ctx: OperationContext,
+  current: readonly string[],
+  later: readonly string[],
+  done: Set<string>,
+): void {
   if (ctx.aborted) return;
-  for (const name of later) {
-    const known = knownMachine(ctx, name);
-    if (known === undefined) continue;
-    ctx.machines.prewarm(known.target, known.timeoutMs, {
-      signal: ctx.signal,
-      existing: known.existing,
-    });
+  const laterWhen = ctx.operation === 'shutdown' ? 'now' : 'later';
+  for (const [names, when] of [
+    [current, 'now'],
+    [later, laterWhen],
+  ] as const) {
+    for (const name of names) {
+      if (done.has(name)) continue;
+      const known = knownMachine(ctx, name);
+      if (known === undefined) continue;
+      done.add(name);
+      ctx.machines.prewarm(known.target, known.timeoutMs, {
+        signal: ctx.signal,
+        existing: known.existing,
+        when,
+      });
+    }
   }
 }

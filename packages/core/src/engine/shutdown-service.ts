@@ -20,7 +20,13 @@ import {
   type ProgramSetting,
   programSetting,
 } from './service-settings.js';
-import { ownsServiceDir, removeServiceDir, type ServiceDir, serviceDir } from './workdirs.js';
+import {
+  ownsServiceDir,
+  removeOwnedServiceDir,
+  removeServiceDir,
+  type ServiceDir,
+  serviceDir,
+} from './workdirs.js';
 
 /** Options of {@link shutdownService}. */
 export interface ShutdownServiceOptions {
@@ -162,13 +168,18 @@ async function cleanUpMachine(
   }
   // Terminate makes nothing: a directory that is gone, or that this run did not make, is left alone.
   const dirs = await serviceDir(ctx, session, settings);
-  if (!(await ownsServiceDir(session, dirs))) {
+  const notOurs = (): undefined => {
     ctx.logs.note(
       name,
       `${dirs.dir} is not there or was not made by this run: no terminate program run in it, nothing removed`,
     );
     return undefined;
+  };
+  // Without a terminate program, the check and the removal are one request.
+  if (terminatepgm === undefined) {
+    return (await removeOwnedServiceDir(session, dirs)) ? undefined : notOurs();
   }
+  if (!(await ownsServiceDir(session, dirs))) return notOurs();
   const failure = await runTerminateProgram(ctx, session, settings, terminatepgm, dirs);
   if (failure !== undefined) return failure;
   await removeServiceDir(session, dirs);
@@ -179,10 +190,9 @@ async function runTerminateProgram(
   ctx: OperationContext,
   session: MachineSession,
   settings: MachineSettings,
-  terminatepgm: ProgramSetting | undefined,
+  terminatepgm: ProgramSetting,
   dirs: ServiceDir,
 ): Promise<CleanUpFailure | undefined> {
-  if (terminatepgm === undefined) return undefined;
   const result = await runProgram(ctx, session, settings, terminatepgm, dirs.dir);
   const failure = programFailure(terminatepgm, result, settings.timeoutMs);
   if (failure === undefined) return undefined;

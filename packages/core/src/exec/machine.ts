@@ -107,6 +107,18 @@ export interface MachineSession {
    */
   removeDir(dir: string, emptyParent?: string): Promise<void>;
   /**
+   * {@link ownsDir} and, when it is true, {@link removeDir}, in one request
+   * to the machine; resolves with whether the directory was this run's (and
+   * is now removed). A directory that is not is left alone. Optional: a
+   * session without it is asked the two questions one after the other.
+   */
+  removeOwnedDir?(
+    dir: string,
+    markFile: string,
+    mark: string,
+    emptyParent?: string,
+  ): Promise<boolean>;
+  /**
    * Stops every process group that has a process whose environment holds
    * `CLOUDBOOT_PROGRAM=<token>` for one of `tokens`: SIGTERM, then SIGKILL
    * to what is left after `graceMs`. Resolves with what was signalled.

@@ -26,7 +26,7 @@ import { execCommand } from './ssh-run.js';
 
 /** What an attempt authenticates with. */
 export type SshCredentials =
-  | { readonly kind: 'key'; readonly path: string; readonly key: Buffer }
+  | { readonly kind: 'key'; readonly path: string; readonly key: ParsedKey }
   | { readonly kind: 'agent'; readonly socket: string };
 
 /** Everything one attempt needs. */
@@ -95,8 +95,10 @@ export function connectOnce(attempt: SshAttempt): Promise<Client> {
       socket.destroy();
       reject(error);
     };
-    const failIn = (stage: ConnectStage, reason: string, cause?: unknown): void =>
-      settle(new SshAttemptError(stage, reason, false, { cause }));
+    const failIn = (stage: ConnectStage, reason: string, cause?: unknown): void => {
+      // Every connection closes in the end: no error is built for an attempt that settled.
+      if (!state.settled) settle(new SshAttemptError(stage, reason, false, { cause }));
+    };
     const cancelAbort = onAbort(attempt.signal, () => settle(attempt.signal.reason));
     const timer = setTimeout(
       () => failIn(state.stage, `no answer within ${seconds(attempt.timeoutMs)}`),
@@ -188,7 +190,7 @@ function authTracker(attempt: SshAttempt): {
     offered = true;
     next(
       agent === undefined
-        ? { type: 'publickey', username, key: (credentials as { key: Buffer }).key }
+        ? { type: 'publickey', username, key: (credentials as { key: ParsedKey }).key }
         : { type: 'agent', username, agent },
     );
   };

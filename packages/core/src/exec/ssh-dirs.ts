@@ -1,7 +1,8 @@
 /**
  * Private directories on a machine reached over SSH: the POSIX shell
  * functions behind {@link MachineSession.prepareDir} and
- * {@link MachineSession.ownsDir}, and the parsing of their answers. The
+ * {@link MachineSession.ownsDir} and {@link MachineSession.removeOwnedDir},
+ * and the parsing of their answers. The
  * functions are defined once in the machine's long-lived shell (see
  * `ssh-shell.ts`), where calling them starts no process in the common case;
  * without that shell each call is an `sh -c` of its own. Every path is passed
@@ -20,6 +21,11 @@ import type { ClaimRequest, ClaimResult, DirRefusalReason } from './machine.js';
  * makes every directory 0700 and the mark 0600.
  *
  * `cb_owns dir markFile mark` sets `R` to `yes` or `no`.
+ *
+ * `cb_remove dir markFile mark [emptyParent]` removes `dir` when `cb_owns`
+ * says yes (then `emptyParent` if it is now empty) and sets `R` to
+ * `removed`, `no` (nothing touched), or `failed STATUS ERR` (ERR: the
+ * base64 of the end of `rm`'s stderr).
  *
  * Their variables start with `cb_`; they set nothing else.
  */
@@ -60,6 +66,13 @@ export const DIR_FUNCTIONS = `cb_claim() {
 cb_owns() {
   if [ ! -L "$1" ] && [ -d "$1" ] && [ -O "$1" ] && [ "$(cat -- "$1/$2" 2>/dev/null)" = "$3" ]; then R=yes; else R=no; fi
 }
+cb_remove() {
+  cb_owns "$1" "$2" "$3"
+  [ "$R" = yes ] || { R=no; return; }
+  cb_x=$(rm -rf -- "$1" 2>&1 >/dev/null) || { R="failed $? $(printf %s "$cb_x" | tail -c 900 | base64 | tr -d '\n')"; return; }
+  [ -z "$4" ] || rmdir -- "$4" 2>/dev/null
+  R=removed
+}
 `;
 
 /** The call that claims a directory in a shell where {@link DIR_FUNCTIONS} are defined. */
@@ -70,6 +83,44 @@ export function claimCall(request: ClaimRequest): string {
 /** The call that checks ownership of a directory (see {@link DIR_FUNCTIONS}). */
 export function ownsCall(dir: string, markFile: string, mark: string): string {
   return shellJoin(['cb_owns', dir, markFile, mark]);
+}
+
+/** The call that removes a directory this run owns (see {@link DIR_FUNCTIONS}). */
+export function removeCall(
+  dir: string,
+  markFile: string,
+  mark: string,
+  emptyParent?: string,
+): string {
+  return shellJoin([
+    'cb_remove',
+    dir,
+    markFile,
+    mark,
+    ...(emptyParent === undefined ? [] : [emptyParent]),
+  ]);
+}
+
+/**
+ * Reads a removal's answer (see {@link DIR_FUNCTIONS}): whether the
+ * directory was this run's (and is gone now), or why `rm` failed.
+ * @throws Error when the answer is not one of its lines.
+ */
+export function parseRemoval(
+  answer: string,
+  dir: string,
+): { readonly removed: boolean } | { readonly failure: string } {
+  const line = answer.trim();
+  if (line === 'removed' || line === 'no') return { removed: line === 'removed' };
+  const failed = /^failed (\d+) ?(\S*)$/.exec(line);
+  if (failed === null) throw new Error(`unexpected answer while removing ${dir}: ${line}`);
+  const stderr = Buffer.from(failed[2] ?? '', 'base64')
+    .toString('utf8')
+    .trim();
+  const command = shellJoin(['rm', '-rf', '--', dir]);
+  return {
+    failure: `${command} failed (exit status ${failed[1]})${stderr === '' ? '' : `: ${stderr}`}`,
+  };
 }
 
 /** A command line that runs `call` in a shell of its own and prints `R`. */

@@ -1,9 +1,11 @@
 /**
  * One machine reached over SSH: a single connection (re-established when it
  * drops), its long-lived shell (started as the connection's first command,
- * in place of a probe) and its SFTP channel (opened alongside), shared by
- * every step of every service on that machine; without the shell, a bounded
- * number of exec channels, one per step.
+ * in place of a probe) and its SFTP channel (opened once a step may need
+ * it: a directory prepared or a program started, so a shutdown that only
+ * removes directories opens none), shared by every step of every service on
+ * that machine; without the shell, a bounded number of exec channels, one
+ * per step.
  */
 import { posix } from 'node:path';
 import ssh2, { type Client, type SFTPWrapper } from 'ssh2';
@@ -22,8 +24,15 @@ import type {
 } from './machine.js';
 import { Semaphore } from './semaphore.js';
 import { connectOnce } from './ssh-connect.js';
-import { loadCredentials } from './ssh-credentials.js';
-import { claimCall, ownsCall, parseClaim, standalone } from './ssh-dirs.js';
+import type { CredentialCache } from './ssh-credentials.js';
+import {
+  claimCall,
+  ownsCall,
+  parseClaim,
+  parseRemoval,
+  removeCall,
+  standalone,
+} from './ssh-dirs.js';
 import {
   byteLength,
   PIPELINED_WRITE_BYTES,
@@ -59,6 +68,8 @@ export interface SshSessionOptions {
 /** What a machine needs from its pool. */
 export interface SshMachineContext {
   readonly hostKeys: HostKeyStore;
+  /** The private keys of the pool, read once each. */
+  readonly credentials: CredentialCache;
   readonly agent: string | undefined;
   readonly authGraceMs: number;
   /** Aborted (with a `UsageError`) when the pool closes. */
@@ -76,6 +87,8 @@ export interface SshMachineContext {
   countChannel(): void;
   /** Counts one request that waits for the machine's answer. */
   countRoundTrip(): void;
+  /** Counts one SFTP request that reads a running or ended program's output. */
+  countOutputRead(): void;
   /** Run steps through one long-lived remote shell per connection (when it starts). */
   readonly remoteShell: boolean;
 }
@@ -148,6 +161,7 @@ export class SshMachine implements MachineSession {
     const dir = request.chain.at(-1) ?? request.base;
     const files = request.files ?? [];
     const client = await this.#connection();
+    this.#openSftpAhead(client);
     const shell = await this.#remoteShell(client);
     if (shell === undefined) {
       const claim = parseClaim(
@@ -206,6 +220,25 @@ export class SshMachine implements MachineSession {
     await this.#command(`${shellJoin(['rm', '-rf', '--', dir])}${parent}`);
   }
 
+  /** {@inheritDoc MachineSession.removeOwnedDir} */
+  async removeOwnedDir(
+    dir: string,
+    markFile: string,
+    mark: string,
+    emptyParent?: string,
+  ): Promise<boolean> {
+    const call = removeCall(dir, markFile, mark, emptyParent);
+    const shell = await this.#remoteShell(await this.#connection());
+    const answer = parseRemoval(
+      shell === undefined
+        ? (await this.#command(standalone(call))).stdout
+        : await this.#shellCall(shell, call, `removing ${dir}`),
+      dir,
+    );
+    if ('failure' in answer) throw new RemoteError(this.label, 'command', answer.failure, true);
+    return answer.removed;
+  }
+
   /** {@inheritDoc MachineSession.killTagged} */
   async killTagged(tokens: readonly string[], graceMs: number): Promise<KilledGroups> {
     const args = killTaggedArgs(tokens, graceMs);
@@ -253,6 +286,7 @@ export class SshMachine implements MachineSession {
   async run(request: RunRequest): Promise<RunResult> {
     request.signal?.throwIfAborted();
     const client = await this.#connection();
+    this.#openSftpAhead(client);
     const shell = await this.#remoteShell(client);
     const { install, ...rest } = request;
     if (
@@ -284,6 +318,7 @@ export class SshMachine implements MachineSession {
     },
     currentShell: () => this.#currentShell,
     sftp: async () => (await this.#sftpChannel()).sftp,
+    countOutputRead: () => this.#context.countOutputRead(),
   };
 
   /** The started shell of the live connection, if any. */
@@ -326,14 +361,20 @@ export class SshMachine implements MachineSession {
     return starting;
   }
 
-  /**
-   * The connect probe when steps run through the shell: starting it proves
-   * the account runs commands; the SFTP channel opens at the same time.
-   */
+  /** The connect probe when steps run through the shell: starting it proves the account runs commands. */
   async #probe(client: Client): Promise<void> {
+    await this.#startShell(client);
+  }
+
+  /**
+   * Starts opening the SFTP channel of `client` if it is not open: a step
+   * that may read or follow files soon finds it ready. A failure is met
+   * again, with its error, by the step that needs the channel.
+   */
+  #openSftpAhead(client: Client): void {
+    if (this.#sftp?.client === client || this.#client !== client) return;
     this.#sftp = { client, sftp: this.#openSftp(client) };
     this.#sftp.sftp.catch(() => {});
-    await this.#startShell(client);
   }
 
   /** Disconnects; a later use would connect again. */
@@ -387,7 +428,7 @@ export class SshMachine implements MachineSession {
   async #connect(options: SshSessionOptions, deadline: number): Promise<Client> {
     const { host, port, username, privateKeyPath } = this.#target;
     const context = this.#context;
-    const credentials = await loadCredentials(this.label, privateKeyPath, context.agent);
+    const credentials = await context.credentials.load(this.label, privateKeyPath, context.agent);
     this.#checkPlanHostKey();
     const attempt = (): Promise<Client> =>
       connectOnce({

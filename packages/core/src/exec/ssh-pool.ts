@@ -9,6 +9,7 @@ import type { Client } from 'ssh2';
 import { UsageError } from '../errors.js';
 import type { MachineSession, SshTarget } from './machine.js';
 import { Semaphore } from './semaphore.js';
+import { CredentialCache } from './ssh-credentials.js';
 import type { HostKeyStore } from './ssh-host-key.js';
 import { SshMachine, type SshMachineContext, type SshSessionOptions } from './ssh-machine.js';
 
@@ -57,6 +58,7 @@ export class SshPool {
   #handshakes = 0;
   #channels = 0;
   #roundTrips = 0;
+  #outputReads = 0;
 
   constructor(options: SshPoolOptions) {
     // Every machine's connection attempts listen for the pool closing.
@@ -65,6 +67,7 @@ export class SshPool {
     this.#maxPerHost = options.maxHandshakesPerHost ?? DEFAULT_MAX_HANDSHAKES_PER_HOST;
     this.#context = {
       hostKeys: options.hostKeys,
+      credentials: new CredentialCache(),
       agent: options.agent ?? process.env.SSH_AUTH_SOCK,
       authGraceMs: options.authGraceMs ?? DEFAULT_AUTH_GRACE_MS,
       closing: this.#closing.signal,
@@ -78,6 +81,9 @@ export class SshPool {
       },
       countRoundTrip: () => {
         this.#roundTrips++;
+      },
+      countOutputRead: () => {
+        this.#outputReads++;
       },
       remoteShell: options.remoteShell ?? true,
     };
@@ -96,6 +102,15 @@ export class SshPool {
   /** Number of requests so far that waited for a machine's answer (commands, program starts, SFTP operations). */
   get roundTrips(): number {
     return this.#roundTrips;
+  }
+
+  /**
+   * Number of SFTP requests so far that read programs' output files (opens
+   * and reads; not in {@link roundTrips}: while a program runs, no step waits
+   * for them).
+   */
+  get outputReads(): number {
+    return this.#outputReads;
   }
 
   /**

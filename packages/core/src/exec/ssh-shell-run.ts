@@ -30,6 +30,8 @@ export interface ShellRunHost {
   currentShell(): RemoteShell | undefined;
   /** The SFTP channel of the live connection. */
   sftp(): Promise<SFTPWrapper>;
+  /** Counts one SFTP request that reads a program's output. */
+  countOutputRead(): void;
 }
 
 let runs = 0;
@@ -70,9 +72,8 @@ class ShellProgram {
     this.#request = request;
     this.#name = name;
     this.#deadline = Date.now() + request.timeoutMs;
-    const sftp = (): Promise<SFTPWrapper> => host.sftp();
-    this.#stdout = new RemoteFollower(sftp, (chunk) => request.onOutput?.('stdout', chunk));
-    this.#stderr = new RemoteFollower(sftp, (chunk) => request.onOutput?.('stderr', chunk));
+    this.#stdout = new RemoteFollower(host, (chunk) => request.onOutput?.('stdout', chunk));
+    this.#stderr = new RemoteFollower(host, (chunk) => request.onOutput?.('stderr', chunk));
   }
 
   run(shell: RemoteShell): Promise<RunResult> {
@@ -204,12 +205,16 @@ function signalName(number: number | undefined): string {
   return found?.[0] ?? 'SIGKILL';
 }
 
-/** Follows one output file on the machine over SFTP. */
+/**
+ * Follows one output file on the machine over SFTP. Once the program ended,
+ * the file is read only when the exit report says it holds something: the
+ * next step does not wait for reads that cannot find anything.
+ */
 class RemoteFollower {
   readonly tail = new OutputTail();
   error: Error | undefined;
   #path: string | undefined;
-  readonly #sftp: () => Promise<SFTPWrapper>;
+  readonly #host: Pick<ShellRunHost, 'sftp' | 'countOutputRead'>;
   readonly #onChunk: (chunk: Buffer) => void;
   #offset = 0;
   #open: { sftp: SFTPWrapper; handle: Buffer } | undefined;
@@ -217,8 +222,11 @@ class RemoteFollower {
   #reading: Promise<void> = Promise.resolve();
   #stopped = false;
 
-  constructor(sftp: () => Promise<SFTPWrapper>, onChunk: (chunk: Buffer) => void) {
-    this.#sftp = sftp;
+  constructor(
+    host: Pick<ShellRunHost, 'sftp' | 'countOutputRead'>,
+    onChunk: (chunk: Buffer) => void,
+  ) {
+    this.#host = host;
     this.#onChunk = onChunk;
   }
 
@@ -231,22 +239,23 @@ class RemoteFollower {
   readonly #tick = (): void => {
     this.#reading = this.#reading
       .then(() => this.#read(false))
-      .then(() => {
+      .then((): void => {
         if (!this.#stopped) this.#timer = setTimeout(this.#tick, POLL_MS);
       });
   };
 
   /**
-   * Reads to the end of the file. A failure while the program runs (the
-   * connection dropped, say) is retried at the next poll; only the `final`
-   * read records it.
+   * Reads to the end of the file; false when that failed. A failure while
+   * the program runs (the connection dropped, say) is retried at the next
+   * poll; only the `final` read records it.
    */
-  async #read(final: boolean): Promise<void> {
+  async #read(final: boolean): Promise<boolean> {
     const path = this.#path;
-    if (path === undefined || this.error !== undefined) return;
+    if (path === undefined || this.error !== undefined) return true;
     try {
-      const sftp = await this.#sftp();
+      const sftp = await this.#host.sftp();
       if (this.#open?.sftp !== sftp) {
+        this.#host.countOutputRead();
         const handle = await new Promise<Buffer | undefined>((resolve, reject) =>
           sftp.open(path, 'r', (error: (Error & { code?: number }) | undefined, h) =>
             error === undefined || error === null
@@ -256,18 +265,19 @@ class RemoteFollower {
                 : reject(error),
           ),
         );
-        if (handle === undefined) return;
+        if (handle === undefined) return true;
         this.#open = { sftp, handle };
       }
       const { handle } = this.#open;
       for (;;) {
+        this.#host.countOutputRead();
         const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
         const bytesRead = await new Promise<number>((resolve, reject) =>
           sftp.read(handle, buffer, 0, CHUNK_BYTES, this.#offset, (error, n) =>
             error ? reject(error) : resolve(n),
           ),
         );
-        if (bytesRead === 0) return;
+        if (bytesRead === 0) return true;
         this.#offset += bytesRead;
         const chunk = Buffer.from(buffer.subarray(0, bytesRead));
         this.tail.push(chunk);
@@ -275,23 +285,32 @@ class RemoteFollower {
       }
     } catch (error) {
       // ssh2 reports the end of the file as an error.
-      if ((error as { code?: number }).code === 1) return;
+      if ((error as { code?: number }).code === 1) return true;
       this.#open = undefined;
       if (final) this.error = error as Error;
+      return false;
     }
   }
 
   /**
-   * The program ended: reads what is left (when `written` says the file is
-   * not empty, or it was opened already), closes the file.
+   * The program ended: reads what is left when `written` says the file is
+   * not empty (trying once more, through the connection of the moment, when
+   * that fails), and closes the file (once a poll under way ended).
    */
   async finish(written: boolean): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    if (!written) {
+      // An empty file: a poll under way finds nothing, and is not waited for.
+      void this.#reading.then(() => this.#close());
+      return;
+    }
     await this.#reading;
-    if (!written && this.#open === undefined) return;
-    await this.#read(false);
-    await this.#read(true);
+    if (!(await this.#read(false))) await this.#read(true);
+    this.#close();
+  }
+
+  #close(): void {
     const open = this.#open;
     this.#open = undefined;
     open?.sftp.close(open.handle, () => {});

@@ -40,8 +40,12 @@ import { DIR_FUNCTIONS } from './ssh-dirs.js';
 const HELPER_STDOUT_BYTES = 1800;
 const HELPER_STDERR_BYTES = 900;
 
-/** The line the shell prints once it is usable: `0 ready BASE64(home directory)`. */
-const READY = /^0 ready (\S*)$/;
+/**
+ * The line the shell prints once it is usable: `0 ready HOME` (the home
+ * directory as it is), or `0 ready64 BASE64(HOME)` for a home directory
+ * whose name holds a line break.
+ */
+const READY = /^0 (ready|ready64) (.*)$/;
 
 /**
  * Run first: a check for the tools the protocol needs, and a private
@@ -59,7 +63,11 @@ done
 D=$(mktemp -d "$t/cloudboot-sh-$$-XXXXXX") || { echo '0 missing'; exit 0; }
 trap 'rm -rf "$D"' EXIT
 trap 'exit 1' HUP TERM INT
-${DIR_FUNCTIONS}printf '0 ready %s\\n' "$(pwd | base64 | tr -d '\\n')"
+${DIR_FUNCTIONS}case $PWD in
+*'
+'*) printf '0 ready64 %s\\n' "$(pwd | base64 | tr -d '\\n')" ;;
+*) printf '0 ready %s\\n' "$PWD" ;;
+esac
 `;
 
 /**
@@ -211,13 +219,13 @@ export class RemoteShell {
             resolve(undefined);
             return;
           }
-          shell = new RemoteShell(
-            channel,
-            Buffer.from(ready[1] ?? '', 'base64')
-              .toString('utf8')
-              .replace(/\n$/, ''),
-            onRoundTrip,
-          );
+          const home =
+            ready[1] === 'ready'
+              ? Buffer.from(ready[2] ?? '', 'latin1').toString('utf8')
+              : Buffer.from(ready[2] ?? '', 'base64')
+                  .toString('utf8')
+                  .replace(/\n$/, '');
+          shell = new RemoteShell(channel, home, onRoundTrip);
           resolve(shell);
         }
       };
