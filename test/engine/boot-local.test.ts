@@ -630,6 +630,30 @@ describe('the seed API', () => {
     boot.close();
   });
 
+  it('gives iterators and pollers the very events listeners heard, in order, from the first', async () => {
+    const plan = track(samplePlan());
+    const boot = new CloudBoot({
+      dbDir: plan.dbDir,
+      planFile: plan.path('top.conf'),
+      runName: 'replay',
+      drivers,
+    });
+    const heard: CloudBootEvent[] = [];
+    boot.on((event) => heard.push(event));
+    boot.start();
+    const iterated: CloudBootEvent[] = [];
+    for await (const event of boot.events()) iterated.push(event);
+    expect(iterated).toStrictEqual(heard);
+    expect(heard.filter((e) => e.type === 'program')).toHaveLength(6);
+    // A first poll after the end still delivers every level and service event.
+    const polled: CloudBootEvent[] = [];
+    expect(boot.poll({ onLevel: (e) => polled.push(e), onService: (e) => polled.push(e) })).toBe(
+      true,
+    );
+    expect(polled).toStrictEqual(heard.filter((e) => e.type === 'level' || e.type === 'service'));
+    boot.close();
+  });
+
   it('streams typed events through an async iterator', async () => {
     const plan = track(samplePlan());
     const boot = new CloudBoot({

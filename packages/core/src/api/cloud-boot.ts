@@ -121,7 +121,12 @@ export class CloudBoot {
     return this.#hub.on(listener);
   }
 
-  /** Events of the current operation, as an async iterator (ends with the operation). */
+  /**
+   * Events of the current operation from its first, as an async iterator
+   * (ends with the operation). They are equal to the events `on()`
+   * listeners receive, not the same objects: the operation keeps its
+   * events in a compact form and rebuilds them when read (so does `poll()`).
+   */
   events(): AsyncIterable<CloudBootEvent> {
     const op = this.#operations.require('events()');
     return this.#hub.iterate(op.log, op.done);

@@ -3,6 +3,7 @@
  * and async iterators.
  */
 import type { CloudBootEvent, EventSink } from '../engine/events.js';
+import type { EventLog } from './event-log.js';
 
 /** Delivers each event to listeners and iterators as it happens. */
 export class EventHub {
@@ -30,10 +31,7 @@ export class EventHub {
    * until `done` settles: an iterator made after the operation began still
    * sees its first events.
    */
-  async *iterate(
-    log: readonly CloudBootEvent[],
-    done: Promise<unknown>,
-  ): AsyncGenerator<CloudBootEvent> {
+  async *iterate(log: EventLog, done: Promise<unknown>): AsyncGenerator<CloudBootEvent> {
     let wake: (() => void) | undefined;
     let finished = false;
     const off = this.on(() => wake?.());
@@ -44,7 +42,7 @@ export class EventHub {
     done.then(finish, finish);
     try {
       for (let next = 0; ; ) {
-        const event = log[next];
+        const event = log.at(next);
         if (event !== undefined) {
           next += 1;
           yield event;

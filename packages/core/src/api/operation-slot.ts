@@ -5,8 +5,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { OperationResult } from '../engine/engine.js';
-import type { CloudBootEvent, OperationKind } from '../engine/events.js';
+import type { OperationKind } from '../engine/events.js';
 import { InterruptedError, UsageError } from '../errors.js';
+import { EventLog } from './event-log.js';
 import type { EventHub } from './event-queue.js';
 import type { OpenRun } from './open-run.js';
 import { executeOperation, type OperationRequest } from './operation-runner.js';
@@ -20,7 +21,7 @@ export interface ActiveOperation {
   /** Settles when it has ended and the run's lock is released. */
   readonly done: Promise<OperationResult>;
   /** Every event of the operation so far, in order (pollers and iterators keep their own place). */
-  readonly log: CloudBootEvent[];
+  readonly log: EventLog;
   /** Its result, once it resolved. */
   result?: OperationResult;
   /** Why it could not run, once it rejected. */
@@ -71,7 +72,7 @@ export class OperationSlot {
     }
     const store = this.#run.store;
     store.lock(kind);
-    const log: CloudBootEvent[] = [];
+    const log = new EventLog();
     const unsubscribe = this.#hub.on((event) => log.push(event));
     const controller = new AbortController();
     // Every running program and connection attempt listens for the abort.

@@ -5,6 +5,7 @@
  */
 import type { CloudBootEvent, LevelEvent, ServiceEvent } from '../engine/events.js';
 import { BootFailedError, InterruptedError } from '../errors.js';
+import type { EventLog } from './event-log.js';
 import type { ActiveOperation } from './operation-slot.js';
 
 /** Callbacks of `poll()` / `blockUntilComplete()`, as in the seed API. */
@@ -17,7 +18,7 @@ export interface PollCallbacks {
 
 /** A place in an operation's event log; a new operation is read from its start. */
 export class LogCursor {
-  #log: readonly CloudBootEvent[] | undefined;
+  #log: EventLog | undefined;
   #next = 0;
 
   /** The events of `op` not yet read through this cursor. */

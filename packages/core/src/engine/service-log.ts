@@ -72,7 +72,15 @@ export class ProgramOutput {
   }
 }
 
-/** Opens log files lazily and closes them all at the end of an operation. */
+/**
+ * Log files kept open at once. Beyond it the least recently written one is
+ * closed (and opened again if its service writes more): a boot of 10 000
+ * services would otherwise hold 10 000 descriptors until it ends, past a
+ * default limit of 1024, and a handle's memory each.
+ */
+export const MAX_OPEN_LOG_FILES = 256;
+
+/** Opens log files lazily, keeps at most {@link MAX_OPEN_LOG_FILES} open, and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
   /** Open file descriptors, by service. */
@@ -93,13 +101,22 @@ export class ServiceLogs {
 
   #file(service: string): number {
     let file = this.#files.get(service);
-    if (file === undefined) {
-      if (!this.#created) {
-        mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-        this.#created = true;
-      }
-      file = openSync(this.path(service), 'a', 0o600);
+    if (file !== undefined) {
+      // Most recently written last: the first in the map is the one to close.
+      this.#files.delete(service);
       this.#files.set(service, file);
+      return file;
+    }
+    if (!this.#created) {
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+      this.#created = true;
+    }
+    file = openSync(this.path(service), 'a', 0o600);
+    this.#files.set(service, file);
+    for (const [oldest, descriptor] of this.#files) {
+      if (this.#files.size <= MAX_OPEN_LOG_FILES) break;
+      this.#files.delete(oldest);
+      closeSync(descriptor);
     }
     return file;
   }
