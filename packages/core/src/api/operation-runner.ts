@@ -69,6 +69,6 @@ export async function executeOperation(
     // What the operation recorded is committed before it reports its end.
     store.commit();
     await machines.close();
-    logs.close();
+    await logs.close();
   }
 }

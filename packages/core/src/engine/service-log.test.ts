@@ -32,7 +32,7 @@ describe('ServiceLogs', () => {
       expect(openUnder(dir)).toBe(MAX_OPEN_LOG_FILES);
       // s0's file was the first closed: it is opened again and appended to.
       logs.note('s0', 'second');
-      logs.close();
+      await logs.close();
       expect(openUnder(dir)).toBe(0);
       expect(readFileSync(logs.path('s0'), 'utf8')).toMatch(
         /^\[[^\n]+\] first\n\[[^\n]+\] second\n$/,

@@ -4,14 +4,13 @@
  * `<logDir>/<run>/<service>.log`.
  *
  * Entries are buffered in memory and written at most every
- * {@link FLUSH_INTERVAL_MS} (and when the operation ends): a boot of a
- * thousand services makes tens of thousands of small log entries. A flush
- * appends each service's entries with one synchronous write: handing
- * thousands of small writes to the thread pool costs more than making them,
- * and creating a thousand files in one directory from several threads at
- * once mostly contends for the directory's lock.
+ * {@link FLUSH_INTERVAL_MS} (and when the operation ends), by one writer at
+ * a time: a boot of a thousand services makes tens of thousands of small log
+ * entries, and creating a thousand files in one directory from several
+ * threads at once mostly contends for the directory's lock.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunResult } from '../exec/machine.js';
 
@@ -83,10 +82,11 @@ export const MAX_OPEN_LOG_FILES = 256;
 /** Opens log files lazily, keeps at most {@link MAX_OPEN_LOG_FILES} open, and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
-  /** Open file descriptors, by service. */
-  readonly #files = new Map<string, number>();
+  readonly #files = new Map<string, FileHandle>();
   readonly #pending = new Map<string, Array<string | Buffer>>();
   #timer: NodeJS.Timeout | undefined;
+  /** The flush in progress; flushes never overlap. */
+  #writing: Promise<void> = Promise.resolve();
   #created = false;
 
   /** `dir` is the run's own log directory. */
@@ -99,7 +99,7 @@ export class ServiceLogs {
     return join(this.#dir, `${service}.log`);
   }
 
-  #file(service: string): number {
+  async #file(service: string): Promise<FileHandle> {
     let file = this.#files.get(service);
     if (file !== undefined) {
       // Most recently written last: the first in the map is the one to close.
@@ -111,12 +111,12 @@ export class ServiceLogs {
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
       this.#created = true;
     }
-    file = openSync(this.path(service), 'a', 0o600);
+    file = await open(this.path(service), 'a', 0o600);
     this.#files.set(service, file);
-    for (const [oldest, descriptor] of this.#files) {
+    for (const [oldest, handle] of this.#files) {
       if (this.#files.size <= MAX_OPEN_LOG_FILES) break;
       this.#files.delete(oldest);
-      closeSync(descriptor);
+      await handle.close().catch(() => {});
     }
     return file;
   }
@@ -128,20 +128,23 @@ export class ServiceLogs {
     this.#timer ??= setTimeout(() => this.#flush(), FLUSH_INTERVAL_MS).unref();
   }
 
-  #flush(): void {
+  #flush(): Promise<void> {
     this.#timer = undefined;
-    for (const [service, entries] of this.#pending) {
-      try {
-        const file = this.#file(service);
-        const bytes = Buffer.concat(
-          entries.map((e) => (typeof e === 'string' ? Buffer.from(e) : e)),
-        );
-        for (let done = 0; done < bytes.length; ) done += writeSync(file, bytes, done);
-      } catch {
-        // A log that cannot be written must not stop the boot; the events still tell.
-      }
-    }
+    const batch = [...this.#pending];
     this.#pending.clear();
+    this.#writing = this.#writing.then(async () => {
+      for (const [service, entries] of batch) {
+        try {
+          const file = await this.#file(service);
+          await file.write(
+            Buffer.concat(entries.map((e) => (typeof e === 'string' ? Buffer.from(e) : e))),
+          );
+        } catch {
+          // A log that cannot be written must not stop the boot; the events still tell.
+        }
+      }
+    });
+    return this.#writing;
   }
 
   /** Writes a timestamped note line. */
@@ -173,10 +176,11 @@ export class ServiceLogs {
   }
 
   /** Writes what is pending, then closes every log file. */
-  close(): void {
+  async close(): Promise<void> {
     clearTimeout(this.#timer);
-    this.#flush();
-    for (const file of this.#files.values()) closeSync(file);
+    await this.#flush();
+    const files = [...this.#files.values()];
     this.#files.clear();
+    await Promise.all(files.map((f) => f.close()));
   }
 }

@@ -2,21 +2,9 @@
  * Private directories on this machine: {@link MachineSession.prepareDir} and
  * {@link MachineSession.ownsDir} for the local session. Modes are given
  * explicitly (0700 directories, 0600 mark), so the umask cannot widen them.
- *
- * The calls are synchronous: each is a metadata operation of a few
- * microseconds, and handing it to the thread pool and back costs more than
- * the call (a boot of a thousand local services makes thousands of them).
  */
-import {
-  accessSync,
-  constants,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ClaimRequest, ClaimResult } from './machine.js';
 
@@ -27,9 +15,9 @@ function uid(): number {
   return process.getuid?.() ?? -1;
 }
 
-function lstatOrUndefined(path: string) {
+async function lstatOrUndefined(path: string) {
   try {
-    return lstatSync(path);
+    return await lstat(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -37,9 +25,9 @@ function lstatOrUndefined(path: string) {
   }
 }
 
-function writable(path: string): boolean {
+async function writable(path: string): Promise<boolean> {
   try {
-    accessSync(path, constants.W_OK | constants.X_OK);
+    await access(path, constants.W_OK | constants.X_OK);
     return true;
   } catch {
     return false;
@@ -47,9 +35,9 @@ function writable(path: string): boolean {
 }
 
 /** Makes `base` (missing levels 0700) or finds it writable; a refusal otherwise. */
-function prepareBase(base: string): ClaimResult | undefined {
+async function prepareBase(base: string): Promise<ClaimResult | undefined> {
   let existing = base;
-  while (lstatOrUndefined(existing) === undefined) existing = dirname(existing);
+  while ((await lstatOrUndefined(existing)) === undefined) existing = dirname(existing);
   const refuse = (reason: 'not-directory' | 'unwritable'): ClaimResult => ({
     ok: false,
     reason,
@@ -58,16 +46,16 @@ function prepareBase(base: string): ClaimResult | undefined {
   });
   try {
     // Follows a symbolic link: the base is the user's choice, not a level cloudboot owns.
-    if (!statSync(existing).isDirectory()) {
+    if (!(await stat(existing)).isDirectory()) {
       return refuse('not-directory');
     }
   } catch {
     return refuse('not-directory');
   }
-  if (!writable(existing)) return refuse('unwritable');
+  if (!(await writable(existing))) return refuse('unwritable');
   if (existing !== base) {
     try {
-      mkdirSync(base, { recursive: true, mode: PRIVATE_DIR });
+      await mkdir(base, { recursive: true, mode: PRIVATE_DIR });
     } catch {
       return refuse('unwritable');
     }
@@ -81,23 +69,26 @@ function prepareBase(base: string): ClaimResult | undefined {
  * checks are not repeated; a base removed since makes the claim fail on its
  * first level instead.
  */
-export function claimLocalDir(request: ClaimRequest, readyBases?: Set<string>): ClaimResult {
+export async function claimLocalDir(
+  request: ClaimRequest,
+  readyBases?: Set<string>,
+): Promise<ClaimResult> {
   if (readyBases?.has(request.base) !== true) {
-    const refused = prepareBase(request.base);
+    const refused = await prepareBase(request.base);
     if (refused !== undefined) return refused;
     readyBases?.add(request.base);
   }
   let existed = false;
   for (const dir of request.chain) {
-    let found = lstatOrUndefined(dir);
+    let found = await lstatOrUndefined(dir);
     if (found === undefined) {
       try {
-        mkdirSync(dir, { mode: PRIVATE_DIR });
+        await mkdir(dir, { mode: PRIVATE_DIR });
         existed = false;
         continue;
       } catch {
         // Made meanwhile (by another service of the run, say): checked like any that exists.
-        found = lstatOrUndefined(dir);
+        found = await lstatOrUndefined(dir);
         if (found === undefined)
           return { ok: false, reason: 'unwritable', path: dir, inBase: false };
       }
@@ -116,9 +107,9 @@ export function claimLocalDir(request: ClaimRequest, readyBases?: Set<string>): 
   const markPath = join(last, request.markFile);
   let halfMarked = false;
   if (existed) {
-    const found = readMark(markPath);
+    const found = await readMark(markPath);
     if (found === request.mark) return { ok: true, existed: true };
-    const entries = readdirSync(last);
+    const entries = await readdir(last);
     // A cloudboot killed while writing the mark leaves the mark alone, cut short.
     halfMarked =
       entries.length === 1 &&
@@ -129,24 +120,24 @@ export function claimLocalDir(request: ClaimRequest, readyBases?: Set<string>): 
       return { ok: false, reason: 'taken', path: last, inBase: false };
     }
   }
-  writeFileSync(markPath, `${request.mark}\n`, {
+  await writeFile(markPath, `${request.mark}\n`, {
     mode: PRIVATE_FILE,
     flag: halfMarked ? 'w' : 'wx',
   });
   return { ok: true, existed: false };
 }
 
-function readMark(path: string): string | undefined {
+async function readMark(path: string): Promise<string | undefined> {
   try {
-    return readFileSync(path, 'utf8').replace(/\n$/, '');
+    return (await readFile(path, 'utf8')).replace(/\n$/, '');
   } catch {
     return undefined;
   }
 }
 
 /** {@link MachineSession.ownsDir} on this machine. */
-export function ownsLocalDir(dir: string, markFile: string, mark: string): boolean {
-  const found = lstatOrUndefined(dir);
+export async function ownsLocalDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+  const found = await lstatOrUndefined(dir);
   if (found === undefined || !found.isDirectory() || found.uid !== uid()) return false;
-  return readMark(join(dir, markFile)) === mark;
+  return (await readMark(join(dir, markFile))) === mark;
 }

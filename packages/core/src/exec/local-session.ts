@@ -4,15 +4,8 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { statSync } from 'node:fs';
+import { chmod, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onAbort } from '../abort.js';
@@ -64,8 +57,8 @@ export class LocalSession implements MachineSession {
     this.#spawner?.close();
   }
 
-  async writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-    writeWithMode(path, data, mode);
+  writeFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    return writeWithMode(path, data, mode);
   }
 
   async homeDir(): Promise<string> {
@@ -73,32 +66,34 @@ export class LocalSession implements MachineSession {
   }
 
   async prepareDir(request: PrepareRequest): Promise<ClaimResult> {
-    const claim = claimLocalDir(request, this.#readyBases);
+    const claim = await claimLocalDir(request, this.#readyBases);
     const dir = request.chain.at(-1);
     if (!claim.ok || dir === undefined) return claim;
     if (claim.existed) {
-      for (const name of request.stale ?? []) {
-        try {
-          unlinkSync(join(dir, name));
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        }
-      }
+      await Promise.all(
+        (request.stale ?? []).map((name) =>
+          unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+          }),
+        ),
+      );
     }
-    for (const f of request.files ?? []) writeWithMode(join(dir, f.name), f.data, f.mode);
+    await Promise.all(
+      (request.files ?? []).map((f) => writeWithMode(join(dir, f.name), f.data, f.mode)),
+    );
     return claim;
   }
 
-  async ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
+  ownsDir(dir: string, markFile: string, mark: string): Promise<boolean> {
     return ownsLocalDir(dir, markFile, mark);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
-    // Most files asked for are absent (no bootout.json): a lookup first
-    // costs less than a failed open.
+    // Most files asked for are absent (no bootout.json): one synchronous
+    // lookup costs far less than a failed open on the thread pool.
     if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
-      return readFileSync(path);
+      return await readFile(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -106,20 +101,14 @@ export class LocalSession implements MachineSession {
   }
 
   async removeDir(dir: string, emptyParent?: string): Promise<void> {
-    rmSync(dir, { recursive: true, force: true });
-    if (emptyParent !== undefined) {
-      try {
-        rmdirSync(emptyParent);
-      } catch {
-        // Not empty (another service's directory is in it), or gone.
-      }
-    }
+    await rm(dir, { recursive: true, force: true });
+    if (emptyParent !== undefined) await rmdir(emptyParent).catch(() => {});
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     const { install, ...rest } = request;
     if (install !== undefined) {
-      writeWithMode(resolve(request.cwd, request.program), install.data, install.mode);
+      await writeWithMode(resolve(request.cwd, request.program), install.data, install.mode);
     }
     return this.#spawner?.run(rest) ?? spawnDirectly(rest);
   }
@@ -134,18 +123,14 @@ export class LocalSession implements MachineSession {
   }
 }
 
-/**
- * Writes a whole file with `mode`, in one call when the file is new.
- * Synchronously: the files are small (a program, a bootconf), and handing
- * each open, write and close to the thread pool costs more than doing them.
- */
-function writeWithMode(path: string, data: string | Uint8Array, mode: number): void {
+/** Writes a whole file with `mode`, in one call when the file is new. */
+async function writeWithMode(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   try {
-    writeFileSync(path, data, { mode, flag: 'wx' });
+    await writeFile(path, data, { mode, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    writeFileSync(path, data);
-    chmodSync(path, mode);
+    await writeFile(path, data);
+    await chmod(path, mode);
   }
 }
 
