@@ -36,7 +36,8 @@ async function waitFor(
   run: string,
   check: (store: RunStore) => boolean,
 ): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  // Long enough for a child that loads the sources through tsx on a loaded machine.
+  const deadline = Date.now() + 45_000;
   while (Date.now() < deadline) {
     if (existsSync(`${plan.dbDir}/cloudboot-${run}.db`)) {
       const store = RunStore.open(plan.dbDir, run);
