@@ -46,7 +46,8 @@ describe('group commit', () => {
     // -> contextualized -> ready, and two program records, for each of 100 services.
     expect(transitions).toBe(700);
     expect(commits).toBeGreaterThan(0);
-    expect(commits).toBeLessThan(transitions / 10);
+    // About 20 on a quiet machine, up to about 80 on a saturated one; one per write would be 900.
+    expect(commits).toBeLessThan(transitions / 5);
     run.store.close();
   });
 
