@@ -146,11 +146,8 @@ export function sessionSuite(remoteShell: boolean): void {
   });
 
   describe("removing a directory only when it is this run's", () => {
-    const remove = (dir: string, mark = 'run 1') => {
-      const removeOwnedDir = session.removeOwnedDir?.bind(session);
-      if (removeOwnedDir === undefined) throw new Error('an SSH session removes owned directories');
-      return removeOwnedDir(`${base}/own/${dir}`, '.cloudboot-run', mark, `${base}/own`);
-    };
+    const remove = (dir: string, mark = 'run 1') =>
+      session.removeOwnedDir(`${base}/own/${dir}`, '.cloudboot-run', mark, `${base}/own`);
 
     it('removes its own directory, then the parent once empty, in one request', async () => {
       await sh(

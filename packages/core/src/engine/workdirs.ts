@@ -141,18 +141,10 @@ export function ownsServiceDir(session: MachineSession, dirs: ServiceDir): Promi
 
 /**
  * Removes the service's directory, and the run's if now empty, when this run
- * made it (in one request where the session can); resolves with whether it did.
+ * made it (in one request to the machine); resolves with whether it did.
  */
-export async function removeOwnedServiceDir(
-  session: MachineSession,
-  dirs: ServiceDir,
-): Promise<boolean> {
-  if (session.removeOwnedDir !== undefined) {
-    return session.removeOwnedDir(dirs.dir, OWNERSHIP_MARK, dirs.mark, dirs.runDir);
-  }
-  if (!(await ownsServiceDir(session, dirs))) return false;
-  await removeServiceDir(session, dirs);
-  return true;
+export function removeOwnedServiceDir(session: MachineSession, dirs: ServiceDir): Promise<boolean> {
+  return session.removeOwnedDir(dirs.dir, OWNERSHIP_MARK, dirs.mark, dirs.runDir);
 }
 
 /** Removes the service's directory (call only when {@link ownsServiceDir}), and the run's if now empty. */

@@ -100,6 +100,17 @@ export class LocalSession implements MachineSession {
     }
   }
 
+  async removeOwnedDir(
+    dir: string,
+    markFile: string,
+    mark: string,
+    emptyParent?: string,
+  ): Promise<boolean> {
+    if (!(await ownsLocalDir(dir, markFile, mark))) return false;
+    await this.removeDir(dir, emptyParent);
+    return true;
+  }
+
   async removeDir(dir: string, emptyParent?: string): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     if (emptyParent !== undefined) await rmdir(emptyParent).catch(() => {});

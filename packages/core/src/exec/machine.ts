@@ -109,10 +109,9 @@ export interface MachineSession {
   /**
    * {@link ownsDir} and, when it is true, {@link removeDir}, in one request
    * to the machine; resolves with whether the directory was this run's (and
-   * is now removed). A directory that is not is left alone. Optional: a
-   * session without it is asked the two questions one after the other.
+   * is now removed). A directory that is not is left alone.
    */
-  removeOwnedDir?(
+  removeOwnedDir(
     dir: string,
     markFile: string,
     mark: string,
