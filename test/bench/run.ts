@@ -17,9 +17,14 @@
  *
  * Without arguments the cloud benchmark runs last, after the local scenarios.
  * `pnpm bench` builds the packages first and runs their build (what users
- * run), not their sources through a TypeScript loader.
+ * run), not their sources through a TypeScript loader. Every run of a
+ * scenario boots in a fresh Node process of its own, as every `cloudboot`
+ * command does: its peak RSS is that one boot's (and the shutdown after it),
+ * not a figure inherited from earlier runs whose allocations sized the heap.
  */
+import { execFile } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
 import { createDriver } from '@cloudboot/driver-static-ip';
@@ -40,6 +45,8 @@ interface Sample {
   readonly channels: number;
   /** SSH requests of the boot that waited for an answer. */
   readonly roundTrips: number;
+  /** Peak resident memory of the process that ran the boot and its shutdown, in bytes. */
+  readonly peakRss: number;
 }
 
 /**
@@ -100,6 +107,7 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
       handshakes: result.sshHandshakes,
       channels: result.sshChannels,
       roundTrips: result.sshRoundTrips,
+      peakRss: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
     await setup.cleanup();
@@ -115,12 +123,44 @@ const loadCloudBench = () => import('./cloud-bench.js');
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
+/** Runs run `index` of `scenario` in a fresh process (same loader flags) and returns its sample. */
+function runInChild(scenario: Scenario, index: number): Promise<Sample> {
+  const script = fileURLToPath(import.meta.url);
+  const args = [...process.execArgv, script, '--child-run', String(index), '--only', scenario.name];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${scenario.name}, run ${index}: ${stderr || error.message}`));
+      else resolve(JSON.parse(stdout) as Sample);
+    });
+  });
+}
+
+/** The child's side of {@link runInChild}. */
+async function childRun(name: string | undefined, index: number): Promise<void> {
+  const scenario = SCENARIOS.find((s) => s.name === name);
+  if (scenario === undefined) throw new Error(`no scenario named "${name}"`);
+  process.stdout.write(JSON.stringify(await runOnce(scenario, index)));
+}
+
+/** Median peak RSS of the runs, with the lowest and highest. */
+function rssRange(samples: readonly Sample[]): string {
+  const mb = samples.map((s) => Math.round(s.peakRss / 2 ** 20));
+  return `${Math.round(median(mb))} MB (${Math.min(...mb)}–${Math.max(...mb)})`;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
+    options: {
+      runs: { type: 'string', default: '5' },
+      only: { type: 'string' },
+      /** Internal: run only run N of the scenario `--only` names and print its sample as JSON. */
+      'child-run': { type: 'string' },
+    },
     allowPositionals: true,
   });
   const only = values.only ?? positionals[0];
+  const child = values['child-run'];
+  if (child !== undefined) return childRun(only, Number(child));
   if (only !== undefined && !SCENARIOS.some((s) => s.name === only)) {
     const { CLOUDS, runCloudBench } = await loadCloudBench();
     if (only === 'clouds') return runCloudBench(CLOUDS);
@@ -134,16 +174,18 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
   );
-  console.log(`runs per scenario: ${runs} (median reported; first run is a discarded warm-up)\n`);
   console.log(
-    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | cloudboot CPU | ssh handshakes | ssh channels | ssh round trips per service | peak RSS so far |',
+    `runs per scenario: ${runs} (median reported; first run is a discarded warm-up); each run in a fresh process\n`,
+  );
+  console.log(
+    '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | cloudboot CPU | ssh handshakes | ssh channels | ssh round trips per service | peak RSS of one run |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const chosen = SCENARIOS.filter((s) => (only === undefined ? !s.onRequest : s.name === only));
   for (const scenario of chosen) {
-    await runOnce(scenario, 0);
+    await runInChild(scenario, 0);
     const samples: Sample[] = [];
-    for (let i = 1; i <= runs; i++) samples.push(await runOnce(scenario, i));
+    for (let i = 1; i <= runs; i++) samples.push(await runInChild(scenario, i));
     const wall = median(samples.map((s) => s.wallMs));
     const alone = median(samples.map((s) => s.aloneMs));
     const overhead = median(samples.map((s) => s.wallMs - s.aloneMs));
@@ -151,7 +193,7 @@ async function main(): Promise<void> {
     const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
     const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
     console.log(
-      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${fmt(median(samples.map((s) => s.cpuMs)))} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} | ${Math.round(process.resourceUsage().maxRSS / 1024)} MB |`,
+      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${fmt(median(samples.map((s) => s.cpuMs)))} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} | ${rssRange(samples)} |`,
     );
   }
   if (only === undefined) {
