@@ -116,9 +116,10 @@ export class RunDatabase {
       const connection = new Database(draft);
       chmodSync(draft, 0o600);
       const now = Date.now();
-      connection.exec(SCHEMA);
-      connection.exec(LATER_TABLES);
+      // One transaction for the tables too: one journal and one sync, not one per statement.
       connection.transaction(() => {
+        connection.exec(SCHEMA);
+        connection.exec(LATER_TABLES);
         const meta = connection.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
         meta.run('schema_version', String(SCHEMA_VERSION));
         meta.run('run_name', runName);
