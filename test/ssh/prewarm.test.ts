@@ -1,9 +1,10 @@
 /**
  * A machine whose address is known before its level starts (here an
  * existing sshd host named by a literal address) is connected while the
- * earlier levels run, so its level begins with programs, not a handshake.
- * A shutdown, whose levels run in reverse, does the same for the machines
- * of the levels below.
+ * earlier levels run, so its level begins with programs, not a handshake;
+ * not before those levels run their programs, so that its handshake does not
+ * slow theirs. A shutdown, whose levels run in reverse, does the same for
+ * the machines of the levels below.
  */
 import { readFileSync } from 'node:fs';
 import type { CloudBootEvent } from '@cloudboot/core';
@@ -15,7 +16,7 @@ let hosts: SshHosts;
 const cleanup = new Cleanup();
 
 beforeAll(async () => {
-  hosts = await startSshHosts({ count: 1 });
+  hosts = await startSshHosts({ count: 2 });
 });
 
 afterEach(() => cleanup.run());
@@ -24,9 +25,9 @@ afterAll(async () => {
   await hosts?.stop();
 });
 
-/** Logins sshd of test host 0 accepted so far. */
-function logins(): number {
-  const host = hosts.hosts[0];
+/** Logins sshd of test host `i` accepted so far. */
+function logins(i = 0): number {
+  const host = hosts.hosts[i];
   if (host === undefined) throw new RangeError('no test host');
   return readFileSync(host.logFile, 'utf8')
     .split('\n')
@@ -59,6 +60,49 @@ describe('connecting ahead of the level', () => {
       ['complete 2', 1],
     ]);
     expect(result.sshHandshakes).toBe(1);
+  });
+
+  it("logs in to a later level's machine only once the current level runs its programs", async () => {
+    // Level 1's machine is down when the boot starts and comes up 0.7 s later:
+    // its service keeps trying to connect. Level 2's machine (host 1) could
+    // be connected at once, but it waits until level 1 runs its program.
+    const plan = cleanup.plan({
+      'top.conf': sshDefaults(hosts, cleanup.base(), 'pgm_timeout: 10\n') + runlevels(2),
+      'l1.conf': `[svc-first]\n${onHost(hosts, 0)}bootpgm: wait.sh\n`,
+      'l2.conf': `[svc-second]\n${onHost(hosts, 1)}bootpgm: ok.sh\n`,
+      'wait.sh': '#!/bin/sh\nsleep 0.5\n',
+      'ok.sh': '#!/bin/sh\nexit 0\n',
+    });
+    const boot = cleanup.boot(plan, 'prewarm-after-programs');
+    const before = logins(1);
+    const seen: Array<[string, number]> = [];
+    boot.on((event: CloudBootEvent) => {
+      if (event.type === 'service' && event.action === 'transition' && event.service === 'first')
+        seen.push([event.state, logins(1) - before]);
+      if (event.type === 'level') seen.push([`${event.action} ${event.level}`, logins(1) - before]);
+    });
+    await hosts.stopHost(0);
+    const up = setTimeout(() => void hosts.startHost(0), 700);
+    try {
+      const result = await boot.run();
+      expect(result.failures).toEqual([]);
+    } finally {
+      clearTimeout(up);
+      await hosts.startHost(0);
+    }
+    expect(seen).toEqual([
+      ['starting 1', 0],
+      ['launching', 0],
+      ['launched', 0],
+      ['addressed', 0],
+      ['reachable', 0],
+      ['contextualizing', 0],
+      ['contextualized', 1],
+      ['ready', 1],
+      ['complete 1', 1],
+      ['starting 2', 1],
+      ['complete 2', 1],
+    ]);
   });
 
   it('logs in to a level-1 machine while the shutdown of level 2 still runs; not with dash-nine', async () => {

@@ -11,7 +11,7 @@ import { askClouds, downMessage, isDown } from './cloud-view.js';
 import type { OperationKind } from './events.js';
 import { mapLimit } from './limit.js';
 import type { OperationContext, ServiceOutcome } from './operation-context.js';
-import { prewarmMachines } from './prewarm.js';
+import { connectAhead, LevelBusy } from './prewarm.js';
 import { retireInstance } from './replace-service.js';
 import { guardService } from './service-run.js';
 import { shutdownService } from './shutdown-service.js';
@@ -165,11 +165,16 @@ export async function runOperation(
       });
       continue;
     }
+    const later = levels
+      .slice(index + 1)
+      .flatMap((l) => l.services.map((s) => s.name))
+      .filter(inScope);
     // A dash-nine shutdown connects to no machine.
-    if (ctx.operation !== 'shutdown' || !options.dashNine) {
-      const later = levels.slice(index + 1).flatMap((l) => l.services.map((s) => s.name));
-      prewarmMachines(ctx, names, later.filter(inScope), prewarmed);
-    }
+    const busy =
+      ctx.operation === 'shutdown' && options.dashNine
+        ? new LevelBusy(names)
+        : connectAhead(ctx, names, later, prewarmed);
+    ctx.level = busy;
     const levelStarted = performance.now();
     ctx.emit({
       type: 'level',
@@ -179,7 +184,13 @@ export async function runOperation(
       services: names,
       at: Date.now(),
     });
-    const services = await mapLimit(names, options.concurrency, run);
+    const services = await mapLimit(names, options.concurrency, async (name) => {
+      try {
+        return await run(name);
+      } finally {
+        busy.settled(name);
+      }
+    });
     const failed = services.some((s) => s.status === 'error');
     const interrupted = services.some((s) => s.status === 'interrupted');
     ctx.emit({

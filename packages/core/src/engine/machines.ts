@@ -9,12 +9,6 @@ import type { MachineSession, MachineTarget } from '../exec/machine.js';
 import type { HostKeyStore } from '../exec/ssh-host-key.js';
 import type { SshPool } from '../exec/ssh-pool.js';
 
-/**
- * How long a prewarm waits before it connects: time for the services of the
- * level that just started to ask for their own machines first.
- */
-const PREWARM_DELAY_MS = 50;
-
 /** Connection limits for SSH. */
 export interface MachinePoolOptions {
   readonly hostKeys: HostKeyStore;
@@ -28,8 +22,6 @@ export class MachinePool {
   readonly #options: MachinePoolOptions;
   #ssh: Promise<SshPool> | undefined;
   #loaded: SshPool | undefined;
-  /** Prewarms not started yet. */
-  readonly #prewarms = new Set<NodeJS.Timeout>();
 
   constructor(options: MachinePoolOptions) {
     this.#options = options;
@@ -73,41 +65,26 @@ export class MachinePool {
   /**
    * Starts connecting `target` ahead of its use (see `prewarm.ts`): the
    * session is shared with the later {@link session} call for the machine. A
-   * failure is dropped here: that call tries again and reports it. A machine
-   * needed `now` (by the level that starts) is connected at once; one needed
-   * `later` starts after {@link PREWARM_DELAY_MS}, and its handshake waits
-   * while those of machines needed now are under way: the level that asked
-   * for those starts first.
+   * failure is dropped here: that call tries again and reports it. A
+   * `background` handshake waits while handshakes of machines needed now are
+   * under way.
    */
   prewarm(
     target: MachineTarget,
     timeoutMs: number,
-    options: { signal?: AbortSignal | undefined; existing: boolean; when: 'now' | 'later' },
+    options: { signal?: AbortSignal | undefined; existing: boolean; background: boolean },
   ): void {
-    if (target.kind === 'local') return;
-    const later = options.when === 'later';
-    const connect = (): void => {
-      if (options.signal?.aborted) return;
-      this.#pool()
-        .then((pool) =>
-          pool.session(target, {
-            timeoutMs,
-            background: later,
-            ...(options.signal !== undefined && { signal: options.signal }),
-            ...(options.existing && { authGraceMs: 0 }),
-          }),
-        )
-        .catch(() => {});
-    };
-    if (!later) {
-      connect();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.#prewarms.delete(timer);
-      connect();
-    }, PREWARM_DELAY_MS);
-    this.#prewarms.add(timer);
+    if (target.kind === 'local' || options.signal?.aborted) return;
+    this.#pool()
+      .then((pool) =>
+        pool.session(target, {
+          timeoutMs,
+          background: options.background,
+          ...(options.signal !== undefined && { signal: options.signal }),
+          ...(options.existing && { authGraceMs: 0 }),
+        }),
+      )
+      .catch(() => {});
   }
 
   /** SSH handshakes made so far. */
@@ -127,8 +104,6 @@ export class MachinePool {
 
   /** Closes every connection (and the local program runner). */
   async close(): Promise<void> {
-    for (const timer of this.#prewarms) clearTimeout(timer);
-    this.#prewarms.clear();
     this.#local.close();
     if (this.#ssh !== undefined) await (await this.#ssh).close();
   }

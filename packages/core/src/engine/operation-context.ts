@@ -14,6 +14,7 @@ import type { Attributes } from './attributes.js';
 import type { CloudView } from './cloud-view.js';
 import type { EventSink, OperationKind } from './events.js';
 import type { MachinePool } from './machines.js';
+import type { LevelBusy } from './prewarm.js';
 import type { ProgramFiles } from './programs.js';
 import type { ServiceLogs } from './service-log.js';
 
@@ -65,6 +66,8 @@ export interface LaunchIntent {
 export class OperationContext {
   /** What the clouds said about launched instances when status or repair began. */
   cloud: ReadonlyMap<string, CloudView> = new Map();
+  /** The level under way, told when one of its services starts a program. */
+  level: LevelBusy | undefined;
   // What these are: see OperationContextOptions.
   readonly operation: OperationKind;
   readonly store: RunStore;

@@ -1,15 +1,18 @@
 /**
- * Connects machines before their services ask: at the start of each level,
- * every SSH machine of that level and of later levels whose address is
- * already known (an existing host the plan names by a literal hostname, or a
- * machine recorded earlier in the run) is connected, its host key checked
- * and its session opened. The level's own machines connect at once, while
- * their services still record their launch; a boot's later levels connect
- * in the background while the current level runs. A shutdown, whose levels
- * run in reverse and are short, connects to all of them at once, and only
- * to machines it will clean up (those that had been reached). The SSH pool
- * bounds the handshakes; a failure is kept quiet here and met again, with
- * its error, when the machine's own level asks for the session.
+ * Connects machines before their services ask. Every SSH machine whose
+ * address is already known (an existing host the plan names by a literal
+ * hostname, or a machine recorded earlier in the run) is connected, its host
+ * key checked and its session opened, at the start of its level, while its
+ * services still record their launch. A boot's later levels connect in the
+ * background once the current level is busy: each of its services has
+ * started a program or ended. Until then the level's own handshakes and
+ * preparation need the controller's CPU, which later handshakes would take;
+ * after, its programs run and the later levels' machines are ready when
+ * their level starts. A shutdown, whose levels run in reverse and are short,
+ * connects to all of them at once, and only to machines it will clean up
+ * (those that had been reached). The SSH pool bounds the handshakes; a
+ * failure is kept quiet here and met again, with its error, when the
+ * machine's own level asks for the session.
  */
 import type { SshTarget } from '../exec/machine.js';
 import { EXISTING_MACHINE_DRIVER, launchesMachines } from '../plan/service-driver.js';
@@ -47,33 +50,75 @@ function knownMachine(
 }
 
 /**
- * Starts connecting the known machines of the `current` level's services and
- * of `later` ones (see the module comment); never throws or waits. Services
- * in `done` (those connected ahead earlier in the operation) are skipped;
- * those connected now are added.
+ * Starts connecting the known machines of services `names`: `now`, or in
+ * the `background` (their handshakes wait while those of machines needed now
+ * are under way); never throws or waits. Services in `done` (those connected
+ * ahead earlier in the operation) are skipped; those connected now are added.
  */
-export function prewarmMachines(
+function prewarmMachines(
   ctx: OperationContext,
-  current: readonly string[],
-  later: readonly string[],
+  names: readonly string[],
+  when: 'now' | 'background',
   done: Set<string>,
 ): void {
   if (ctx.aborted) return;
-  const laterWhen = ctx.operation === 'shutdown' ? 'now' : 'later';
-  for (const [names, when] of [
-    [current, 'now'],
-    [later, laterWhen],
-  ] as const) {
-    for (const name of names) {
-      if (done.has(name)) continue;
-      const known = knownMachine(ctx, name);
-      if (known === undefined) continue;
-      done.add(name);
-      ctx.machines.prewarm(known.target, known.timeoutMs, {
-        signal: ctx.signal,
-        existing: known.existing,
-        when,
-      });
-    }
+  for (const name of names) {
+    if (done.has(name)) continue;
+    const known = knownMachine(ctx, name);
+    if (known === undefined) continue;
+    done.add(name);
+    ctx.machines.prewarm(known.target, known.timeoutMs, {
+      signal: ctx.signal,
+      existing: known.existing,
+      background: when === 'background',
+    });
+  }
+}
+
+/**
+ * Connects ahead for the level of services `names`, whose later levels hold
+ * services `later` (see the module comment), and returns the level's
+ * {@link LevelBusy}. Services in `done` were connected ahead earlier in the
+ * operation.
+ */
+export function connectAhead(
+  ctx: OperationContext,
+  names: readonly string[],
+  later: readonly string[],
+  done: Set<string>,
+): LevelBusy {
+  prewarmMachines(ctx, names, 'now', done);
+  if (ctx.operation === 'shutdown') {
+    prewarmMachines(ctx, later, 'now', done);
+    return new LevelBusy(names);
+  }
+  return new LevelBusy(names, () => prewarmMachines(ctx, later, 'background', done));
+}
+
+/**
+ * Tells when a level is busy: each of its services has started a program or
+ * ended (see the module comment). {@link OperationContext.level} holds the
+ * one of the level under way.
+ */
+export class LevelBusy {
+  readonly #waiting: Set<string>;
+  #then: (() => void) | undefined;
+
+  /** Runs `then` once every service of `names` has been {@link settled}. */
+  constructor(names: readonly string[], then?: () => void) {
+    this.#waiting = new Set(names);
+    this.#then = then;
+    if (this.#waiting.size === 0) this.#fire();
+  }
+
+  /** Service `name` started a program, or ended. */
+  settled(name: string): void {
+    if (this.#waiting.delete(name) && this.#waiting.size === 0) this.#fire();
+  }
+
+  #fire(): void {
+    const then = this.#then;
+    this.#then = undefined;
+    then?.();
   }
 }

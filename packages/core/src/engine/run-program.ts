@@ -66,7 +66,10 @@ export async function runProgram(
       ...(ctx.signal !== undefined && { signal: ctx.signal }),
       onOutput: (_stream, chunk) => output.write(redactBytes(chunk, secrets)),
       env: { [PROGRAM_TAG]: tracked.token },
-      onStart: (pgid) => ctx.store.setProcessGroup(tracked.id, pgid),
+      onStart: (pgid) => {
+        ctx.store.setProcessGroup(tracked.id, pgid);
+        ctx.level?.settled(name);
+      },
     });
   } finally {
     ctx.store.endProcesses([tracked.id]);
