@@ -89,6 +89,37 @@ export function sessionSuite(remoteShell: boolean): void {
         files,
       });
 
+    it('replaces a symbolic link where it writes a file, and never writes through it', async () => {
+      expect(await prepare('links', [])).toEqual({ ok: true, existed: false });
+      const dir = `${base}/prep/links`;
+      // What a program of the run could leave in its own directory.
+      const names = ['bootconf.json', 'big.txt', 'direct.txt', 'pgm.sh'];
+      const plant = names.map((n) => `ln -s "$PWD/victim.txt" prep/links/${n}`).join('; ');
+      await sh(`printf keep > victim.txt; chmod 644 victim.txt; ${plant}`);
+      const files = [
+        { name: 'bootconf.json', data: '{}', mode: 0o600 },
+        { name: 'big.txt', data: 'x'.repeat(300 * 1024), mode: 0o640 },
+      ];
+      expect(await prepare('links', files)).toEqual({ ok: true, existed: true });
+      await session.writeFile(`${dir}/direct.txt`, 'direct', 0o600);
+      const result = await session.run({
+        program: `${dir}/pgm.sh`,
+        install: { data: Buffer.from('#!/bin/sh\necho installed\n'), mode: 0o700 },
+        args: [],
+        cwd: dir,
+        timeoutMs: 5_000,
+      });
+      expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'installed\n' });
+      expect((await sh('cat victim.txt; echo; stat -c %a victim.txt')).stdoutTail).toBe(
+        'keep\n644\n',
+      );
+      const kinds = `cd prep/links && stat -c '%n %F %a' ${names.join(' ')}`;
+      expect((await sh(kinds)).stdoutTail).toBe(
+        'bootconf.json regular file 600\nbig.txt regular file 640\n' +
+          'direct.txt regular file 600\npgm.sh regular file 700\n',
+      );
+    });
+
     it('claims, writes every file with its exact mode, and removes stale files only when it existed', async () => {
       const hostile = `'"; touch ${base}/pwned; echo '\\'\n$(touch ${base}/pwned)\n`;
       const big = 'x'.repeat(300 * 1024);

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -134,5 +142,54 @@ describe('claiming a working directory', () => {
     writeFileSync(join(dir, 'claims', 'other', 'data'), 'keep');
     expect(await claim('other')).toEqual(taken);
     expect(readFileSync(join(dir, 'claims', 'other', 'data'), 'utf8')).toBe('keep');
+  });
+
+  it('replaces a symbolic link where it rewrites a file, and never writes through it', async () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep', { mode: 0o644 });
+    expect(await claim('links')).toEqual({ ok: true, existed: false });
+    const work = join(dir, 'claims', 'links');
+    // What a program of the run could leave in its own directory.
+    symlinkSync(victim, join(work, 'bootconf.json'));
+    symlinkSync(victim, join(work, 'pgm.sh'));
+    const files = [{ name: 'bootconf.json', data: '{}', mode: 0o600 }];
+    expect(
+      await session.prepareDir({
+        base: dir,
+        chain: [join(dir, 'claims'), work],
+        markFile: '.cloudboot-run',
+        mark: 'run 0123abcd',
+        files,
+      }),
+    ).toEqual({ ok: true, existed: true });
+    const result = await session.run({
+      program: join(work, 'pgm.sh'),
+      install: { data: Buffer.from('#!/bin/sh\necho installed\n'), mode: 0o700 },
+      args: [],
+      cwd: work,
+      timeoutMs: 10_000,
+    });
+    expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'installed\n' });
+    expect(readFileSync(victim, 'utf8')).toBe('keep');
+    expect(lstatSync(victim).mode & 0o777).toBe(0o644);
+    for (const [name, mode] of [
+      ['bootconf.json', 0o600],
+      ['pgm.sh', 0o700],
+    ] as const) {
+      const found = lstatSync(join(work, name));
+      expect(found.isFile()).toBe(true);
+      expect(found.mode & 0o777).toBe(mode);
+    }
+    // An existing regular file is rewritten in place, its mode set again.
+    writeFileSync(join(work, 'pgm.sh'), 'old', { mode: 0o644 });
+    const again = await session.run({
+      program: join(work, 'pgm.sh'),
+      install: { data: Buffer.from('#!/bin/sh\necho again\n'), mode: 0o700 },
+      args: [],
+      cwd: work,
+      timeoutMs: 10_000,
+    });
+    expect(again).toMatchObject({ exitCode: 0, stdoutTail: 'again\n' });
+    expect(lstatSync(join(work, 'pgm.sh')).mode & 0o777).toBe(0o700);
   });
 });

@@ -4,8 +4,8 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { chmod, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
+import { type FileHandle, open, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onAbort } from '../abort.js';
@@ -134,14 +134,36 @@ export class LocalSession implements MachineSession {
   }
 }
 
-/** Writes a whole file with `mode`, in one call when the file is new. */
+/** Flags that rewrite an existing file in place, failing on a symbolic link (and on a FIFO with no reader). */
+const REWRITE =
+  constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Writes a whole file with `mode`, in one call when the file is new. An
+ * existing file is rewritten in place; a symbolic link in its place (a
+ * program may have made one) is replaced, never followed.
+ */
 async function writeWithMode(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   try {
     await writeFile(path, data, { mode, flag: 'wx' });
+    return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    await writeFile(path, data);
-    await chmod(path, mode);
+  }
+  let file: FileHandle;
+  try {
+    file = await open(path, REWRITE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    await unlink(path);
+    await writeFile(path, data, { mode, flag: 'wx' });
+    return;
+  }
+  try {
+    await file.chmod(mode);
+    await file.writeFile(data);
+  } finally {
+    await file.close();
   }
 }
 

@@ -13,10 +13,20 @@ import { writeCode } from './ssh-shell.js';
 export const PIPELINED_WRITE_BYTES = 32 * 1024;
 
 /**
- * Writes a small file in two round trips: open (with the mode), then write,
- * mode change and close sent together (the server handles them in order).
- * The mode given at creation is reduced by the umask and ignored for an
- * existing file, hence the explicit `fchmod`.
+ * Removes `path` if it is there, sent without waiting for the answer (the
+ * server handles requests in order): what follows creates the file anew, so
+ * a symbolic link a program left in its place is replaced, never written
+ * through. Resolves either way.
+ */
+export function unlinkAhead(sftp: SFTPWrapper, path: string): Promise<void> {
+  return sftpCall((done) => sftp.unlink(path, done)).catch(() => {});
+}
+
+/**
+ * Writes a small file in two round trips: remove and exclusive open (with
+ * the mode) sent together (see {@link unlinkAhead}), then write, mode change
+ * and close sent together (the server handles them in order). The mode
+ * given at creation is reduced by the umask, hence the explicit `fchmod`.
  */
 export async function writePipelined(
   sftp: SFTPWrapper,
@@ -24,9 +34,11 @@ export async function writePipelined(
   bytes: Buffer,
   mode: number,
 ): Promise<void> {
+  const removed = unlinkAhead(sftp, path);
   const handle = await new Promise<Buffer>((resolve, reject) =>
-    sftp.open(path, 'w', { mode }, (error, h) => (error ? reject(error) : resolve(h))),
+    sftp.open(path, 'wx', { mode }, (error, h) => (error ? reject(error) : resolve(h))),
   );
+  await removed;
   const writing =
     bytes.length === 0
       ? Promise.resolve()

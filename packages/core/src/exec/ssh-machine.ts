@@ -39,6 +39,7 @@ import {
   prepareCode,
   readPipelined,
   sftpCall,
+  unlinkAhead,
   writePipelined,
 } from './ssh-files.js';
 import { type ExpectedHostKey, type HostKeyStore, invalidHostKeyReason } from './ssh-host-key.js';
@@ -259,7 +260,9 @@ export class SshMachine implements MachineSession {
         this.#context.countRoundTrip();
         this.#context.countRoundTrip();
       } else {
-        await sftpCall((done) => sftp.writeFile(path, bytes, { mode }, done));
+        const removed = unlinkAhead(sftp, path);
+        await sftpCall((done) => sftp.writeFile(path, bytes, { mode, flag: 'wx' }, done));
+        await removed;
         // The mode given at creation is reduced by the umask and ignored for an existing file.
         await sftpCall((done) => sftp.chmod(path, mode, done));
         for (let i = 0; i < 4; i++) this.#context.countRoundTrip();

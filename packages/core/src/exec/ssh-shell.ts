@@ -99,19 +99,32 @@ export const INLINE_FILE_BYTES = 256 * 1024;
 
 /**
  * Shell code (bytes: the data may be any) that writes `data` to `path`
- * replacing what is there, and fails (status non-zero) when it cannot. Data
- * holding a NUL byte, which no shell word can hold, goes through `base64 -d`.
+ * replacing what is there, and fails (status non-zero) when it cannot. A
+ * regular file is rewritten in place; anything else in its place (a symbolic
+ * link or a FIFO a program left) is removed first, never written through.
+ * Data holding a NUL byte, which no shell word can hold, goes through
+ * `base64 -d`.
  */
 export function writeCode(path: string, data: string | Uint8Array): Buffer {
   const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
-  const target = Buffer.from(` 2>/dev/null >${shellQuote(path)}`);
+  const p = shellQuote(path);
+  // Only shell built-ins unless something must be removed.
+  const clear = Buffer.from(
+    `{ if [ -L ${p} ] || { [ -e ${p} ] && [ ! -f ${p} ]; }; then rm -f -- ${p} 2>/dev/null; fi; `,
+  );
+  const target = Buffer.from(` 2>/dev/null >${p}; }`);
   if (bytes.includes(0)) {
     const encoded = bytes.toString('base64');
-    return Buffer.concat([Buffer.from(`printf %s '${encoded}' | base64 -d`), target]);
+    return Buffer.concat([clear, Buffer.from(`printf %s '${encoded}' | base64 -d`), target]);
   }
   // Single quotes keep every byte but the quote itself, written as '\''.
   const quoted = bytes.toString('latin1').replaceAll("'", "'\\''");
-  return Buffer.concat([Buffer.from('printf %s '), Buffer.from(`'${quoted}'`, 'latin1'), target]);
+  return Buffer.concat([
+    clear,
+    Buffer.from('printf %s '),
+    Buffer.from(`'${quoted}'`, 'latin1'),
+    target,
+  ]);
 }
 
 /** How a helper command ended. */
