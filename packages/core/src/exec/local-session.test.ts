@@ -162,14 +162,19 @@ describe('claiming a working directory', () => {
         files,
       }),
     ).toEqual({ ok: true, existed: true });
-    const result = await session.run({
-      program: join(work, 'pgm.sh'),
-      install: { data: Buffer.from('#!/bin/sh\necho installed\n'), mode: 0o700 },
-      args: [],
-      cwd: work,
-      timeoutMs: 10_000,
+    /** Uploads `pgm.sh` printing `word` with the run, and runs it. */
+    const installAndRun = (word: string) =>
+      session.run({
+        program: join(work, 'pgm.sh'),
+        install: { data: Buffer.from(`#!/bin/sh\necho ${word}\n`), mode: 0o700 },
+        args: [],
+        cwd: work,
+        timeoutMs: 10_000,
+      });
+    expect(await installAndRun('installed')).toMatchObject({
+      exitCode: 0,
+      stdoutTail: 'installed\n',
     });
-    expect(result).toMatchObject({ exitCode: 0, stdoutTail: 'installed\n' });
     expect(readFileSync(victim, 'utf8')).toBe('keep');
     expect(lstatSync(victim).mode & 0o777).toBe(0o644);
     for (const [name, mode] of [
@@ -182,14 +187,7 @@ describe('claiming a working directory', () => {
     }
     // An existing regular file is rewritten in place, its mode set again.
     writeFileSync(join(work, 'pgm.sh'), 'old', { mode: 0o644 });
-    const again = await session.run({
-      program: join(work, 'pgm.sh'),
-      install: { data: Buffer.from('#!/bin/sh\necho again\n'), mode: 0o700 },
-      args: [],
-      cwd: work,
-      timeoutMs: 10_000,
-    });
-    expect(again).toMatchObject({ exitCode: 0, stdoutTail: 'again\n' });
+    expect(await installAndRun('again')).toMatchObject({ exitCode: 0, stdoutTail: 'again\n' });
     expect(lstatSync(join(work, 'pgm.sh')).mode & 0o777).toBe(0o700);
   });
 });
