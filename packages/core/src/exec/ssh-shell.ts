@@ -12,8 +12,9 @@
  *   base64 of the tails of its stdout and stderr.
  * - `ID v VALUE`: a call of a shell function defined at the start (see
  *   `ssh-dirs.ts`) ended; VALUE is what it set `R` to (one ASCII line).
- * - `ID pid N`: a program started, leading its own session and process
- *   group N (`setsid`).
+ * - `ID pid N BASE`: a program started, leading its own session and
+ *   process group N (`setsid`); its files are named BASE.pid, BASE.out…
+ *   `ID pid64 N BASE64(BASE)` when BASE holds a line break.
  * - `ID exit STATUS OUT ERR WAITED`: a program ended; STATUS is what its
  *   wrapper wrote to the status file, or `x` when there is none (it was
  *   killed); OUT and ERR are 1 when its stdout or stderr file is not empty.
@@ -91,6 +92,18 @@ function exitReport(id: number, waited: string): string {
   return (
     `s=x; [ -s "$b.status" ] && read -r s <"$b.status"; o=0; e=0; ` +
     `[ -s "$b.out" ] && o=1; [ -s "$b.err" ] && e=1; echo "${id} exit $s $o $e ${waited}"`
+  );
+}
+
+/**
+ * Shell code that reports program `id`'s pid (shell word `pid`) and the base
+ * name of its files (`$b`): as it is, or base64-encoded when it holds a
+ * line break (the working directory's name may).
+ */
+function pidReport(id: number, pid: string): string {
+  return (
+    `case $b in *'\n'*) echo "${id} pid64 ${pid} $(printf %s "$b" | base64 | tr -d '\\n')" ;; ` +
+    `*) echo "${id} pid ${pid} $b" ;; esac`
   );
 }
 
@@ -371,7 +384,7 @@ export class RemoteShell {
           `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; else b="$D/${name}"; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
             `${assignments}${wrapper} "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
             // The pid file is there before anyone learns the pid: a program known is a program found again.
-            `echo $! >"$b.pid"; echo "${id} pid $! $b"; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
+            `echo $! >"$b.pid"; ${pidReport(id, '$!')}; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
         ),
       ]),
     );
@@ -386,7 +399,7 @@ export class RemoteShell {
   attachProgram(base: string, events: ProgramEvents): void {
     const id = this.#listen(events);
     this.#channel.write(
-      `( b=${shellQuote(base)}; p=; [ -s "$b.pid" ] && read -r p <"$b.pid"; [ -n "$p" ] || { echo '${id} pid x'; exit; }; echo "${id} pid $p $b"; ` +
+      `( b=${shellQuote(base)}; p=; [ -s "$b.pid" ] && read -r p <"$b.pid"; [ -n "$p" ] || { echo '${id} pid x'; exit; }; ${pidReport(id, '$p')}; ` +
         `while [ ! -s "$b.status" ] && kill -0 "$p" 2>/dev/null; do sleep 0.2; done; ` +
         `${exitReport(id, '0')} ) &\n`,
     );
@@ -430,6 +443,10 @@ export class RemoteShell {
     if (kind === 'pid' && a !== 'x') {
       // The base is the rest of the line: it may hold blanks.
       events.onPid(Number(a), line.slice(`${idText} pid ${a} `.length));
+      return;
+    }
+    if (kind === 'pid64') {
+      events.onPid(Number(a), Buffer.from(b ?? '', 'base64').toString('utf8'));
       return;
     }
     this.#programs.delete(id);
