@@ -263,7 +263,7 @@ export class SshMachine implements MachineSession {
         const removed = unlinkAhead(sftp, path);
         await sftpCall((done) => sftp.writeFile(path, bytes, { mode, flag: 'wx' }, done));
         await removed;
-        // The mode given at creation is reduced by the umask and ignored for an existing file.
+        // The file is new (exclusive create): its mode was reduced by the umask.
         await sftpCall((done) => sftp.chmod(path, mode, done));
         for (let i = 0; i < 4; i++) this.#context.countRoundTrip();
       }
