@@ -5,7 +5,9 @@
  * sshd machines (10 instances each); the boot and ready programs are trivial
  * and run over SSH. The plans differ only in their cloud profile section.
  *
- * Per cloud and variant (no faults; every 5th call throttled, 20 %) it
+ * Per cloud and variant (no faults; every 5th call throttled, 20 %; the
+ * cloud's own limit of 50 calls/s, a token bucket, below the 200 calls/s the
+ * plan allows, so that cloudboot's pace has to find it) it
  * reports the wall time of the boot and that time minus the boot delay,
  * polling rounds (the driver's `describe` calls, counted by a wrapping
  * driver; a throttled round that is retried counts again), the fake's status
@@ -37,6 +39,7 @@ import { CloudBoot, type Driver, type DriverFactory } from '@cloudboot/core';
 import { createDriver as createEc2Driver } from '@cloudboot/driver-ec2';
 import { createDriver as createGceDriver } from '@cloudboot/driver-gce';
 import { createDriver as createOpenstackDriver } from '@cloudboot/driver-openstack';
+import type { RateLimit } from '../fakes/token-bucket.js';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
 
 const SERVICES = 300;
@@ -44,6 +47,11 @@ const MACHINES = 30;
 const BOOT_DELAY_MS = 2000;
 /** The account's call rate for the run, the same for every cloud. */
 const CALLS_PER_SECOND = 200;
+/**
+ * The cloud's own limit in the third variant, below {@link CALLS_PER_SECOND}:
+ * a plan whose `api_calls_per_second` is higher than what the account gets.
+ */
+const ACCOUNT_LIMIT: RateLimit = { perSecond: 50, burst: 50 };
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SELF = fileURLToPath(import.meta.url);
 /** Without `--conditions=source`: the packages resolve to their build, what users run. */
@@ -60,7 +68,7 @@ type FakeInfo = Readonly<Record<string, string>>;
 interface CloudSpec {
   readonly factory: DriverFactory;
   /** The fake's serve script and its arguments. */
-  serve(addresses: readonly string[], throttleEvery: number): readonly string[];
+  serve(addresses: readonly string[], faults: VariantFaults): readonly string[];
   /** The plan's cloud profile section (after `[cloud-bench]`) and the environment it reads. */
   profile(fake: FakeInfo): { lines: readonly string[]; env: Record<string, string> };
   /** Where the fake answers `GET /_fake/state`. */
@@ -74,16 +82,25 @@ interface CloudSpec {
   readonly countsThrottled: boolean;
 }
 
-/** The command line of a fake cloud's server script, serving `addresses`, throttling every `every`-th call. */
+/** How a variant makes the fake throttle: every Nth call (0: never), or calls over a token bucket. */
+interface VariantFaults {
+  readonly throttleEvery: number;
+  readonly rateLimit?: RateLimit;
+}
+
+/** The command line of a fake cloud's server script, serving `addresses`, throttling as `faults` say. */
 function fakeServer(script: string): CloudSpec['serve'] {
-  return (addresses, every) => [
+  return (addresses, faults) => [
     script,
     '--addresses',
     addresses.join(','),
     '--boot-delay-ms',
     String(BOOT_DELAY_MS),
     '--throttle-every',
-    String(every),
+    String(faults.throttleEvery),
+    ...(faults.rateLimit === undefined
+      ? []
+      : ['--rate-limit', `${faults.rateLimit.perSecond}/${faults.rateLimit.burst}`]),
   ];
 }
 
@@ -133,9 +150,9 @@ const SPECS: Readonly<Record<CloudName, CloudSpec>> = {
   },
   openstack: {
     factory: createOpenstackDriver,
-    serve: (addresses, every) => [
+    serve: (addresses, faults) => [
       'test/fakes/serve-openstack.ts',
-      JSON.stringify({ addresses, bootDelayMs: BOOT_DELAY_MS, faults: { throttleEvery: every } }),
+      JSON.stringify({ addresses, bootDelayMs: BOOT_DELAY_MS, faults }),
     ],
     profile: (fake) => ({
       lines: [
@@ -296,14 +313,14 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Boots the level on `cloud` with its fake throttling every `throttleEvery`th call (0: never). */
+/** Boots the level on `cloud` with its fake throttling as `faults` say. */
 async function runVariant(
   cloud: CloudName,
   hosts: SshHosts,
-  throttleEvery: number,
+  faults: VariantFaults,
 ): Promise<Sample> {
   const addresses = hosts.hosts.map((h) => h.address);
-  const fake = await startNode(SPECS[cloud].serve(addresses, throttleEvery));
+  const fake = await startNode(SPECS[cloud].serve(addresses, faults));
   try {
     const machines: Machines = {
       username: hosts.username,
@@ -359,7 +376,17 @@ function machineLine(): string {
   return `machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; load average ${loadAverage()}`;
 }
 
-/** Runs both variants on each of `clouds` and prints one Markdown table. */
+/** The variants each cloud is booted in, by name. */
+const VARIANTS: ReadonlyArray<readonly [string, VariantFaults]> = [
+  ['no faults', { throttleEvery: 0 }],
+  ['every 5th call throttled (20 %)', { throttleEvery: 5 }],
+  [
+    `account limited to ${ACCOUNT_LIMIT.perSecond} calls/s (bucket of ${ACCOUNT_LIMIT.burst})`,
+    { throttleEvery: 0, rateLimit: ACCOUNT_LIMIT },
+  ],
+];
+
+/** Runs every variant on each of `clouds` and prints one Markdown table. */
 export async function runCloudBench(clouds: readonly CloudName[]): Promise<void> {
   const hosts = await startSshHosts({ count: MACHINES, samePort: true });
   try {
@@ -372,11 +399,8 @@ export async function runCloudBench(clouds: readonly CloudName[]): Promise<void>
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const cloud of clouds) {
-      for (const [variant, every] of [
-        ['no faults', 0],
-        ['every 5th call throttled (20 %)', 5],
-      ] as const) {
-        console.log(row(cloud, variant, await runVariant(cloud, hosts, every)));
+      for (const [variant, faults] of VARIANTS) {
+        console.log(row(cloud, variant, await runVariant(cloud, hosts, faults)));
       }
     }
     console.log(`\nload average after: ${loadAverage()}`);

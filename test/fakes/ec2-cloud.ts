@@ -14,6 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bucketKeeper, type RateLimit } from './token-bucket.js';
 
 /** The access key id the fake accepts unless told otherwise. */
 export const FAKE_ACCESS_KEY_ID = 'AKIAFAKEEC2CLOUDBOOT';
@@ -40,6 +41,8 @@ export type Ec2StateName = keyof typeof STATE_CODES;
 export interface Ec2Faults {
   /** Every Nth call (of any action) answers `RequestLimitExceeded` (HTTP 503). */
   throttleEvery?: number;
+  /** The account's call rate limit: a call finding the bucket empty answers `RequestLimitExceeded`. */
+  rateLimit?: RateLimit;
   /** `RunInstances` for these instance types or availability zones answers `InsufficientInstanceCapacity`. */
   capacity?: { instanceTypes?: readonly string[]; zones?: readonly string[] };
   /** This many `RunInstances` calls create their instance, then drop the connection unanswered. */
@@ -263,6 +266,7 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
   const struck: Record<string, number> = { throttled: 0, lost: 0, failed: 0 };
   let callNumber = 0;
   let nextAddress = 0;
+  const withinRate = bucketKeeper();
 
   const stateOf = (i: Instance, now = Date.now()): Ec2StateName => {
     if (i.endedAt !== undefined)
@@ -569,9 +573,10 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
         `The action ${action || '(none)'} is not valid for this web service.`,
       );
     if (
-      faults.throttleEvery !== undefined &&
-      faults.throttleEvery > 0 &&
-      callNumber % faults.throttleEvery === 0
+      (faults.throttleEvery !== undefined &&
+        faults.throttleEvery > 0 &&
+        callNumber % faults.throttleEvery === 0) ||
+      !withinRate(faults.rateLimit)
     ) {
       struck.throttled = (struck.throttled ?? 0) + 1;
       throw new Ec2Fault('RequestLimitExceeded', 'Request limit exceeded.', 503);

@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { prng } from '../support/prng.js';
 import { parseFilter } from './gce-filter.js';
+import { bucketKeeper, type RateLimit } from './token-bucket.js';
 
 /** An instance as the fake keeps it (every instance ever created stays here). */
 export interface FakeGceInstance {
@@ -49,6 +50,8 @@ export interface FakeGceInstance {
 export interface FakeGceFaults {
   /** Every Nth call (counting all calls) answers a rate-limit error. 0: never. */
   throttleEvery: number;
+  /** The project's call rate limit: a call finding the bucket empty answers a rate-limit error. */
+  rateLimit?: RateLimit;
   /** HTTP status of the rate-limit answer: 403 `rateLimitExceeded` (default) or 429. */
   throttleStatus: 403 | 429;
   /** Inserts of these machine types, or in these zones, end with ZONE_RESOURCE_POOL_EXHAUSTED. */
@@ -217,6 +220,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
   let calls = 0;
+  const withinRate = bucketKeeper();
   let nextId = 4_000_000_000_000_000n;
   let nextAddress = 0;
   let root = '';
@@ -700,7 +704,10 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       );
       return;
     }
-    if (faults.throttleEvery > 0 && calls % faults.throttleEvery === 0) {
+    if (
+      (faults.throttleEvery > 0 && calls % faults.throttleEvery === 0) ||
+      !withinRate(faults.rateLimit)
+    ) {
       count('throttled');
       sendError(
         res,

@@ -22,6 +22,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { prng } from '../support/prng.js';
+import { bucketKeeper, type RateLimit } from './token-bucket.js';
 
 /** A user the fake Keystone knows. */
 export interface FakeUser {
@@ -69,6 +70,8 @@ export interface OpenstackCloudOptions {
 export interface OpenstackFaults {
   /** Every Nth API call (Nova, Glance, Neutron) answers the throttling error. */
   throttleEvery?: number;
+  /** The project's call rate limit: an API call finding the bucket empty answers the throttling error. */
+  rateLimit?: RateLimit;
   /** Status of the throttling answer: 429 (default) or 413 (Nova's overLimit). */
   throttleStatus?: 413 | 429;
   /** Servers of these flavors (names or ids) go to ERROR with "No valid host was found". */
@@ -259,6 +262,7 @@ export async function startOpenstackCloud(
   const floatingIps: FloatingIpRecord[] = [];
   const counts: Record<string, number> = {};
   let apiCalls = 0;
+  const withinRate = bucketKeeper();
   /** API calls answered with the throttling error. */
   let throttled = 0;
   let nextAddress = 0;
@@ -446,7 +450,10 @@ export async function startOpenstackCloud(
       );
     }
     const every = faults.throttleEvery;
-    if (every !== undefined && every > 0 && apiCalls % every === 0) {
+    if (
+      (every !== undefined && every > 0 && apiCalls % every === 0) ||
+      !withinRate(faults.rateLimit)
+    ) {
       throttled += 1;
       const status = faults.throttleStatus ?? 429;
       throw new HttpError(

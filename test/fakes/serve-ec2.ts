@@ -6,14 +6,15 @@
  *
  *   node --conditions=source --import tsx test/fakes/serve-ec2.ts \
  *     [--addresses 127.0.0.1,127.0.0.2] [--boot-delay-ms 200] [--port 0] \
- *     [--throttle-every N] [--lose-answer-rate 0.1]
+ *     [--throttle-every N] [--rate-limit PER_SECOND/BURST] [--lose-answer-rate 0.1]
  *
  * Each option may also come from the environment: EC2_FAKE_ADDRESSES,
  * EC2_FAKE_BOOT_DELAY_MS, EC2_FAKE_PORT, EC2_FAKE_THROTTLE_EVERY,
- * EC2_FAKE_LOSE_ANSWER_RATE.
+ * EC2_FAKE_RATE_LIMIT, EC2_FAKE_LOSE_ANSWER_RATE.
  */
 import { parseArgs } from 'node:util';
 import { startEc2Cloud } from './ec2-cloud.js';
+import { parseRateLimit } from './token-bucket.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'boot-delay-ms': { type: 'string', default: process.env.EC2_FAKE_BOOT_DELAY_MS ?? '200' },
     port: { type: 'string', default: process.env.EC2_FAKE_PORT ?? '0' },
     'throttle-every': { type: 'string', default: process.env.EC2_FAKE_THROTTLE_EVERY ?? '0' },
+    'rate-limit': { type: 'string', default: process.env.EC2_FAKE_RATE_LIMIT ?? '' },
     'lose-answer-rate': { type: 'string', default: process.env.EC2_FAKE_LOSE_ANSWER_RATE ?? '0' },
   },
 });
@@ -31,6 +33,7 @@ const cloud = await startEc2Cloud({
   port: Number(values.port),
   faults: {
     throttleEvery: Number(values['throttle-every']),
+    rateLimit: parseRateLimit(values['rate-limit']),
     loseAnswerRate: Number(values['lose-answer-rate']),
   },
 });

@@ -9,11 +9,13 @@
  *   --terminated-visible-ms 100       (FAKE_GCE_TERMINATED_VISIBLE_MS)
  *   --authorized-keys FILE            (FAKE_GCE_AUTHORIZED_KEYS) ssh-keys metadata is appended here
  *   --throttle-every N                (FAKE_GCE_THROTTLE_EVERY) every Nth call answers rateLimitExceeded
+ *   --rate-limit PER_SECOND/BURST     (FAKE_GCE_RATE_LIMIT) the project's call rate limit, a token bucket
  *
  * Example: node --import tsx test/fakes/serve-gce.ts --addresses 127.0.0.2
  */
 import { parseArgs } from 'node:util';
 import { startGceCloud } from './gce-cloud.js';
+import { parseRateLimit } from './token-bucket.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     'terminated-visible-ms': { type: 'string' },
     'authorized-keys': { type: 'string' },
     'throttle-every': { type: 'string' },
+    'rate-limit': { type: 'string' },
   },
 });
 const env = process.env;
@@ -41,6 +44,8 @@ const fake = await startGceCloud({
   ...(authorizedKeysFile !== undefined && { authorizedKeysFile }),
 });
 if (throttleEvery !== undefined) fake.faults.throttleEvery = throttleEvery;
+const rateLimit = parseRateLimit(values['rate-limit'] ?? env.FAKE_GCE_RATE_LIMIT);
+if (rateLimit !== undefined) fake.faults.rateLimit = rateLimit;
 process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
 const stop = () => {
   void fake.close().then(() => process.exit(0));

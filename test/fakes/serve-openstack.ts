@@ -5,7 +5,8 @@
  *
  * Options (`OpenstackCloudOptions`, plus `faults`) come from the JSON
  * argument or the `CLOUDBOOT_FAKE_OPENSTACK` environment variable, e.g.
- * `{"addresses": ["127.0.0.2"], "bootDelayMs": 200, "faults": {"throttleEvery": 7}}`.
+ * `{"addresses": ["127.0.0.2"], "bootDelayMs": 200, "faults": {"throttleEvery": 7}}`
+ * (a rate limit: `"faults": {"rateLimit": {"perSecond": 50, "burst": 50}}`).
  * Prints one JSON line `{"url": …, "root": …}` (`url` is what `iaas_url`
  * takes) and runs until SIGTERM or SIGINT.
  */
