@@ -357,6 +357,24 @@ describe('ManagedDriver rules (fake time)', () => {
     expect(outcome.at).toBe(500);
   });
 
+  it('spaces later calls further apart after a throttled answer, and closer again after accepted ones', async () => {
+    const { driver, at } = recordingCloud({ errors: [throttled()] });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 10, retry: noBackoff });
+    // The first call is throttled (7.5 calls/s from then on) and retried last; each accepted
+    // answer raises the pace by a quarter (9.4 calls/s, then the limit of 10), applied when
+    // the next call's timer fires.
+    const calls = [managed.validate(), managed.validate(), managed.validate()];
+    await vi.advanceTimersByTimeAsync(2000);
+    await Promise.all(calls);
+    expect(at('validate')).toEqual([0, 134, 267, 373]);
+    // Back at the limit: 100 ms apart.
+    vi.setSystemTime(5000);
+    const later = [managed.validate(), managed.validate()];
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(later);
+    expect(at('validate').slice(-2)).toEqual([5000, 5100]);
+  });
+
   it('retries every method, findByTags included, with the same arguments', async () => {
     const { driver, log } = recordingCloud({
       findsByTags: true,

@@ -1,7 +1,8 @@
 /**
  * Lifecycle rules written once around any {@link Driver}: retries with
- * jittered backoff for throttled/transient errors, a per-account call rate
- * limit, abort handling, and waiting until instances are running with
+ * jittered backoff for throttled/transient errors, a per-account call pace
+ * that slows down when the cloud throttles (up to the configured limit),
+ * abort handling, and waiting until instances are running with
  * batched `describe` calls. Drivers stay thin. The wrapper is a driver
  * itself and keeps the wrapped one private, so no call can go around these
  * rules.
@@ -9,6 +10,7 @@
 import { abortable, onAbort } from '../abort.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from '../backoff.js';
 import { DRIVER_ERROR_KINDS, DriverError, type DriverErrorKind } from '../errors.js';
+import { CallPace } from './call-pace.js';
 import type {
   CallContext,
   Driver,
@@ -32,8 +34,9 @@ export interface ManagedDriverOptions {
   /**
    * Cloud calls per second allowed for this account/endpoint (default
    * {@link DEFAULT_CALLS_PER_SECOND}); calls start at least `1/callsPerSecond`
-   * seconds apart, retries included. Drivers of existing machines call no
-   * cloud and are not limited.
+   * seconds apart, retries included, and further apart while the cloud
+   * throttles them (see {@link CallPace}). Drivers of existing machines call
+   * no cloud and are not limited.
    */
   readonly callsPerSecond?: number;
   /**
@@ -103,9 +106,9 @@ export class ManagedDriver implements Driver {
   ) => Promise<InstanceInfo[]>;
   readonly #driver: Driver;
   readonly #retry: RetryPolicy;
-  readonly #minGapMs: number;
+  /** Absent for drivers of existing machines, which call no cloud. */
+  readonly #pace: CallPace | undefined;
   readonly #pollIntervalMs: number;
-  #nextCallAt = 0;
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #vanishedRounds = new Map<string, number>();
   #polling = false;
@@ -127,36 +130,33 @@ export class ManagedDriver implements Driver {
     const rate = driver.capabilities.launchesMachines
       ? (options.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND)
       : 0;
-    this.#minGapMs = rate > 0 ? 1000 / rate : 0;
+    this.#pace = rate > 0 ? new CallPace(rate) : undefined;
     this.#pollIntervalMs =
       options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
-  }
-
-  async #throttle(signal?: AbortSignal): Promise<void> {
-    if (this.#minGapMs === 0) return;
-    const now = Date.now();
-    const at = Math.max(now, this.#nextCallAt);
-    this.#nextCallAt = at + this.#minGapMs;
-    if (at > now) await sleep(at - now, signal);
   }
 
   /**
    * Runs `call`, retrying retryable failures with jittered backoff: a
    * transient one `attempts - 1` times, a throttled one
-   * {@link THROTTLED_RETRY_FACTOR} times as often, each counted apart.
+   * {@link THROTTLED_RETRY_FACTOR} times as often, each counted apart. Tells
+   * the pace how the cloud answered: throttled, or accepted (a refusal of
+   * another kind included); a transient failure says nothing about the pace.
    */
   async #call<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const retries = this.#retry.attempts - 1;
     let transient = 0;
     let throttled = 0;
     for (;;) {
-      await this.#throttle(signal);
+      const ticket = await this.#pace?.turn(signal);
       try {
         // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
-        return await abortable(call(), signal);
+        const result = await abortable(call(), signal);
+        this.#tellPace(ticket);
+        return result;
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.name);
+        this.#tellPace(ticket, error.kind);
         if (!error.retryable) throw error;
         if (error.kind === 'throttled') {
           if (throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
@@ -168,6 +168,13 @@ export class ManagedDriver implements Driver {
         await sleep(backoffDelay(this.#retry, transient + throttled - 1), signal);
       }
     }
+  }
+
+  /** Tells the pace how the call with `ticket` was answered: accepted when `kind` is absent. */
+  #tellPace(ticket: number | undefined, kind?: DriverErrorKind): void {
+    if (this.#pace === undefined || ticket === undefined || kind === 'transient') return;
+    if (kind === 'throttled') this.#pace.throttled(ticket);
+    else this.#pace.accepted(ticket);
   }
 
   /** Launches with retries; the same token is reused so a retry never creates a second instance. */
