@@ -84,7 +84,8 @@ export class CallPace {
       const cancel =
         signal &&
         onAbort(signal, () => {
-          this.#queue.splice(this.#queue.indexOf(waiter), 1);
+          const index = this.#queue.indexOf(waiter);
+          if (index >= 0) this.#queue.splice(index, 1);
           reject(signal.reason);
         });
       this.#queue.push(waiter);
