@@ -111,7 +111,7 @@ export class CallPace {
     if (this.#timer !== undefined) return;
     const waiter = this.#queue[0];
     if (waiter === undefined) return;
-    const wait = this.#lastStart + 1000 / this.#rate - Date.now();
+    const wait = this.#lastStart + 1000 / this.#rate - performance.now();
     if (wait > 0) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
@@ -120,7 +120,7 @@ export class CallPace {
       return;
     }
     this.#queue.shift();
-    this.#lastStart = Date.now();
+    this.#lastStart = performance.now();
     this.#started += 1;
     waiter.start(this.#started);
     this.#pump();
