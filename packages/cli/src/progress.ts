@@ -156,6 +156,12 @@ export class Progress {
         );
       }
     }
+    for (const account of result.throttledAccounts) {
+      this.#out.info(
+        `cloud ${account.account} throttled ${account.throttled} of ${plural(account.calls, 'call')}: ` +
+          `cloudboot slowed down and retried them; a lower api_calls_per_second (now ${account.limitPerSecond}) saves those calls`,
+      );
+    }
     this.#out.info(`logs: ${this.#run.logDir}`);
     if (!success)
       this.#out.warn(`next: ${nextStep(result.operation, this.#run.name, result.interrupted)}`);

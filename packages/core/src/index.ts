@@ -21,11 +21,13 @@ export type { PollCallbacks } from './api/seed-polling.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export * from './driver/driver.js';
 export {
+  type CallCount,
   DEFAULT_CALLS_PER_SECOND,
   ManagedDriver,
   type ManagedDriverOptions,
 } from './driver/managed-driver.js';
 export {
+  type AccountCalls,
   type AccountPolicy,
   BUILTIN_DRIVERS,
   checkDriverShape,

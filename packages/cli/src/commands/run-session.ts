@@ -78,6 +78,7 @@ function operationJson(result: OperationResult, success: boolean): Record<string
       phase: f.phase,
       message: f.message,
     })),
+    throttledAccounts: result.throttledAccounts,
   };
 }
 

@@ -7,7 +7,7 @@ import {
   THROTTLED_RETRY_FACTOR,
   toDriverError,
 } from './managed-driver.js';
-import { DriverRegistry, withPolicy } from './registry.js';
+import { DriverRegistry, throttledBetween, withPolicy } from './registry.js';
 
 /**
  * A scripted stand-in for a cloud: `launch` fails with the queued errors
@@ -593,5 +593,25 @@ describe('account policy', () => {
     expect(same).toBe(a);
     expect(new Set([a, faster, retrying]).size).toBe(3);
     expect(created).toHaveLength(3);
+  });
+  it("counts each account's calls and throttled answers, and reports those throttled between two counts", async () => {
+    const registry = new DriverRegistry({
+      factories: { rec: () => recordingCloud({ errors: [throttled()] }).driver },
+    });
+    const before = await registry.callCounts();
+    const east = await registry.get('rec', '/', { iaas: 'east' }, { callsPerSecond: 1000 });
+    const west = await registry.get('rec', '/', { iaas: 'west' }, { callsPerSecond: 1000 });
+    await east.validate();
+    await west.validate();
+    const middle = await registry.callCounts();
+    // Each account's first call was throttled and retried.
+    expect(throttledBetween(before, middle)).toEqual([
+      { account: 'rec east', calls: 2, throttled: 1, limitPerSecond: 1000 },
+      { account: 'rec west', calls: 2, throttled: 1, limitPerSecond: 1000 },
+    ]);
+    await east.validate();
+    // Since the middle count: one call, none throttled.
+    expect(throttledBetween(middle, await registry.callCounts())).toEqual([]);
+    expect(east.callCount).toEqual({ calls: 3, throttled: 1, limitPerSecond: 1000 });
   });
 });

@@ -85,6 +85,16 @@ export function toDriverError(thrown: unknown, driver: string): DriverError {
   );
 }
 
+/** Cloud calls a managed driver made, for telling a user the cloud throttled them. */
+export interface CallCount {
+  /** Calls made, every attempt counted. */
+  readonly calls: number;
+  /** Calls the cloud answered "slow down". */
+  readonly throttled: number;
+  /** The account's configured rate (`api_calls_per_second`); 0 for drivers of existing machines. */
+  readonly limitPerSecond: number;
+}
+
 /** A newly launched instance may be unknown to `describe` for a moment (eventual consistency). */
 const VANISHED_ROUNDS_TOLERATED = 5;
 
@@ -108,6 +118,9 @@ export class ManagedDriver implements Driver {
   readonly #retry: RetryPolicy;
   /** Absent for drivers of existing machines, which call no cloud. */
   readonly #pace: CallPace | undefined;
+  readonly #limitPerSecond: number;
+  #calls = 0;
+  #throttledCalls = 0;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #vanishedRounds = new Map<string, number>();
@@ -131,6 +144,7 @@ export class ManagedDriver implements Driver {
       ? (options.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND)
       : 0;
     this.#pace = rate > 0 ? new CallPace(rate) : undefined;
+    this.#limitPerSecond = rate;
     this.#pollIntervalMs =
       options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
   }
@@ -148,6 +162,7 @@ export class ManagedDriver implements Driver {
     let throttled = 0;
     for (;;) {
       const ticket = await this.#pace?.turn(signal);
+      this.#calls += 1;
       try {
         // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
         const result = await abortable(call(), signal);
@@ -170,8 +185,18 @@ export class ManagedDriver implements Driver {
     }
   }
 
+  /** Calls made so far and how many the cloud throttled. */
+  get callCount(): CallCount {
+    return {
+      calls: this.#calls,
+      throttled: this.#throttledCalls,
+      limitPerSecond: this.#limitPerSecond,
+    };
+  }
+
   /** Tells the pace how the call with `ticket` was answered: accepted when `kind` is absent. */
   #tellPace(ticket: number | undefined, kind?: DriverErrorKind): void {
+    if (kind === 'throttled') this.#throttledCalls += 1;
     if (this.#pace === undefined || ticket === undefined || kind === 'transient') return;
     if (kind === 'throttled') this.#pace.throttled(ticket);
     else this.#pace.accepted(ticket);

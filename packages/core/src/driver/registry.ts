@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_RETRY } from '../backoff.js';
 import { DriverLoadError } from '../errors.js';
 import type { Driver, DriverFactory, DriverSettings } from './driver.js';
-import { ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
+import { type CallCount, ManagedDriver, type ManagedDriverOptions } from './managed-driver.js';
 
 /** Driver names cloudboot knows, and their packages. */
 export const BUILTIN_DRIVERS: Readonly<Record<string, string>> = {
@@ -113,6 +113,12 @@ export function withPolicy(
   };
 }
 
+/** The calls of one driver account: {@link CallCount} with what to call the account. */
+export interface AccountCalls extends CallCount {
+  /** Driver name and `iaas` (region, zone or endpoint name), e.g. `ec2 us-east-1`. */
+  readonly account: string;
+}
+
 /** What a driver module gives core. */
 interface LoadedDriver {
   readonly factory: DriverFactory;
@@ -124,6 +130,8 @@ export class DriverRegistry {
   readonly #options: DriverRegistryOptions;
   readonly #modules = new Map<string, Promise<LoadedDriver>>();
   readonly #drivers = new Map<string, Promise<ManagedDriver>>();
+  /** What to call each account of {@link #drivers} in messages: driver name and `iaas`. */
+  readonly #labels = new Map<string, string>();
 
   constructor(options: DriverRegistryOptions = {}) {
     this.#options = options;
@@ -206,6 +214,7 @@ export class DriverRegistry {
     ]);
     let driver = this.#drivers.get(key);
     if (driver === undefined) {
+      this.#labels.set(key, settings.iaas === undefined ? name : `${name} ${settings.iaas}`);
       driver = this.factory(name, base).then((factory) => {
         let created: unknown;
         try {
@@ -225,4 +234,43 @@ export class DriverRegistry {
     }
     return driver;
   }
+
+  /**
+   * The calls of every account made so far, by an opaque key of the
+   * account, with its label (driver name and `iaas`); accounts whose driver
+   * could not be made are left out.
+   */
+  async callCounts(): Promise<Map<string, AccountCalls>> {
+    const counts = new Map<string, AccountCalls>();
+    for (const [key, driver] of this.#drivers) {
+      const made = await driver.then(
+        (d) => d,
+        () => undefined,
+      );
+      if (made !== undefined)
+        counts.set(key, { account: this.#labels.get(key) ?? made.name, ...made.callCount });
+    }
+    return counts;
+  }
+}
+
+/**
+ * The accounts whose calls the cloud throttled between two
+ * {@link DriverRegistry.callCounts}, with the calls made in between.
+ */
+export function throttledBetween(
+  before: ReadonlyMap<string, AccountCalls>,
+  after: ReadonlyMap<string, AccountCalls>,
+): AccountCalls[] {
+  const throttled: AccountCalls[] = [];
+  for (const [key, now] of after) {
+    const then = before.get(key);
+    const counts = {
+      ...now,
+      calls: now.calls - (then?.calls ?? 0),
+      throttled: now.throttled - (then?.throttled ?? 0),
+    };
+    if (counts.throttled > 0) throttled.push(counts);
+  }
+  return throttled;
 }

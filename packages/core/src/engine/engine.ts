@@ -4,6 +4,7 @@
  * and shutdown (reverse order). Returns a result set instead of throwing
  * halfway: each level and service has a status.
  */
+import { type AccountCalls, throttledBetween } from '../driver/registry.js';
 import type { ServiceFailedError } from '../errors.js';
 import type { Plan } from '../plan/model.js';
 import { bootService } from './boot-service.js';
@@ -41,6 +42,11 @@ export interface OperationResult {
   readonly sshChannels: number;
   /** SSH requests of this operation that waited for the machine's answer. */
   readonly sshRoundTrips: number;
+  /**
+   * Driver accounts whose cloud throttled calls of this operation, with the
+   * calls of this operation; cloudboot slowed down and retried them.
+   */
+  readonly throttledAccounts: readonly AccountCalls[];
 }
 
 /** Options of {@link runOperation}. */
@@ -135,6 +141,7 @@ export async function runOperation(
   options: RunOperationOptions,
 ): Promise<OperationResult> {
   const started = performance.now();
+  const callsBefore = await ctx.drivers.callCounts();
   // Another handle of the run may have moved services since this one read
   // them (it waited for the run's lock): start from what the database says.
   ctx.store.reloadServices();
@@ -221,5 +228,6 @@ export async function runOperation(
     sshHandshakes: ctx.machines.handshakes,
     sshChannels: ctx.machines.channels,
     sshRoundTrips: ctx.machines.roundTrips,
+    throttledAccounts: throttledBetween(callsBefore, await ctx.drivers.callCounts()),
   };
 }
