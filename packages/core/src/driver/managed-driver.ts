@@ -7,7 +7,7 @@
  * itself and keeps the wrapped one private, so no call can go around these
  * rules.
  */
-import { abortable, onAbort } from '../abort.js';
+import { abortable } from '../abort.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy, sleep } from '../backoff.js';
 import { DRIVER_ERROR_KINDS, DriverError, type DriverErrorKind } from '../errors.js';
 import { CallPace } from './call-pace.js';
@@ -19,6 +19,7 @@ import type {
   LaunchContext,
   LaunchSpec,
 } from './driver.js';
+import { RunningWaits } from './running-waits.js';
 
 /** Calls per second of a driver that launches machines when nothing else is set. */
 export const DEFAULT_CALLS_PER_SECOND = 20;
@@ -41,9 +42,9 @@ export interface ManagedDriverOptions {
   readonly callsPerSecond?: number;
   /**
    * Longest pause between `describe` rounds while waiting for instances to
-   * run. Rounds start {@link FIRST_POLL_MS} apart after a new instance joins
-   * and back off to this, so a quick machine is seen quickly and a slow one
-   * costs few calls.
+   * run. Rounds start 100 ms apart after a new instance joins and back off
+   * to this, so a quick machine is seen quickly and a slow one costs few
+   * calls (see {@link RunningWaits}).
    */
   readonly pollIntervalMs?: number;
 }
@@ -54,16 +55,6 @@ export interface ManagedDriverOptions {
  * makes several calls (a lookup, the create, a wait) meets it on any of them.
  */
 export const THROTTLED_RETRY_FACTOR = 3;
-
-/** Pause before the second round after a new instance starts being waited for. */
-export const FIRST_POLL_MS = 100;
-
-interface Waiter {
-  readonly instanceId: string;
-  readonly deadline: number;
-  readonly resolve: (info: InstanceInfo) => void;
-  readonly reject: (error: Error) => void;
-}
 
 /** The kinds a thrown `kind` property may name. */
 const KINDS: ReadonlySet<string> = new Set(DRIVER_ERROR_KINDS);
@@ -95,9 +86,6 @@ export interface CallCount {
   readonly limitPerSecond: number;
 }
 
-/** A newly launched instance may be unknown to `describe` for a moment (eventual consistency). */
-const VANISHED_ROUNDS_TOLERATED = 5;
-
 /**
  * A driver wrapped with retries, rate limiting, abort handling and waiting.
  * Every call of the {@link Driver} interface goes through the same rules;
@@ -121,11 +109,7 @@ export class ManagedDriver implements Driver {
   readonly #limitPerSecond: number;
   #calls = 0;
   #throttledCalls = 0;
-  readonly #pollIntervalMs: number;
-  readonly #waiters = new Map<string, Waiter[]>();
-  readonly #vanishedRounds = new Map<string, number>();
-  #polling = false;
-  #nextPause = 0;
+  readonly #running: RunningWaits;
 
   constructor(driver: Driver, options: ManagedDriverOptions = {}) {
     this.#driver = driver;
@@ -145,8 +129,11 @@ export class ManagedDriver implements Driver {
       : 0;
     this.#pace = rate > 0 ? new CallPace(rate) : undefined;
     this.#limitPerSecond = rate;
-    this.#pollIntervalMs =
-      options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0);
+    this.#running = new RunningWaits(
+      this.name,
+      (ids) => this.describe(ids),
+      options.pollIntervalMs ?? (driver.capabilities.launchesMachines ? 1000 : 0),
+    );
   }
 
   /**
@@ -234,141 +221,6 @@ export class ManagedDriver implements Driver {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<InstanceInfo> {
-    return new Promise((resolve, reject) => {
-      const stopWaiting = () => {
-        const list = this.#waiters.get(instanceId)?.filter((w) => w !== waiter) ?? [];
-        if (list.length > 0) this.#waiters.set(instanceId, list);
-        else this.#waiters.delete(instanceId);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter = {
-        instanceId,
-        deadline: Date.now() + timeoutMs,
-        resolve: (info) => {
-          cancelAbort?.();
-          resolve(info);
-        },
-        reject: (error) => {
-          cancelAbort?.();
-          reject(error);
-        },
-      };
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const cancelAbort = signal && onAbort(signal, stopWaiting);
-      const list = this.#waiters.get(instanceId) ?? [];
-      list.push(waiter);
-      this.#waiters.set(instanceId, list);
-      this.#nextPause = Math.min(FIRST_POLL_MS, this.#pollIntervalMs);
-      if (!this.#polling) {
-        this.#polling = true;
-        // Let every service of the level register before the first round.
-        setImmediate(() => void this.#pollLoop());
-      }
-    });
-  }
-
-  async #pollLoop(): Promise<void> {
-    try {
-      while (this.#waiters.size > 0) {
-        await this.#pollRound();
-        if (this.#waiters.size === 0) break;
-        const pause = Math.max(this.#nextPause, 1);
-        this.#nextPause = Math.min(this.#nextPause * 2, this.#pollIntervalMs);
-        await sleep(pause);
-      }
-    } finally {
-      this.#polling = false;
-    }
-  }
-
-  async #pollRound(): Promise<void> {
-    const ids = [...this.#waiters.keys()];
-    let infos: InstanceInfo[];
-    try {
-      infos = await this.describe(ids);
-    } catch (error) {
-      for (const id of ids) this.#settle(id, undefined, error as Error);
-      return;
-    }
-    const now = Date.now();
-    const answered = new Map(infos.map((info) => [info.instanceId, info]));
-    for (const id of ids) {
-      // A driver that leaves an id out of its answer does not know it.
-      this.#consider(
-        answered.get(id) ?? { instanceId: id, state: 'vanished', nativeState: 'not described' },
-        now,
-      );
-    }
-  }
-
-  #consider(info: InstanceInfo, now: number): void {
-    const waiters = this.#waiters.get(info.instanceId);
-    if (waiters === undefined) return;
-    const name = this.name;
-    // Only unknown rounds in a row count: a flaky answer in between starts over.
-    if (info.state !== 'vanished') this.#vanishedRounds.delete(info.instanceId);
-    if (info.state === 'running' && info.address !== undefined) {
-      this.#settle(info.instanceId, info);
-    } else if (
-      info.state === 'vanished' &&
-      this.#countVanished(info.instanceId) <= VANISHED_ROUNDS_TOLERATED
-    ) {
-      // Give the cloud a moment to know its new instance.
-    } else if (
-      info.state === 'terminated' ||
-      info.state === 'stopped' ||
-      info.state === 'vanished'
-    ) {
-      this.#settle(
-        info.instanceId,
-        undefined,
-        new DriverError(
-          'not-found',
-          name,
-          `instance ${info.instanceId} is ${info.state} (${info.nativeState}) instead of running`,
-        ),
-      );
-    } else {
-      this.#expire(info, waiters, now);
-    }
-  }
-
-  /** Gives up on the waiters whose own deadline has come; the others keep waiting. */
-  #expire(info: InstanceInfo, waiters: readonly Waiter[], now: number): void {
-    const expired = waiters.filter((w) => w.deadline <= now);
-    if (expired.length === 0) return;
-    const rest = waiters.filter((w) => w.deadline > now);
-    if (rest.length > 0) {
-      this.#waiters.set(info.instanceId, rest);
-    } else {
-      this.#waiters.delete(info.instanceId);
-      this.#vanishedRounds.delete(info.instanceId);
-    }
-    const error = new DriverError(
-      'transient',
-      this.name,
-      `instance ${info.instanceId} is still ${info.nativeState}; gave up waiting for it to run`,
-    );
-    for (const w of expired) w.reject(error);
-  }
-
-  /** Rounds in a row that `describe` did not know the instance, this one included. */
-  #countVanished(instanceId: string): number {
-    const rounds = (this.#vanishedRounds.get(instanceId) ?? 0) + 1;
-    this.#vanishedRounds.set(instanceId, rounds);
-    return rounds;
-  }
-
-  #settle(instanceId: string, info: InstanceInfo | undefined, error?: Error): void {
-    this.#vanishedRounds.delete(instanceId);
-    const waiters = this.#waiters.get(instanceId) ?? [];
-    this.#waiters.delete(instanceId);
-    for (const w of waiters) {
-      if (info !== undefined) w.resolve(info);
-      else w.reject(error ?? new Error(`instance ${instanceId}: no answer`));
-    }
+    return this.#running.wait(instanceId, timeoutMs, signal);
   }
 }
