@@ -153,12 +153,12 @@ export class ManagedDriver implements Driver {
       try {
         // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
         const result = await abortable(call(), signal);
-        this.#tellPace(ticket);
+        this.#answered(ticket);
         return result;
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.name);
-        this.#tellPace(ticket, error.kind);
+        this.#answered(ticket, error.kind);
         if (!error.retryable) throw error;
         if (error.kind === 'throttled') {
           if (throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
@@ -181,8 +181,11 @@ export class ManagedDriver implements Driver {
     };
   }
 
-  /** Tells the pace how the call with `ticket` was answered: accepted when `kind` is absent. */
-  #tellPace(ticket: number | undefined, kind?: DriverErrorKind): void {
+  /**
+   * Counts how the call with `ticket` was answered (accepted when `kind` is
+   * absent) and tells the pace.
+   */
+  #answered(ticket: number | undefined, kind?: DriverErrorKind): void {
     if (kind === 'throttled') this.#throttledCalls += 1;
     if (this.#pace === undefined || ticket === undefined || kind === 'transient') return;
     if (kind === 'throttled') this.#pace.throttled(ticket);
