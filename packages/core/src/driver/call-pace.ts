@@ -11,10 +11,10 @@
  * above the limit nor below an eighth of it ({@link MAX_SLOWDOWN}): below
  * that, the retries' backoff does the rest, as it would without adapting.
  *
- * A slowdown is undone by about as many accepted answers as throttled ones
- * caused it, so the pace keeps falling only while more than about two
- * answers in five are throttled. Against a token bucket it settles a little
- * above the refill rate, where the bucket is used fully; throttling that has
+ * A slowdown is undone by about 1.3 accepted answers per throttled one, so
+ * the pace keeps falling only while more than about two answers in five are
+ * throttled. Against a token bucket it settles there, somewhat above the
+ * refill rate, so the bucket is used fully; throttling that has
  * nothing to do with the pace (a cloud's occasional refusals, even one call
  * in three) slows calls only for a moment. Halving instead would settle
  * with fewer throttled answers, but random refusals of one call in four
