@@ -61,7 +61,7 @@ export class RunningWaits {
       };
       const waiter: Waiter = {
         instanceId,
-        deadline: Date.now() + timeoutMs,
+        deadline: performance.now() + timeoutMs,
         resolve: (info) => {
           cancelAbort?.();
           resolve(info);
@@ -111,7 +111,7 @@ export class RunningWaits {
       for (const id of ids) this.#settle(id, undefined, error as Error);
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     const answered = new Map(infos.map((info) => [info.instanceId, info]));
     for (const id of ids) {
       // A driver that leaves an id out of its answer does not know it.
