@@ -311,7 +311,7 @@ export class SshMachine implements MachineSession {
   readonly #shellHost: ShellRunHost = {
     label: '',
     shell: async (deadline) => {
-      const timeoutMs = Math.max(0, deadline - Date.now());
+      const timeoutMs = Math.max(0, deadline - performance.now());
       const client = await this.#connection({ timeoutMs });
       const shell = await this.#remoteShell(client);
       if (shell === undefined) {
@@ -403,7 +403,7 @@ export class SshMachine implements MachineSession {
   /** The live client; connects (sharing an attempt already under way) when there is none. */
   async #connection(options?: SshSessionOptions): Promise<Client> {
     const opts = options ?? { timeoutMs: this.#reconnectTimeoutMs };
-    const deadline = Date.now() + opts.timeoutMs;
+    const deadline = performance.now() + opts.timeoutMs;
     for (;;) {
       if (this.#client !== undefined) return this.#client;
       const joined = this.#connecting !== undefined;
@@ -413,7 +413,10 @@ export class SshMachine implements MachineSession {
       } catch (error) {
         // An attempt started by another caller may have had an earlier deadline than ours.
         const retry =
-          joined && error instanceof RemoteError && !error.permanent && Date.now() < deadline;
+          joined &&
+          error instanceof RemoteError &&
+          !error.permanent &&
+          performance.now() < deadline;
         if (!retry) throw error;
       }
     }

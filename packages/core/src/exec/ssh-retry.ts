@@ -23,7 +23,7 @@ import { SshAttemptError, seconds } from './ssh-connect.js';
 
 /** When to stop, and whom to tell about retries. */
 export interface ReadinessPolicy {
-  /** Epoch milliseconds after which no new attempt starts. */
+  /** When no new attempt starts, in `performance.now()` milliseconds (a clock only moving forward). */
   readonly deadline: number;
   /** How long auth refusals are retried on a machine never logged in to. */
   readonly authGraceMs: number;
@@ -48,7 +48,7 @@ const BACKOFF: BackoffPolicy = {
 
 /** The time budget of an attempt starting now. */
 export function attemptTimeout(deadline: number): number {
-  return Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+  return Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - performance.now()));
 }
 
 /**
@@ -60,7 +60,7 @@ export async function connectWithRetry(
   attempt: () => Promise<Client>,
   policy: ReadinessPolicy,
 ): Promise<Client> {
-  const started = Date.now();
+  const started = performance.now();
   let firstRefusal: number | undefined;
   for (let tries = 1; ; tries++) {
     policy.signal.throwIfAborted();
@@ -68,13 +68,13 @@ export async function connectWithRetry(
       return await attempt();
     } catch (error) {
       if (!(error instanceof SshAttemptError)) throw error;
-      if (error.stage === 'auth') firstRefusal ??= Date.now();
+      if (error.stage === 'auth') firstRefusal ??= performance.now();
       if (isFinal(error, policy, firstRefusal)) {
         throw new RemoteError(label, error.stage, error.reason, true, { cause: error });
       }
-      const remaining = policy.deadline - Date.now();
+      const remaining = policy.deadline - performance.now();
       if (remaining < LAST_ATTEMPT_MS) {
-        const spent = seconds(Date.now() - started);
+        const spent = seconds(performance.now() - started);
         const reason = `${error.reason} (gave up after ${tries} attempts in ${spent})`;
         throw new RemoteError(label, error.stage, reason, false, { cause: error });
       }
@@ -94,5 +94,7 @@ function isFinal(
 ): boolean {
   if (error.permanent) return true;
   if (error.stage !== 'auth') return false;
-  return policy.proven() || Date.now() - (firstRefusal ?? Date.now()) >= policy.authGraceMs;
+  return (
+    policy.proven() || performance.now() - (firstRefusal ?? performance.now()) >= policy.authGraceMs
+  );
 }

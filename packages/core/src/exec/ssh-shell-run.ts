@@ -71,7 +71,7 @@ class ShellProgram {
     this.#host = host;
     this.#request = request;
     this.#name = name;
-    this.#deadline = Date.now() + request.timeoutMs;
+    this.#deadline = performance.now() + request.timeoutMs;
     this.#stdout = new RemoteFollower(host, (chunk) => request.onOutput?.('stdout', chunk));
     this.#stderr = new RemoteFollower(host, (chunk) => request.onOutput?.('stderr', chunk));
   }
