@@ -7,8 +7,10 @@
  *
  * Per cloud and variant (no faults; every 5th call throttled, 20 %; the
  * cloud's own limit of 50 calls/s, a token bucket, below the 200 calls/s the
- * plan allows, so that cloudboot's pace has to find it) it
- * reports the wall time of the boot and that time minus the boot delay,
+ * plan allows, so that cloudboot's pace has to find it), booted several
+ * times, it reports, of the run with the median wall time, the wall time of
+ * the boot (with the lowest and highest of all runs) and that time minus the
+ * boot delay,
  * polling rounds (the driver's `describe` calls, counted by a wrapping
  * driver; a throttled round that is retried counts again), the fake's status
  * calls per round (one per account and region/zone, whatever the number of
@@ -23,8 +25,8 @@
  * fake's nor an earlier boot's memory counts in the peak RSS. Calls are read
  * from the fake's `GET /_fake/state` right after the boot, before shutdown.
  *
- *   pnpm bench clouds                    (all three)
- *   pnpm bench --only ec2|gce|openstack  (one)
+ *   pnpm bench clouds [--runs N]                    (all three; N runs per variant, default 3)
+ *   pnpm bench --only ec2|gce|openstack [--runs N]  (one)
  *
  * `pnpm bench` without arguments runs these last, after the local scenarios.
  */
@@ -336,7 +338,19 @@ async function runVariant(
   }
 }
 
-function row(cloud: CloudName, variant: string, s: Sample): string {
+/**
+ * The table row of `samples` (runs of one variant): the run with the median
+ * wall time stands for the variant, its wall given with the lowest and
+ * highest of all runs; every run must have booted.
+ */
+function row(cloud: CloudName, variant: string, samples: readonly Sample[]): string {
+  const sorted = [...samples].sort((a, b) => a.wallMs - b.wallMs);
+  const s = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (s === undefined) throw new Error('no run');
+  const range =
+    sorted.length > 1
+      ? ` (${((sorted[0]?.wallMs ?? 0) / 1000).toFixed(2)}–${((sorted.at(-1)?.wallMs ?? 0) / 1000).toFixed(2)})`
+      : '';
   const spec = SPECS[cloud];
   const { [spec.create]: creates = 0, [spec.status]: listed = 0, ...rest } = s.state.calls;
   const statuses =
@@ -351,8 +365,8 @@ function row(cloud: CloudName, variant: string, s: Sample): string {
   return [
     `| ${cloud}`,
     variant,
-    s.ok ? 'yes' : 'NO',
-    `${(s.wallMs / 1000).toFixed(2)} s`,
+    samples.every((x) => x.ok) ? 'yes' : 'NO',
+    `${(s.wallMs / 1000).toFixed(2)} s${range}`,
     `${((s.wallMs - BOOT_DELAY_MS) / 1000).toFixed(2)} s`,
     String(s.rounds),
     `${statuses} (${perRound})`,
@@ -386,21 +400,28 @@ const VARIANTS: ReadonlyArray<readonly [string, VariantFaults]> = [
   ],
 ];
 
-/** Runs every variant on each of `clouds` and prints one Markdown table. */
-export async function runCloudBench(clouds: readonly CloudName[]): Promise<void> {
+/**
+ * Runs every variant `runs` times on each of `clouds` and prints one
+ * Markdown table (per variant the run with the median wall time).
+ */
+export async function runCloudBench(clouds: readonly CloudName[], runs: number): Promise<void> {
   const hosts = await startSshHosts({ count: MACHINES, samePort: true });
   try {
     console.log(
       `\n## Clouds on their fakes: ${SERVICES} services in one level, boot delay ${BOOT_DELAY_MS / 1000} s, ${MACHINES} sshd machines, ${CALLS_PER_SECOND} calls/s allowed\n`,
     );
-    console.log(`${machineLine()}\n`);
+    console.log(
+      `${machineLine()}; ${runs} ${runs === 1 ? 'run' : 'runs'} per variant, the row is the run with the median wall time (wall: lowest–highest)\n`,
+    );
     console.log(
       '| cloud | variant | ok | wall | minus boot delay | polling rounds | status calls (per round) | create calls | other calls | throttled answers | instances | duplicate tokens | peak RSS |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const cloud of clouds) {
       for (const [variant, faults] of VARIANTS) {
-        console.log(row(cloud, variant, await runVariant(cloud, hosts, faults)));
+        const samples: Sample[] = [];
+        for (let i = 0; i < runs; i++) samples.push(await runVariant(cloud, hosts, faults));
+        console.log(row(cloud, variant, samples));
       }
     }
     console.log(`\nload average after: ${loadAverage()}`);
