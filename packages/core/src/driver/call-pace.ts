@@ -58,6 +58,11 @@ export class CallPace {
     this.#rate = limitPerSecond;
   }
 
+  /** The account's configured limit: the fastest the pace gets. */
+  get limitPerSecond(): number {
+    return this.#limit;
+  }
+
   /** Calls per second now allowed. */
   get perSecond(): number {
     return this.#rate;

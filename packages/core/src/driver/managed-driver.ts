@@ -106,7 +106,6 @@ export class ManagedDriver implements Driver {
   readonly #retry: RetryPolicy;
   /** Absent for drivers of existing machines, which call no cloud. */
   readonly #pace: CallPace | undefined;
-  readonly #limitPerSecond: number;
   #calls = 0;
   #throttledCalls = 0;
   readonly #running: RunningWaits;
@@ -128,7 +127,6 @@ export class ManagedDriver implements Driver {
       ? (options.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND)
       : 0;
     this.#pace = rate > 0 ? new CallPace(rate) : undefined;
-    this.#limitPerSecond = rate;
     this.#running = new RunningWaits(
       this.name,
       (ids) => this.describe(ids),
@@ -177,7 +175,7 @@ export class ManagedDriver implements Driver {
     return {
       calls: this.#calls,
       throttled: this.#throttledCalls,
-      limitPerSecond: this.#limitPerSecond,
+      limitPerSecond: this.#pace?.limitPerSecond ?? 0,
     };
   }
 

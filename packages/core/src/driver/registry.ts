@@ -129,9 +129,8 @@ interface LoadedDriver {
 export class DriverRegistry {
   readonly #options: DriverRegistryOptions;
   readonly #modules = new Map<string, Promise<LoadedDriver>>();
-  readonly #drivers = new Map<string, Promise<ManagedDriver>>();
-  /** What to call each account of {@link #drivers} in messages: driver name and `iaas`. */
-  readonly #labels = new Map<string, string>();
+  /** Per account: the managed driver, and what to call the account in messages (driver name and `iaas`). */
+  readonly #drivers = new Map<string, { driver: Promise<ManagedDriver>; account: string }>();
 
   constructor(options: DriverRegistryOptions = {}) {
     this.#options = options;
@@ -212,9 +211,8 @@ export class DriverRegistry {
       policy.callsPerSecond ?? null,
       policy.retries ?? null,
     ]);
-    let driver = this.#drivers.get(key);
+    let driver = this.#drivers.get(key)?.driver;
     if (driver === undefined) {
-      this.#labels.set(key, settings.iaas === undefined ? name : `${name} ${settings.iaas}`);
       driver = this.factory(name, base).then((factory) => {
         let created: unknown;
         try {
@@ -230,7 +228,8 @@ export class DriverRegistry {
           withPolicy(this.#options.managed, policy),
         );
       });
-      this.#drivers.set(key, driver);
+      const account = settings.iaas === undefined ? name : `${name} ${settings.iaas}`;
+      this.#drivers.set(key, { driver, account });
     }
     return driver;
   }
@@ -242,13 +241,12 @@ export class DriverRegistry {
    */
   async callCounts(): Promise<Map<string, AccountCalls>> {
     const counts = new Map<string, AccountCalls>();
-    for (const [key, driver] of this.#drivers) {
+    for (const [key, { driver, account }] of this.#drivers) {
       const made = await driver.then(
         (d) => d,
         () => undefined,
       );
-      if (made !== undefined)
-        counts.set(key, { account: this.#labels.get(key) ?? made.name, ...made.callCount });
+      if (made !== undefined) counts.set(key, { account, ...made.callCount });
     }
     return counts;
   }
