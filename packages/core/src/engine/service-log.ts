@@ -9,8 +9,7 @@
  * entries, and creating a thousand files in one directory from several
  * threads at once mostly contends for the directory's lock.
  */
-import { mkdirSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, mkdirSync, open, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../exec/machine.js';
 
@@ -79,10 +78,25 @@ export class ProgramOutput {
  */
 export const MAX_OPEN_LOG_FILES = 256;
 
+/** Opens a log file for appending (0600 when new) on the thread pool. */
+function openForAppend(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    open(path, 'a', 0o600, (error, fd) => (error === null ? resolve(fd) : reject(error)));
+  });
+}
+
+/** Appends all of `bytes` to `fd`. */
+function appendAll(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length; ) {
+    written += writeSync(fd, bytes, written, bytes.length - written);
+  }
+}
+
 /** Opens log files lazily, keeps at most {@link MAX_OPEN_LOG_FILES} open, and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
-  readonly #files = new Map<string, FileHandle>();
+  /** Open descriptors by service, the most recently written last. */
+  readonly #files = new Map<string, number>();
   readonly #pending = new Map<string, Array<string | Buffer>>();
   #timer: NodeJS.Timeout | undefined;
   /** The flush in progress; flushes never overlap. */
@@ -99,10 +113,9 @@ export class ServiceLogs {
     return join(this.#dir, `${service}.log`);
   }
 
-  async #file(service: string): Promise<FileHandle> {
+  async #file(service: string): Promise<number> {
     let file = this.#files.get(service);
     if (file !== undefined) {
-      // Most recently written last: the first in the map is the one to close.
       this.#files.delete(service);
       this.#files.set(service, file);
       return file;
@@ -111,12 +124,12 @@ export class ServiceLogs {
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
       this.#created = true;
     }
-    file = await open(this.path(service), 'a', 0o600);
+    file = await openForAppend(this.path(service));
     this.#files.set(service, file);
-    for (const [oldest, handle] of this.#files) {
+    for (const [oldest, fd] of this.#files) {
       if (this.#files.size <= MAX_OPEN_LOG_FILES) break;
       this.#files.delete(oldest);
-      await handle.close().catch(() => {});
+      closeSync(fd);
     }
     return file;
   }
@@ -128,6 +141,13 @@ export class ServiceLogs {
     this.#timer ??= setTimeout(() => this.#flush(), FLUSH_INTERVAL_MS).unref();
   }
 
+  /**
+   * Writes what is pending, after the flush before it. A log file is
+   * opened (created, the costly part) on the thread pool; the appends,
+   * a few hundred bytes a service, are written synchronously: through the
+   * pool, a thousand services' appends cost more in hand-offs than the
+   * kernel needs to write them.
+   */
   #flush(): Promise<void> {
     this.#timer = undefined;
     const batch = [...this.#pending];
@@ -135,8 +155,9 @@ export class ServiceLogs {
     this.#writing = this.#writing.then(async () => {
       for (const [service, entries] of batch) {
         try {
-          const file = await this.#file(service);
-          await file.write(
+          const fd = await this.#file(service);
+          appendAll(
+            fd,
             Buffer.concat(entries.map((e) => (typeof e === 'string' ? Buffer.from(e) : e))),
           );
         } catch {
@@ -179,8 +200,7 @@ export class ServiceLogs {
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     await this.#flush();
-    const files = [...this.#files.values()];
+    for (const fd of this.#files.values()) closeSync(fd);
     this.#files.clear();
-    await Promise.all(files.map((f) => f.close()));
   }
 }

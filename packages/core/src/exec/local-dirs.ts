@@ -3,9 +3,18 @@
  * {@link MachineSession.ownsDir} for the local session. Modes are given
  * explicitly (0700 directories, 0600 mark), so the umask cannot widen them.
  */
-import { constants } from 'node:fs';
-import { access, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeNewFile, writeWithMode } from './local-files.js';
 import type { ClaimRequest, ClaimResult } from './machine.js';
 
 const PRIVATE_DIR = 0o700;
@@ -15,9 +24,9 @@ function uid(): number {
   return process.getuid?.() ?? -1;
 }
 
-async function lstatOrUndefined(path: string) {
+function lstatOrUndefined(path: string) {
   try {
-    return await lstat(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -25,9 +34,9 @@ async function lstatOrUndefined(path: string) {
   }
 }
 
-async function writable(path: string): Promise<boolean> {
+function writable(path: string): boolean {
   try {
-    await access(path, constants.W_OK | constants.X_OK);
+    accessSync(path, constants.W_OK | constants.X_OK);
     return true;
   } catch {
     return false;
@@ -35,9 +44,9 @@ async function writable(path: string): Promise<boolean> {
 }
 
 /** Makes `base` (missing levels 0700) or finds it writable; a refusal otherwise. */
-async function prepareBase(base: string): Promise<ClaimResult | undefined> {
+function prepareBase(base: string): ClaimResult | undefined {
   let existing = base;
-  while ((await lstatOrUndefined(existing)) === undefined) existing = dirname(existing);
+  while (lstatOrUndefined(existing) === undefined) existing = dirname(existing);
   const refuse = (reason: 'not-directory' | 'unwritable'): ClaimResult => ({
     ok: false,
     reason,
@@ -46,16 +55,16 @@ async function prepareBase(base: string): Promise<ClaimResult | undefined> {
   });
   try {
     // Follows a symbolic link: the base is the user's choice, not a level cloudboot owns.
-    if (!(await stat(existing)).isDirectory()) {
+    if (!statSync(existing).isDirectory()) {
       return refuse('not-directory');
     }
   } catch {
     return refuse('not-directory');
   }
-  if (!(await writable(existing))) return refuse('unwritable');
+  if (!writable(existing)) return refuse('unwritable');
   if (existing !== base) {
     try {
-      await mkdir(base, { recursive: true, mode: PRIVATE_DIR });
+      mkdirSync(base, { recursive: true, mode: PRIVATE_DIR });
     } catch {
       return refuse('unwritable');
     }
@@ -74,13 +83,13 @@ export async function claimLocalDir(
   readyBases?: Set<string>,
 ): Promise<ClaimResult> {
   if (readyBases?.has(request.base) !== true) {
-    const refused = await prepareBase(request.base);
+    const refused = prepareBase(request.base);
     if (refused !== undefined) return refused;
     readyBases?.add(request.base);
   }
   let existed = false;
   for (const dir of request.chain) {
-    let found = await lstatOrUndefined(dir);
+    let found = lstatOrUndefined(dir);
     if (found === undefined) {
       try {
         await mkdir(dir, { mode: PRIVATE_DIR });
@@ -88,7 +97,7 @@ export async function claimLocalDir(
         continue;
       } catch {
         // Made meanwhile (by another service of the run, say): checked like any that exists.
-        found = await lstatOrUndefined(dir);
+        found = lstatOrUndefined(dir);
         if (found === undefined)
           return { ok: false, reason: 'unwritable', path: dir, inBase: false };
       }
@@ -107,9 +116,9 @@ export async function claimLocalDir(
   const markPath = join(last, request.markFile);
   let halfMarked = false;
   if (existed) {
-    const found = await readMark(markPath);
+    const found = readMark(markPath);
     if (found === request.mark) return { ok: true, existed: true };
-    const entries = await readdir(last);
+    const entries = readdirSync(last);
     // A cloudboot killed while writing the mark leaves the mark alone, cut short.
     halfMarked =
       entries.length === 1 &&
@@ -120,16 +129,14 @@ export async function claimLocalDir(
       return { ok: false, reason: 'taken', path: last, inBase: false };
     }
   }
-  await writeFile(markPath, `${request.mark}\n`, {
-    mode: PRIVATE_FILE,
-    flag: halfMarked ? 'w' : 'wx',
-  });
+  // A half-written mark is rewritten in place, never through a symbolic link.
+  await (halfMarked ? writeWithMode : writeNewFile)(markPath, `${request.mark}\n`, PRIVATE_FILE);
   return { ok: true, existed: false };
 }
 
-async function readMark(path: string): Promise<string | undefined> {
+function readMark(path: string): string | undefined {
   try {
-    return (await readFile(path, 'utf8')).replace(/\n$/, '');
+    return readFileSync(path, 'utf8').replace(/\n$/, '');
   } catch {
     return undefined;
   }
@@ -137,7 +144,7 @@ async function readMark(path: string): Promise<string | undefined> {
 
 /** {@link MachineSession.ownsDir} on this machine. */
 export async function ownsLocalDir(dir: string, markFile: string, mark: string): Promise<boolean> {
-  const found = await lstatOrUndefined(dir);
+  const found = lstatOrUndefined(dir);
   if (found === undefined || !found.isDirectory() || found.uid !== uid()) return false;
-  return (await readMark(join(dir, markFile))) === mark;
+  return readMark(join(dir, markFile)) === mark;
 }

@@ -132,6 +132,15 @@ describe('claiming a working directory', () => {
       expect(readFileSync(mark, 'utf8')).toBe('run 0123abcd\n');
     }
     expect(await claim('cut')).toEqual({ ok: true, existed: true });
+    // A mark that is a symbolic link to such a prefix is replaced, not written through.
+    const victim = join(dir, 'half-mark-victim');
+    writeFileSync(victim, 'run 0123', { mode: 0o644 });
+    rmSync(mark);
+    symlinkSync(victim, mark);
+    expect(await claim('cut')).toEqual({ ok: true, existed: false });
+    expect(readFileSync(victim, 'utf8')).toBe('run 0123');
+    expect(lstatSync(mark).isFile()).toBe(true);
+    expect(lstatSync(mark).mode & 0o777).toBe(0o600);
   });
 
   it('refuses a directory with another mark, or with the mark and anything else', async () => {

@@ -4,13 +4,14 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { constants, statSync } from 'node:fs';
-import { type FileHandle, open, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onAbort } from '../abort.js';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
+import { writeWithMode } from './local-files.js';
 import type {
   ClaimResult,
   KilledGroups,
@@ -70,13 +71,13 @@ export class LocalSession implements MachineSession {
     const dir = request.chain.at(-1);
     if (!claim.ok || dir === undefined) return claim;
     if (claim.existed) {
-      await Promise.all(
-        (request.stale ?? []).map((name) =>
-          unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== 'ENOENT') throw error;
-          }),
-        ),
-      );
+      for (const name of request.stale ?? []) {
+        try {
+          unlinkSync(join(dir, name));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
     }
     await Promise.all(
       (request.files ?? []).map((f) => writeWithMode(join(dir, f.name), f.data, f.mode)),
@@ -89,11 +90,11 @@ export class LocalSession implements MachineSession {
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
-    // Most files asked for are absent (no bootout.json): one synchronous
-    // lookup costs far less than a failed open on the thread pool.
+    // Most files asked for are absent (no bootout.json): a lookup that
+    // returns nothing costs less than a failed open, which builds an error.
     if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
-      return await readFile(path);
+      return readFileSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -131,39 +132,6 @@ export class LocalSession implements MachineSession {
         error ? reject(error) : resolve(parseKilled(stdout)),
       );
     });
-  }
-}
-
-/** Flags that rewrite an existing file in place, failing on a symbolic link (and on a FIFO with no reader). */
-const REWRITE =
-  constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/**
- * Writes a whole file with `mode`, in one call when the file is new. An
- * existing file is rewritten in place; a symbolic link in its place (a
- * program may have made one) is replaced, never followed.
- */
-async function writeWithMode(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  try {
-    await writeFile(path, data, { mode, flag: 'wx' });
-    return;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  let file: FileHandle;
-  try {
-    file = await open(path, REWRITE);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
-    await unlink(path);
-    await writeFile(path, data, { mode, flag: 'wx' });
-    return;
-  }
-  try {
-    await file.chmod(mode);
-    await file.writeFile(data);
-  } finally {
-    await file.close();
   }
 }
 
