@@ -4,7 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -213,6 +213,38 @@ describe('pooling', () => {
     await expect(pool.session(targetOf(hosts, 0), { timeoutMs: 1_000 })).rejects.toThrow(
       new UsageError('the SSH pool is closed'),
     );
+  });
+});
+
+describe('working directories', () => {
+  it('takes back a directory left with a cut-short mark, never writing through a link there', async () => {
+    const session = await newPool().session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+    // In /tmp: the login user may not be the user running the tests.
+    const dir = `/tmp/cloudboot-half-mark-${process.pid}`;
+    const victim = `${dir}-victim`;
+    const mark = join(dir, '.mark');
+    const claim = () =>
+      session.prepareDir({ base: '/tmp', chain: [dir], markFile: '.mark', mark: 'run 0123abcd' });
+    try {
+      expect(await claim()).toEqual({ ok: true, existed: false });
+      const owner = await lstat(dir);
+      await writeFile(mark, 'run 01');
+      await chown(mark, owner.uid, owner.gid);
+      expect(await claim()).toEqual({ ok: true, existed: false });
+      expect(await readFile(mark, 'utf8')).toBe('run 0123abcd\n');
+      // The same cut-short mark, as a symbolic link to a file of someone else's.
+      await writeFile(victim, 'run 01', { mode: 0o644 });
+      await rm(mark);
+      await symlink(victim, mark);
+      expect(await claim()).toEqual({ ok: true, existed: false });
+      expect(await readFile(victim, 'utf8')).toBe('run 01');
+      expect((await lstat(mark)).isFile()).toBe(true);
+      expect(await readFile(mark, 'utf8')).toBe('run 0123abcd\n');
+      expect(await claim()).toEqual({ ok: true, existed: true });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(victim, { force: true });
+    }
   });
 });
 

@@ -58,6 +58,8 @@ export const DIR_FUNCTIONS = `cb_claim() {
     if [ -n "$cb_l" ]; then
       [ "$cb_l" = "$cb_m" ] && case $cb_k in "$cb_f"*) true ;; *) false ;; esac ||
         { R="refuse taken 0 $cb_i"; return; }
+      # Rewritten below; a symbolic link in its place is removed, never written through.
+      if [ -L "$cb_d/$cb_m" ]; then rm -f -- "$cb_d/$cb_m" || { R="refuse unwritable 0 $cb_i"; return; }; fi
     fi
   fi
   printf '%s\\n' "$cb_k" 2>/dev/null >"$cb_d/$cb_m" || { R="refuse unwritable 0 $cb_i"; return; }
