@@ -36,6 +36,9 @@ beforeAll(async () => {
   cloud = await startOpenstackCloud({ bootDelayMs: 100, seed: FIRST_SEED });
   cloud.faults.loseAnswerProbability = 0.2;
   cloud.faults.throttleEvery = 9;
+  // Retry at once: the trials are about killing and resuming, and cloudboot
+  // honours Retry-After, so Nova's usual second would only make them longer.
+  cloud.faults.retryAfterSeconds = 0;
 });
 afterAll(async () => {
   await cloud?.close();

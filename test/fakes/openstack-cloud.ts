@@ -74,6 +74,8 @@ export interface OpenstackFaults {
   rateLimit?: RateLimit;
   /** Status of the throttling answer: 429 (default) or 413 (Nova's overLimit). */
   throttleStatus?: 413 | 429;
+  /** Seconds the throttling answer's `Retry-After` asks the client to wait (default 1, as Nova's overLimit says). */
+  retryAfterSeconds?: number;
   /** Servers of these flavors (names or ids) go to ERROR with "No valid host was found". */
   noValidHostFlavors?: string[];
   /** Servers asked for in these availability zones go to ERROR with "No valid host was found". */
@@ -456,10 +458,11 @@ export async function startOpenstackCloud(
     ) {
       throttled += 1;
       const status = faults.throttleStatus ?? 429;
+      const retryAfter = String(faults.retryAfterSeconds ?? 1);
       throw new HttpError(
         status,
-        { overLimit: { code: status, message: 'This request was rate-limited.', retryAfter: '1' } },
-        { 'Retry-After': '1' },
+        { overLimit: { code: status, message: 'This request was rate-limited.', retryAfter } },
+        { 'Retry-After': retryAfter },
       );
     }
   };

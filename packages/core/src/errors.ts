@@ -192,14 +192,21 @@ export class DriverError extends CloudbootError {
     readonly kind: DriverErrorKind,
     readonly driver: string,
     message: string,
-    options?: { cause?: unknown; instanceId?: string },
+    options?: { cause?: unknown; instanceId?: string; retryAfterMs?: number },
   ) {
     super('DRIVER', `${driver}: ${message}`, options);
     this.instanceId = options?.instanceId;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /** Id of an instance that was partially created before the failure, if any. */
   readonly instanceId: string | undefined;
+
+  /**
+   * How long the cloud asked the client to wait before repeating the call
+   * (its `Retry-After`), when it said; a retry waits at least that long.
+   */
+  readonly retryAfterMs: number | undefined;
 
   /** Whether the same call may succeed if repeated after a pause. */
   get retryable(): boolean {

@@ -23,6 +23,7 @@ export * from './driver/driver.js';
 export {
   type CallCount,
   DEFAULT_CALLS_PER_SECOND,
+  MAX_RETRY_AFTER_MS,
   ManagedDriver,
   type ManagedDriverOptions,
 } from './driver/managed-driver.js';

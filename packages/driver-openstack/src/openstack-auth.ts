@@ -15,6 +15,7 @@ import {
   driverError,
   type OpenstackService,
   parseCloudError,
+  parseRetryAfter,
 } from './openstack-errors.js';
 
 /** The `fetch` the session uses (Node's by default). */
@@ -217,7 +218,13 @@ export class KeystoneSession {
       if (request.accept?.includes(response.status)) {
         return { status: response.status, body: parseJson(text), error };
       }
-      throw cloudCallError({ service, action: request.action, status: response.status, error });
+      throw cloudCallError({
+        service,
+        action: request.action,
+        status: response.status,
+        error,
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      });
     }
   }
 
@@ -269,7 +276,13 @@ export class KeystoneSession {
     const text = await readBody(response);
     if (!response.ok) {
       const error = parseCloudError(response.status, text);
-      throw cloudCallError({ service: 'Keystone', action, status: response.status, error });
+      throw cloudCallError({
+        service: 'Keystone',
+        action,
+        status: response.status,
+        error,
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      });
     }
     const value = response.headers.get('x-subject-token');
     const body = parseJson(text) as

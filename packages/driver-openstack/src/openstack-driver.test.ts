@@ -247,7 +247,8 @@ testDriver({
         c.faults.throttleStatus = status;
         c.faults.throttleEvery = 1;
         const refused = driver.describe(['00000000-0000-4000-8000-000000000001']);
-        await expect(refused).rejects.toMatchObject({ kind: 'throttled' });
+        // The fake answers like Nova's over-limit fault: `Retry-After: 1`.
+        await expect(refused).rejects.toMatchObject({ kind: 'throttled', retryAfterMs: 1000 });
         await expect(refused).rejects.toThrow(
           `openstack: Nova: list servers failed: overLimit (HTTP ${status}): This request was rate-limited.; the cloud limits the API call rate`,
         );

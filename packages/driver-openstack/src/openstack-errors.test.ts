@@ -1,6 +1,6 @@
 import { DriverError } from '@cloudboot/core';
 import { describe, expect, it } from 'vitest';
-import { cloudCallError, errorKind, parseCloudError } from './openstack-errors.js';
+import { cloudCallError, errorKind, parseCloudError, parseRetryAfter } from './openstack-errors.js';
 
 describe('OpenStack error answers', () => {
   it('reads each service’s error format', () => {
@@ -35,6 +35,16 @@ describe('OpenStack error answers', () => {
       code: 'HTTP 502',
       message: '502 Bad Gateway',
     });
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, and nothing else', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    expect(parseRetryAfter('7', now)).toBe(7000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Mon, 30 Nov 2026 12:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Mon, 30 Nov 2026 11:59:00 GMT', now)).toBe(0);
+    for (const bad of [null, '', '1.5', '-3', 'soon'])
+      expect(parseRetryAfter(bad, now)).toBe(undefined);
   });
 
   it.each([

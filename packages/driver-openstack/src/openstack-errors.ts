@@ -63,6 +63,24 @@ export function parseCloudError(status: number, body: string): CloudError {
   return { code: `HTTP ${status}`, message: body.slice(0, 500) };
 }
 
+/** `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * The wait a `Retry-After` header asks for, in ms: delay-seconds (Nova's
+ * over-limit answers send whole seconds) or an HTTP date, from `now`.
+ * Undefined when the header is absent or neither.
+ */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  const value = header?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // The HTTP date format servers send (IMF-fixdate); Date.parse alone takes far more than dates.
+  if (!IMF_FIXDATE.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 const NO_VALID_HOST = /no valid host/i;
 const QUOTA = /quota|exceeds? .*limit|limit exceeded/i;
 
@@ -116,6 +134,8 @@ export interface CallFailure {
   readonly kind?: DriverErrorKind;
   /** A server that exists although the call failed. */
   readonly instanceId?: string;
+  /** The answer's `Retry-After`, in ms (see {@link parseRetryAfter}). */
+  readonly retryAfterMs?: number;
 }
 
 /** The {@link DriverError} for a failed call. */
@@ -126,7 +146,10 @@ export function cloudCallError(failure: CallFailure): DriverError {
     kind,
     OPENSTACK_DRIVER_NAME,
     `${failure.service}: ${failure.action} failed: ${failure.error.code}${status}: ${failure.error.message}; ${adviceFor(kind)}`,
-    { ...(failure.instanceId !== undefined && { instanceId: failure.instanceId }) },
+    {
+      ...(failure.instanceId !== undefined && { instanceId: failure.instanceId }),
+      ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
+    },
   );
 }
 

@@ -3,6 +3,7 @@ import { DriverError } from '../errors.js';
 import type { Driver, InstanceInfo, InstanceState } from './driver.js';
 import {
   DEFAULT_CALLS_PER_SECOND,
+  MAX_RETRY_AFTER_MS,
   ManagedDriver,
   THROTTLED_RETRY_FACTOR,
   toDriverError,
@@ -373,6 +374,22 @@ describe('ManagedDriver rules (fake time)', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await Promise.all(later);
     expect(at('validate').slice(-2)).toEqual([5000, 5100]);
+  });
+
+  it("waits before a retry at least as long as the cloud's Retry-After, up to MAX_RETRY_AFTER_MS", async () => {
+    const asked = (retryAfterMs: number) =>
+      new DriverError('throttled', 'recorded', 'slow down', { retryAfterMs });
+    // An in-house driver's plain error with the same properties counts too.
+    const plain = Object.assign(new Error('slow down'), { kind: 'throttled', retryAfterMs: 2500 });
+    const { driver, at } = recordingCloud({
+      errors: [asked(5000), plain, asked(10 * 60_000)],
+    });
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, retry: noBackoff });
+    const outcome = timed(managed.validate());
+    await vi.advanceTimersByTimeAsync(2 * 60_000);
+    expect(MAX_RETRY_AFTER_MS).toBe(60_000);
+    expect(at('validate')).toEqual([0, 5000, 7500, 67_500]);
+    expect(outcome).toMatchObject({ at: 67_500, value: undefined });
   });
 
   it('retries every method, findByTags included, with the same arguments', async () => {

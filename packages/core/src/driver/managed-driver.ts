@@ -56,6 +56,13 @@ export interface ManagedDriverOptions {
  */
 export const THROTTLED_RETRY_FACTOR = 3;
 
+/**
+ * The longest wait a cloud's `Retry-After` imposes on a retry. A longer
+ * answer is read as this: the retry budget, not an unbounded pause, decides
+ * when to give up.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
 /** The kinds a thrown `kind` property may name. */
 const KINDS: ReadonlySet<string> = new Set(DRIVER_ERROR_KINDS);
 
@@ -68,11 +75,16 @@ export function toDriverError(thrown: unknown, driver: string): DriverError {
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   const kind = (error as { kind?: unknown }).kind;
   const instanceId = (error as { instanceId?: unknown }).instanceId;
+  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
   return new DriverError(
     typeof kind === 'string' && KINDS.has(kind) ? (kind as DriverErrorKind) : 'invalid-request',
     driver,
     error.message,
-    { cause: error, ...(typeof instanceId === 'string' && { instanceId }) },
+    {
+      cause: error,
+      ...(typeof instanceId === 'string' && { instanceId }),
+      ...(typeof retryAfterMs === 'number' && retryAfterMs >= 0 && { retryAfterMs }),
+    },
   );
 }
 
@@ -135,9 +147,11 @@ export class ManagedDriver implements Driver {
   }
 
   /**
-   * Runs `call`, retrying retryable failures with jittered backoff: a
-   * transient one `attempts - 1` times, a throttled one
-   * {@link THROTTLED_RETRY_FACTOR} times as often, each counted apart. Tells
+   * Runs `call`, retrying retryable failures with jittered backoff, or
+   * after the cloud's `Retry-After` when that is longer (up to
+   * {@link MAX_RETRY_AFTER_MS}): a transient one `attempts - 1` times, a
+   * throttled one {@link THROTTLED_RETRY_FACTOR} times as often, each
+   * counted apart. Tells
    * the pace how the cloud answered: throttled, or accepted (a refusal of
    * another kind included); a transient failure says nothing about the pace.
    */
@@ -165,7 +179,8 @@ export class ManagedDriver implements Driver {
           if (transient >= retries) throw error;
           transient++;
         }
-        await sleep(backoffDelay(this.#retry, transient + throttled - 1), signal);
+        const asked = Math.min(error.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
+        await sleep(Math.max(asked, backoffDelay(this.#retry, transient + throttled - 1)), signal);
       }
     }
   }
