@@ -229,6 +229,7 @@ function counting(factory: DriverFactory, counter: Rounds): DriverFactory {
       ...(driver.findByTags !== undefined && {
         findByTags: (tags, context) => driver.findByTags?.(tags, context) ?? Promise.resolve([]),
       }),
+      ...(driver.usePace !== undefined && { usePace: (pace) => driver.usePace?.(pace) }),
     };
     return counted;
   };

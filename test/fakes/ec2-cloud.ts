@@ -138,6 +138,8 @@ export interface FakeEc2Cloud {
   instances(): FakeEc2Instance[];
   /** Requests received, by action (throttled and failed ones included). */
   callCounts(): Record<string, number>;
+  /** API requests received so far: every one, authentication's and throttled ones included. */
+  requests(): number;
   /** How often each fault struck: `throttled`, `lost`, `failed`. */
   faultCounts(): Record<string, number>;
   /** The cloud terminates a VM outside cloudboot (a crash, a spot reclaim, an admin). */
@@ -682,6 +684,7 @@ export async function startEc2Cloud(options: Ec2CloudOptions = {}): Promise<Fake
     faults,
     instances: () => instances.map(snapshot),
     callCounts: () => ({ ...calls }),
+    requests: () => callNumber,
     faultCounts: () => ({ ...struck }),
     kill: (id) => {
       existing(id).endedAt ??= Date.now();

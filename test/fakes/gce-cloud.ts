@@ -107,6 +107,8 @@ export interface FakeGceCloud {
   instances(): FakeGceInstance[];
   /** Calls by method, e.g. `instances.insert`, `zoneOperations.wait`. */
   callCounts(): Record<string, number>;
+  /** API requests received so far: every one, authentication's and throttled ones included. */
+  requests(): number;
   /** Clears the call counts. */
   resetCounts(): void;
   /** The cloud deletes an instance (by name or numeric id) outside cloudboot. */
@@ -782,6 +784,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
     faults,
     instances: () => [...all],
     callCounts: () => ({ ...counts }),
+    requests: () => calls,
     resetCounts: () => {
       for (const k of Object.keys(counts)) delete counts[k];
     },

@@ -158,6 +158,8 @@ export interface FakeOpenstackCloud {
   instances(): FakeInstance[];
   /** Calls by service, method and path pattern, e.g. `nova GET /servers/detail`. */
   callCounts(): Record<string, number>;
+  /** API requests received so far: every one, authentication's and throttled ones included. */
+  requests(): number;
   /** Deletes a server outside cloudboot (gone at once). */
   kill(id: string): void;
   /** Nova moves a server into `status` (`SHUTOFF`, `SHELVED` …) and keeps it there until it is deleted. */
@@ -264,6 +266,8 @@ export async function startOpenstackCloud(
   const floatingIps: FloatingIpRecord[] = [];
   const counts: Record<string, number> = {};
   let apiCalls = 0;
+  /** Every request but the fake's own state's. */
+  let requests = 0;
   const withinRate = bucketKeeper();
   /** API calls answered with the throttling error. */
   let throttled = 0;
@@ -824,6 +828,7 @@ export async function startOpenstackCloud(
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
     const body = method === 'POST' || method === 'PUT' ? await readJson(req) : undefined;
+    if (url.pathname !== '/_fake/state') requests += 1;
     if (url.pathname === '/identity/v3/auth/tokens' && method === 'POST') return issueToken(body);
     // The fake's own view, for scripts that check nothing was left behind (as the fake EC2's).
     if (url.pathname === '/_fake/state' && method === 'GET') {
@@ -906,6 +911,7 @@ export async function startOpenstackCloud(
         networkId: s.network,
       })),
     callCounts: () => ({ ...counts }),
+    requests: () => requests,
     kill: (id) => {
       const s = servers.find((x) => x.id === id);
       if (s === undefined) throw new Error(`the fake has no server ${id}`);

@@ -3,7 +3,7 @@
  * use (constructing a driver does no I/O), with the account's region,
  * endpoint and credentials, and with the SDK's own retries off, because
  * cloudboot's core retries every call itself (with the same launch token)
- * and rate-limits per account.
+ * and paces every request of the account (when given its pace).
  */
 import {
   DescribeImagesCommand,
@@ -22,15 +22,23 @@ import {
   TerminateInstancesCommand,
   type TerminateInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
+import type { RequestPace } from '@cloudboot/core';
+import { ec2Kind } from './ec2-errors.js';
 import type { Ec2AccountSettings } from './ec2-settings.js';
 
 /** A lazily created EC2 client for one account and region. */
 export class Ec2Api {
   readonly #account: Ec2AccountSettings;
   #client: EC2Client | undefined;
+  #pace: RequestPace | undefined;
 
   constructor(account: Ec2AccountSettings) {
     this.#account = account;
+  }
+
+  /** Sends every request from now on in the account's pace. */
+  usePace(pace: RequestPace): void {
+    this.#pace = pace;
   }
 
   /** The region calls go to, when the plan or the environment names it. */
@@ -83,8 +91,10 @@ export class Ec2Api {
     signal?: AbortSignal,
   ): Promise<T> {
     this.#client ??= new EC2Client(clientConfig(this.#account));
+    const client = this.#client;
+    const send = () => call(client, signal ? { abortSignal: signal } : {});
     try {
-      return await call(this.#client, signal ? { abortSignal: signal } : {});
+      return await (this.#pace?.request(send, { signal, kindOf: ec2Kind }) ?? send());
     } catch (error) {
       if (error instanceof Error && /region is missing/i.test(error.message)) {
         throw Object.assign(

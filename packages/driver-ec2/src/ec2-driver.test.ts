@@ -83,6 +83,7 @@ testDriver({
     put: (id, state) => cloud.setState(id, state as Ec2NativeState),
   },
   runningWithinMs: 5_000,
+  requests: () => cloud.requests(),
   extra: () => {
     it('sends one RunInstances with ClientToken, tags on instance and volume, and every launch key', async () => {
       const userData = join(dir, 'user-data.sh');

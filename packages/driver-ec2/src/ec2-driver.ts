@@ -13,6 +13,7 @@ import {
   type InstanceInfo,
   type LaunchContext,
   type LaunchSpec,
+  type RequestPace,
 } from '@cloudboot/core';
 import { Ec2Api } from './ec2-client.js';
 import { EC2_DRIVER_NAME, ec2Error } from './ec2-errors.js';
@@ -59,6 +60,10 @@ export function createDriver(settings: DriverSettings): Driver {
   return {
     name: EC2_DRIVER_NAME,
     capabilities: { launchesMachines: true, findsByTags: true },
+
+    usePace(pace: RequestPace): void {
+      api.usePace(pace);
+    },
 
     async launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
       let launch: Ec2LaunchSettings;

@@ -112,6 +112,11 @@ function kindOf({ code, status }: Said): DriverErrorKind {
   return 'invalid-request';
 }
 
+/** The kind of failure an SDK exception (or network error) is, for the account's pace. */
+export function ec2Kind(thrown: unknown): DriverErrorKind {
+  return kindOf(said(thrown));
+}
+
 const quote = (items: readonly string[] | undefined) =>
   (items ?? []).map((i) => `"${i}"`).join(', ');
 

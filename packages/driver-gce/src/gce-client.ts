@@ -3,11 +3,11 @@
  * object: credentials and project resolved once on first use, SDK clients
  * created on first use (constructing the driver does no I/O), every call
  * made once (`retry: null`: retries are core's, so they are counted and
- * rate-limited in one place).
+ * rate-limited in one place), each request in the account's pace.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { DriverError } from '@cloudboot/core';
+import { DriverError, type RequestPace } from '@cloudboot/core';
 import type { protos } from '@google-cloud/compute';
 import type { ImagesClient } from '@google-cloud/compute/build/src/v1/images_client.js';
 import type { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
@@ -17,7 +17,7 @@ import type { SubnetworksClient } from '@google-cloud/compute/build/src/v1/subne
 import type { ZoneOperationsClient } from '@google-cloud/compute/build/src/v1/zone_operations_client.js';
 import type { ZonesClient } from '@google-cloud/compute/build/src/v1/zones_client.js';
 import type { AuthClient } from 'google-auth-library';
-import { GCE } from './gce-errors.js';
+import { failureOf, GCE, kindOf } from './gce-errors.js';
 import type { GceDriverOptions } from './gce-settings.js';
 
 /** A Compute Engine instance as the API returns it. */
@@ -158,9 +158,22 @@ export class GceClient {
   readonly #options: GceDriverOptions;
   #account: Promise<Account> | undefined;
   readonly #clients = new Map<keyof Clients, Promise<unknown>>();
+  #pace: RequestPace | undefined;
 
   constructor(options: GceDriverOptions) {
     this.#options = options;
+  }
+
+  /** Sends every request from now on in the account's pace. */
+  usePace(pace: RequestPace): void {
+    this.#pace = pace;
+  }
+
+  /** Sends one API request, in the account's pace when there is one. */
+  #send<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return (
+      this.#pace?.request(send, { signal, kindOf: (thrown) => kindOf(failureOf(thrown)) }) ?? send()
+    );
   }
 
   /** The project, once credentials are read. */
@@ -204,13 +217,23 @@ export class GceClient {
   }
 
   /** `zones.get`: checks credentials, endpoint, project and zone. */
-  async getZone(project: string, zone: string): Promise<void> {
-    await (await this.#sdk('zones')).get({ project, zone }, ONCE);
+  async getZone(project: string, zone: string, signal?: AbortSignal): Promise<void> {
+    const zones = await this.#sdk('zones');
+    await this.#send(() => zones.get({ project, zone }, ONCE), signal);
   }
 
   /** `instances.get`. @throws the client's error (404 when there is no such instance). */
-  async getInstance(project: string, zone: string, instance: string): Promise<GceInstance> {
-    const [found] = await (await this.#sdk('instances')).get({ project, zone, instance }, ONCE);
+  async getInstance(
+    project: string,
+    zone: string,
+    instance: string,
+    signal?: AbortSignal,
+  ): Promise<GceInstance> {
+    const instances = await this.#sdk('instances');
+    const [found] = await this.#send(
+      () => instances.get({ project, zone, instance }, ONCE),
+      signal,
+    );
     return found;
   }
 
@@ -220,10 +243,12 @@ export class GceClient {
     zone: string,
     requestId: string,
     instanceResource: GceInstance,
+    signal?: AbortSignal,
   ): Promise<GceOperation> {
-    const [operation] = await (await this.#sdk('instances')).insert(
-      { project, zone, requestId, instanceResource },
-      ONCE,
+    const instances = await this.#sdk('instances');
+    const [operation] = await this.#send(
+      () => instances.insert({ project, zone, requestId, instanceResource }, ONCE),
+      signal,
     );
     return operation.latestResponse as GceOperation;
   }
@@ -233,24 +258,35 @@ export class GceClient {
     project: string,
     zone: string,
     operation: GceOperation,
+    signal?: AbortSignal,
   ): Promise<GceOperation> {
     let current = operation;
     const operations = await this.#sdk('operations');
     while (String(current.status) !== 'DONE') {
-      [current] = await operations.wait({ project, zone, operation: String(current.name) }, ONCE);
+      const name = String(current.name);
+      [current] = await this.#send(
+        () => operations.wait({ project, zone, operation: name }, ONCE),
+        signal,
+      );
     }
     return current;
   }
 
   /** `instances.list` with a filter, every page. */
-  async listInstances(project: string, zone: string, filter: string): Promise<GceInstance[]> {
+  async listInstances(
+    project: string,
+    zone: string,
+    filter: string,
+    signal?: AbortSignal,
+  ): Promise<GceInstance[]> {
     const instances = await this.#sdk('instances');
     const all: GceInstance[] = [];
     let pageToken: string | undefined;
     do {
-      const [items, , raw] = await instances.list(
-        { project, zone, filter, maxResults: 500, ...(pageToken !== undefined && { pageToken }) },
-        { ...ONCE, autoPaginate: false },
+      const page = { project, zone, filter, maxResults: 500, ...(pageToken && { pageToken }) };
+      const [items, , raw] = await this.#send(
+        () => instances.list(page, { ...ONCE, autoPaginate: false }),
+        signal,
       );
       all.push(...items);
       pageToken = raw?.nextPageToken ?? undefined;
@@ -259,31 +295,42 @@ export class GceClient {
   }
 
   /** `instances.delete` (not awaited to completion). */
-  async deleteInstance(project: string, zone: string, instance: string): Promise<void> {
-    await (await this.#sdk('instances')).delete({ project, zone, instance }, ONCE);
+  async deleteInstance(
+    project: string,
+    zone: string,
+    instance: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const instances = await this.#sdk('instances');
+    await this.#send(() => instances.delete({ project, zone, instance }, ONCE), signal);
   }
 
   /** `images.get` or `images.getFromFamily`; returns the image's self link. */
   async image(project: string, name: string, family: boolean): Promise<string> {
     const images = await this.#sdk('images');
-    const [image] = family
-      ? await images.getFromFamily({ project, family: name }, ONCE)
-      : await images.get({ project, image: name }, ONCE);
+    const [image] = await this.#send(() =>
+      family
+        ? images.getFromFamily({ project, family: name }, ONCE)
+        : images.get({ project, image: name }, ONCE),
+    );
     return String(image.selfLink ?? `projects/${project}/global/images/${image.name ?? name}`);
   }
 
   /** `machineTypes.get`. */
   async machineType(project: string, zone: string, machineType: string): Promise<void> {
-    await (await this.#sdk('machineTypes')).get({ project, zone, machineType }, ONCE);
+    const machineTypes = await this.#sdk('machineTypes');
+    await this.#send(() => machineTypes.get({ project, zone, machineType }, ONCE));
   }
 
   /** `networks.get`. */
   async network(project: string, network: string): Promise<void> {
-    await (await this.#sdk('networks')).get({ project, network }, ONCE);
+    const networks = await this.#sdk('networks');
+    await this.#send(() => networks.get({ project, network }, ONCE));
   }
 
   /** `subnetworks.get`. */
   async subnetwork(project: string, region: string, subnetwork: string): Promise<void> {
-    await (await this.#sdk('subnetworks')).get({ project, region, subnetwork }, ONCE);
+    const subnetworks = await this.#sdk('subnetworks');
+    await this.#send(() => subnetworks.get({ project, region, subnetwork }, ONCE));
   }
 }

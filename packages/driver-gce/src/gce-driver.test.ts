@@ -59,6 +59,7 @@ testDriver({
     // The driver's instance id is the instance's path: .../instances/NAME.
     put: (id, status) => fake.setStatus(id.split('/').at(-1) ?? id, status),
   },
+  requests: () => fake.requests(),
   extra: () => {
     beforeEach(() => {
       fake.faults.throttleEvery = 0;

@@ -5,12 +5,14 @@
  */
 import { userInfo } from 'node:os';
 import {
+  type CallContext,
   type Driver,
   DriverError,
   type DriverSettings,
   type InstanceInfo,
   type LaunchContext,
   type LaunchSpec,
+  type RequestPace,
 } from '@cloudboot/core';
 import { GceClient, type GceInstance } from './gce-client.js';
 import {
@@ -118,6 +120,11 @@ class GceDriver implements Driver {
   constructor(options: GceDriverOptions) {
     this.#options = options;
     this.#client = new GceClient(options);
+  }
+
+  /** Sends every API request of the account in its pace. */
+  usePace(pace: RequestPace): void {
+    this.#client.usePace(pace);
   }
 
   /**
@@ -305,7 +312,7 @@ class GceDriver implements Driver {
 
     // A resumed or retried launch adopts the instance its first call made.
     try {
-      const existing = await this.#client.getInstance(project, zone, name);
+      const existing = await this.#client.getInstance(project, zone, name, context.signal);
       if (existing.labels?.['cloudboot-token'] !== labelValue(context.token)) {
         throw new DriverError(
           'invalid-request',
@@ -327,6 +334,7 @@ class GceDriver implements Driver {
         zone,
         requestIdFor(context.token),
         resource,
+        context.signal,
       );
     } catch (error) {
       const failure = failureOf(error);
@@ -337,7 +345,7 @@ class GceDriver implements Driver {
     }
     let done: typeof operation;
     try {
-      done = await this.#client.waitOperation(project, zone, operation);
+      done = await this.#client.waitOperation(project, zone, operation, context.signal);
     } catch (error) {
       throw gceError(failureOf(error), where, instanceId);
     }
@@ -368,7 +376,7 @@ class GceDriver implements Driver {
     };
   }
 
-  async describe(instanceIds: readonly string[]): Promise<InstanceInfo[]> {
+  async describe(instanceIds: readonly string[], context?: CallContext): Promise<InstanceInfo[]> {
     const groups = new Map<string, { project: string; zone: string; names: Set<string> }>();
     for (const id of instanceIds) {
       const ref = refOf(id);
@@ -386,7 +394,7 @@ class GceDriver implements Driver {
         const filter = `name eq "${commonPrefix([...names])}.*"`;
         let listed: GceInstance[];
         try {
-          listed = await this.#client.listInstances(project, zone, filter);
+          listed = await this.#client.listInstances(project, zone, filter, context?.signal);
         } catch (error) {
           throw toGceError(error);
         }
@@ -399,14 +407,14 @@ class GceDriver implements Driver {
     return instanceIds.map((id) => this.#info(id, found.get(id)));
   }
 
-  async terminate(instanceIds: readonly string[]): Promise<void> {
+  async terminate(instanceIds: readonly string[], context?: CallContext): Promise<void> {
     const refs = [...new Set(instanceIds)]
       .map(refOf)
       .filter((r): r is InstanceRef => r !== undefined);
     const failures: DriverError[] = [];
     await eachLimited(refs, 8, async (ref) => {
       try {
-        await this.#client.deleteInstance(ref.project, ref.zone, ref.name);
+        await this.#client.deleteInstance(ref.project, ref.zone, ref.name, context?.signal);
       } catch (error) {
         // Already gone is what was asked for.
         if (!isNotFound(error)) failures.push(toGceError(error));
@@ -415,16 +423,19 @@ class GceDriver implements Driver {
     if (failures[0] !== undefined) throw failures[0];
   }
 
-  async validate(): Promise<void> {
+  async validate(context?: CallContext): Promise<void> {
     try {
       const project = await this.#client.project();
-      await this.#client.getZone(project, this.#options.zone);
+      await this.#client.getZone(project, this.#options.zone, context?.signal);
     } catch (error) {
       throw toGceError(error, { subject: `zone ${this.#options.zone}`, key: 'iaas' });
     }
   }
 
-  async findByTags(tags: Readonly<Record<string, string>>): Promise<InstanceInfo[]> {
+  async findByTags(
+    tags: Readonly<Record<string, string>>,
+    context?: CallContext,
+  ): Promise<InstanceInfo[]> {
     const labels = sanitiseLabels(tags);
     const filter = Object.entries(labels)
       .map(([k, v]) => `(labels.${k} = "${v}")`)
@@ -432,7 +443,7 @@ class GceDriver implements Driver {
     try {
       const project = await this.#client.project();
       const zone = this.#options.zone;
-      const listed = await this.#client.listInstances(project, zone, filter);
+      const listed = await this.#client.listInstances(project, zone, filter, context?.signal);
       return listed.map((instance) =>
         this.#info(idOf({ project, zone, name: String(instance.name) }), instance),
       );

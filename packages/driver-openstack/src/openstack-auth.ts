@@ -2,17 +2,19 @@
  * A Keystone v3 session: authenticates (password or application
  * credential), reuses the token until shortly before it expires, finds
  * service endpoints in the token's catalog by type, region and interface,
- * and sends API requests with the token, authenticating again exactly once
- * when a request is refused with 401.
+ * and sends API requests with the token (each in the account's pace, when
+ * given one), authenticating again exactly once when a request is refused
+ * with 401.
  *
  * The credentials live only in this object's private fields.
  */
-import type { DriverError } from '@cloudboot/core';
+import { DriverError, type DriverErrorKind, type RequestPace } from '@cloudboot/core';
 import type { AuthConfig } from './openstack-clouds.js';
 import {
   type CloudError,
   cloudCallError,
   driverError,
+  errorKind,
   type OpenstackService,
   parseCloudError,
   parseRetryAfter,
@@ -149,6 +151,27 @@ function userOf(config: AuthConfig): Record<string, unknown> {
   return { name: config.username, domain };
 }
 
+/** The {@link DriverError} for an error answer, with the wait its `Retry-After` asks for. */
+function failure(
+  service: OpenstackService,
+  action: string,
+  response: Response,
+  error: CloudError,
+): DriverError {
+  return cloudCallError({
+    service,
+    action,
+    status: response.status,
+    error,
+    retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+  });
+}
+
+/** The kind of what a request threw: its driver error's, else (an abort) nothing the pace should count. */
+function kindOfThrown(thrown: unknown): DriverErrorKind {
+  return thrown instanceof DriverError ? thrown.kind : 'transient';
+}
+
 async function readBody(response: Response): Promise<string> {
   try {
     return await response.text();
@@ -172,6 +195,7 @@ export class KeystoneSession {
   readonly #fetch: FetchFunction;
   #token: Token | undefined;
   #authenticating: Promise<Token> | undefined;
+  #pace: RequestPace | undefined;
 
   /**
    * @param config Resolves the credentials (read on first use, once).
@@ -197,7 +221,7 @@ export class KeystoneSession {
     for (let attempt = 1; ; attempt++) {
       const token = await this.#currentToken(request.signal);
       const url = `${this.#endpoint(token, type)}${request.path}`;
-      const response = await this.#send(service, request.action, url, {
+      const { response, text } = await this.#exchange(service, request.action, url, {
         method: request.method,
         headers: {
           Accept: 'application/json',
@@ -207,7 +231,6 @@ export class KeystoneSession {
         ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
         ...(request.signal !== undefined && { signal: request.signal }),
       });
-      const text = await readBody(response);
       if (response.status === 401 && attempt === 1) {
         // The token was revoked or expired early: authenticate again, once.
         if (this.#token === token) this.#token = undefined;
@@ -218,13 +241,7 @@ export class KeystoneSession {
       if (request.accept?.includes(response.status)) {
         return { status: response.status, body: parseJson(text), error };
       }
-      throw cloudCallError({
-        service,
-        action: request.action,
-        status: response.status,
-        error,
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-      });
+      throw failure(service, request.action, response, error);
     }
   }
 
@@ -232,6 +249,37 @@ export class KeystoneSession {
   async check(types: readonly ServiceType[], signal?: AbortSignal): Promise<void> {
     const token = await this.#currentToken(signal);
     for (const type of types) this.#endpoint(token, type);
+  }
+
+  /** Sends every request from now on in the account's pace. */
+  usePace(pace: RequestPace): void {
+    this.#pace = pace;
+  }
+
+  /**
+   * Sends one request and reads its answer, in the account's pace when there
+   * is one. A throttling answer is thrown (its {@link DriverError}), so the
+   * pace sees it; any other answer is returned.
+   */
+  #exchange(
+    service: OpenstackService,
+    action: string,
+    url: string,
+    init: RequestInit,
+  ): Promise<{ response: Response; text: string }> {
+    const exchange = async () => {
+      const response = await this.#send(service, action, url, init);
+      const text = await readBody(response);
+      if (response.status === 413 || response.status === 429) {
+        const error = parseCloudError(response.status, text);
+        if (errorKind(response.status, error.message) === 'throttled') {
+          throw failure(service, action, response, error);
+        }
+      }
+      return { response, text };
+    };
+    const signal = init.signal ?? undefined;
+    return this.#pace?.request(exchange, { signal, kindOf: kindOfThrown }) ?? exchange();
   }
 
   async #send(
@@ -268,21 +316,13 @@ export class KeystoneSession {
     const config = this.#config();
     const url = `${keystoneV3Url(config.authUrl)}/auth/tokens`;
     const action = `authenticate with ${config.source}`;
-    const response = await this.#send('Keystone', action, url, {
+    const { response, text } = await this.#exchange('Keystone', action, url, {
       method: 'POST',
       headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
       body: JSON.stringify(authBody(config)),
     });
-    const text = await readBody(response);
     if (!response.ok) {
-      const error = parseCloudError(response.status, text);
-      throw cloudCallError({
-        service: 'Keystone',
-        action,
-        status: response.status,
-        error,
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-      });
+      throw failure('Keystone', action, response, parseCloudError(response.status, text));
     }
     const value = response.headers.get('x-subject-token');
     const body = parseJson(text) as

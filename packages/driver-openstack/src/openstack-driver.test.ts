@@ -81,6 +81,7 @@ testDriver({
     put: (id, status) => cloud.setStatus(id, status),
   },
   runningWithinMs: 5000,
+  requests: () => cloud.requests(),
   extra: () => {
     describe('launching', () => {
       it('names the server cb-<run>-<service>-<token prefix> and sets the metadata', async () => {

@@ -18,6 +18,7 @@ import {
   type InstanceInfo,
   type LaunchContext,
   type LaunchSpec,
+  type RequestPace,
 } from '@cloudboot/core';
 import { type FetchFunction, KeystoneSession, type ServiceType } from './openstack-auth.js';
 import { type ConfigPlaces, resolveAuthConfig } from './openstack-clouds.js';
@@ -103,6 +104,11 @@ class OpenstackDriver implements Driver {
     };
     this.#session = new KeystoneSession(() => resolveAuthConfig(settings, places), options.fetch);
     this.#compute = new OpenstackCompute(this.#session);
+  }
+
+  /** Sends every API request of the account (Keystone's included) in its pace. */
+  usePace(pace: RequestPace): void {
+    this.#session.usePace(pace);
   }
 
   /**

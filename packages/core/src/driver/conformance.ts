@@ -42,6 +42,12 @@ export interface DriverConformanceOptions {
    * state as the map says.
    */
   readonly states?: NativeStates;
+  /**
+   * API requests the test cloud has received so far, authentication's
+   * included. With it, a driver that takes the account's pace
+   * ({@link Driver.usePace}) must send every request through it.
+   */
+  readonly requests?: () => number;
   /** How long an instance may take to reach `running`; default 10 s. */
   readonly runningWithinMs?: number;
   /** Driver-specific cases, run inside the suite's `describe`. */
@@ -164,6 +170,32 @@ export function testDriver(options: DriverConformanceOptions): void {
       expect(await found({ 'cloudboot-run': `${run}-other` })).toEqual([]);
       await driver.terminate([idA, idB]);
     });
+
+    const requests = options.requests;
+    it.skipIf(requests === undefined)(
+      'sends every API request through the pace it is given',
+      async (test) => {
+        const driver = options.create();
+        if (driver.usePace === undefined) {
+          test.skip();
+          return;
+        }
+        let paced = 0;
+        driver.usePace({
+          request: (send) => {
+            paced += 1;
+            return send();
+          },
+        });
+        const before = requests?.() ?? 0;
+        await driver.validate();
+        const { instanceId } = await driver.launch(options.spec(), launchContext());
+        await untilRunning(driver, instanceId, within);
+        await driver.terminate([instanceId]);
+        expect(paced).toBeGreaterThan(0);
+        expect(paced).toBe((requests?.() ?? 0) - before);
+      },
+    );
 
     const states = options.states;
     it.skipIf(states === undefined)('maps exactly its documented native states', () => {

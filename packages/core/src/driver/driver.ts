@@ -3,6 +3,7 @@
  * provider implements. Drivers stay thin; retries, rate limits, waiting for
  * `running` and timeouts live once in core (see `managed-driver.ts`).
  */
+import type { DriverErrorKind } from '../errors.js';
 
 /**
  * The one state type every driver maps its native states onto.
@@ -86,6 +87,34 @@ export interface CallContext {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The account's pace, as a driver that paces its own requests sees it
+ * ({@link Driver.usePace}).
+ */
+export interface RequestPace {
+  /**
+   * Sends one API request in the account's pace: waits for its turn (at
+   * least `1/api_calls_per_second` after the previous request, longer while
+   * the cloud throttles), runs `send`, and tells the pace how the cloud
+   * answered (when `send` throws, by the kind `options.kindOf` gives).
+   * @throws the signal's reason when aborted while waiting (nothing is sent),
+   *   else what `send` threw.
+   */
+  request<T>(send: () => Promise<T>, options: PacedRequestOptions): Promise<T>;
+}
+
+/** How a driver sends one request through its {@link RequestPace}. */
+export interface PacedRequestOptions {
+  /** Stops waiting for the request's turn (nothing is sent then). */
+  readonly signal?: AbortSignal;
+  /**
+   * The kind of failure a request that threw `error` met: `throttled` slows
+   * the pace, `transient` (no answer) says nothing about it, any other kind
+   * is an answer like a success.
+   */
+  readonly kindOf: (error: unknown) => DriverErrorKind;
+}
+
 /** Optional abilities of a driver. */
 export interface DriverCapabilities {
   /** False for drivers of existing machines: `terminate` only forgets them. */
@@ -125,6 +154,15 @@ export interface Driver {
     tags: Readonly<Record<string, string>>,
     context?: CallContext,
   ): Promise<InstanceInfo[]>;
+  /**
+   * Optional, for drivers whose calls make several API requests (a lookup,
+   * the create, a wait; a delete per instance): takes the account's pace,
+   * once, before any call. The driver then sends every API request through
+   * {@link RequestPace.request}, so `api_calls_per_second` limits requests
+   * as the cloud counts them. A driver without it has each call of this
+   * interface paced as one request.
+   */
+  usePace?(pace: RequestPace): void;
 }
 
 /**

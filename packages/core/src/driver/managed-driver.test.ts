@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DriverError } from '../errors.js';
-import type { Driver, InstanceInfo, InstanceState } from './driver.js';
+import type { Driver, InstanceInfo, InstanceState, RequestPace } from './driver.js';
 import {
   DEFAULT_CALLS_PER_SECOND,
   MAX_RETRY_AFTER_MS,
@@ -374,6 +374,49 @@ describe('ManagedDriver rules (fake time)', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await Promise.all(later);
     expect(at('validate').slice(-2)).toEqual([5000, 5100]);
+  });
+
+  it('paces each API request of a driver that takes the pace, and counts requests, not calls', async () => {
+    const sent: number[] = [];
+    let pace: RequestPace | undefined;
+    let refusals = 1;
+    const kindOf = (error: unknown) => (error as DriverError).kind;
+    // A launch is three requests (a lookup, the create, a wait); the very first one is throttled.
+    const driver: Driver = {
+      name: 'requests',
+      capabilities: { launchesMachines: true, findsByTags: false },
+      usePace(given) {
+        pace = given;
+      },
+      async launch(_spec, { token, signal }) {
+        for (let i = 0; i < 3; i++) {
+          await pace?.request(
+            async () => {
+              sent.push(Date.now());
+              if (refusals-- > 0) throw throttled();
+            },
+            { signal, kindOf },
+          );
+        }
+        return { instanceId: `i-${token}` };
+      },
+      describe: async () => [],
+      terminate: async () => {},
+      validate: async () => {},
+    };
+    const managed = new ManagedDriver(driver, { callsPerSecond: 10, retry: noBackoff });
+    expect(pace).toBeDefined();
+    const launches = [
+      timed(managed.launch(spec, { token: 'a', tags: {} })),
+      timed(managed.launch(spec, { token: 'b', tags: {} })),
+    ];
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(launches.map((l) => l.value)).toEqual([{ instanceId: 'i-a' }, { instanceId: 'i-b' }]);
+    // Requests, not calls, are spaced: 2/15 s after the throttled answer (7.5 requests/s),
+    // closer again after accepted ones (as calls are: the new pace applies from the next
+    // timer), and never a second wait per call on top.
+    expect(sent).toEqual([0, 134, 267, 373, 473, 573, 673]);
+    expect(managed.callCount).toEqual({ calls: 7, throttled: 1, limitPerSecond: 10 });
   });
 
   it("waits before a retry at least as long as the cloud's Retry-After, up to MAX_RETRY_AFTER_MS", async () => {

@@ -1,7 +1,8 @@
 /**
  * Lifecycle rules written once around any {@link Driver}: retries with
  * jittered backoff for throttled/transient errors, a per-account call pace
- * that slows down when the cloud throttles (up to the configured limit),
+ * that slows down when the cloud throttles (up to the configured limit;
+ * per API request for a driver that takes it, see {@link Driver.usePace}),
  * abort handling, and waiting until instances are running with
  * batched `describe` calls. Drivers stay thin. The wrapper is a driver
  * itself and keeps the wrapped one private, so no call can go around these
@@ -18,6 +19,8 @@ import type {
   InstanceInfo,
   LaunchContext,
   LaunchSpec,
+  PacedRequestOptions,
+  RequestPace,
 } from './driver.js';
 import { RunningWaits } from './running-waits.js';
 
@@ -36,8 +39,9 @@ export interface ManagedDriverOptions {
    * Cloud calls per second allowed for this account/endpoint (default
    * {@link DEFAULT_CALLS_PER_SECOND}); calls start at least `1/callsPerSecond`
    * seconds apart, retries included, and further apart while the cloud
-   * throttles them (see {@link CallPace}). Drivers of existing machines call
-   * no cloud and are not limited.
+   * throttles them (see {@link CallPace}). A driver that takes the pace
+   * ({@link Driver.usePace}) has each of its API requests spaced so instead.
+   * Drivers of existing machines call no cloud and are not limited.
    */
   readonly callsPerSecond?: number;
   /**
@@ -62,6 +66,14 @@ export const THROTTLED_RETRY_FACTOR = 3;
  * when to give up.
  */
 export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** How a call or request ended, for the pace. */
+type RequestOutcome = 'accepted' | 'throttled' | 'transient';
+
+/** How a call that failed with `kind` ended, for the pace: a refusal of another kind is still an answer. */
+function outcomeOf(kind: DriverErrorKind): RequestOutcome {
+  return kind === 'throttled' || kind === 'transient' ? kind : 'accepted';
+}
 
 /** The kinds a thrown `kind` property may name. */
 const KINDS: ReadonlySet<string> = new Set(DRIVER_ERROR_KINDS);
@@ -118,6 +130,8 @@ export class ManagedDriver implements Driver {
   readonly #retry: RetryPolicy;
   /** Absent for drivers of existing machines, which call no cloud. */
   readonly #pace: CallPace | undefined;
+  /** True when the driver sends each API request through the pace itself ({@link Driver.usePace}). */
+  readonly #pacesRequests: boolean;
   #calls = 0;
   #throttledCalls = 0;
   readonly #running: RunningWaits;
@@ -139,6 +153,10 @@ export class ManagedDriver implements Driver {
       ? (options.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND)
       : 0;
     this.#pace = rate > 0 ? new CallPace(rate) : undefined;
+    this.#pacesRequests = this.#pace !== undefined && typeof driver.usePace === 'function';
+    if (this.#pacesRequests) {
+      driver.usePace?.({ request: (send, options) => this.#request(send, options) });
+    }
     this.#running = new RunningWaits(
       this.name,
       (ids) => this.describe(ids),
@@ -159,18 +177,20 @@ export class ManagedDriver implements Driver {
     const retries = this.#retry.attempts - 1;
     let transient = 0;
     let throttled = 0;
+    // A driver that paces its own requests has each of them paced and counted instead.
+    const paced = !this.#pacesRequests;
     for (;;) {
-      const ticket = await this.#pace?.turn(signal);
-      this.#calls += 1;
+      const ticket = paced ? await this.#pace?.turn(signal) : undefined;
+      if (paced) this.#calls += 1;
       try {
         // Safe to stop waiting: a launch is idempotent per token and its intent is recorded.
         const result = await abortable(call(), signal);
-        this.#answered(ticket);
+        if (paced) this.#answered(ticket, 'accepted');
         return result;
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
         const error = toDriverError(thrown, this.name);
-        this.#answered(ticket, error.kind);
+        if (paced) this.#answered(ticket, outcomeOf(error.kind));
         if (!error.retryable) throw error;
         if (error.kind === 'throttled') {
           if (throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
@@ -185,6 +205,21 @@ export class ManagedDriver implements Driver {
     }
   }
 
+  /** {@link RequestPace.request} for a driver that paces its own requests. */
+  async #request<T>(send: () => Promise<T>, options: PacedRequestOptions): Promise<T> {
+    const ticket = await this.#pace?.turn(options.signal);
+    this.#calls += 1;
+    let result: T;
+    try {
+      result = await send();
+    } catch (error) {
+      this.#answered(ticket, outcomeOf(options.kindOf(error)));
+      throw error;
+    }
+    this.#answered(ticket, 'accepted');
+    return result;
+  }
+
   /** Calls made so far and how many the cloud throttled. */
   get callCount(): CallCount {
     return {
@@ -194,14 +229,11 @@ export class ManagedDriver implements Driver {
     };
   }
 
-  /**
-   * Counts how the call with `ticket` was answered (accepted when `kind` is
-   * absent) and tells the pace.
-   */
-  #answered(ticket: number | undefined, kind?: DriverErrorKind): void {
-    if (kind === 'throttled') this.#throttledCalls += 1;
-    if (this.#pace === undefined || ticket === undefined || kind === 'transient') return;
-    if (kind === 'throttled') this.#pace.throttled(ticket);
+  /** Counts how the call with `ticket` ended and tells the pace; a transient failure says nothing about it. */
+  #answered(ticket: number | undefined, outcome: RequestOutcome): void {
+    if (outcome === 'throttled') this.#throttledCalls += 1;
+    if (this.#pace === undefined || ticket === undefined || outcome === 'transient') return;
+    if (outcome === 'throttled') this.#pace.throttled(ticket);
     else this.#pace.accepted(ticket);
   }
 
