@@ -200,3 +200,18 @@ describe('claiming a working directory', () => {
     expect(lstatSync(join(work, 'pgm.sh')).mode & 0o777).toBe(0o700);
   });
 });
+
+describe('reading a file a program left', () => {
+  const session = new LocalSession();
+  afterAll(() => session.close());
+
+  it('reads a regular file, says nothing of a missing one, and refuses a FIFO rather than block', async () => {
+    const file = join(dir, 'bootout.json');
+    writeFileSync(file, '{"a": 1}');
+    expect((await session.readFile(file))?.toString()).toBe('{"a": 1}');
+    expect(await session.readFile(join(dir, 'none.json'))).toBeUndefined();
+    const fifo = join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    await expect(session.readFile(fifo)).rejects.toThrow(`${fifo} is not a regular file`);
+  });
+});

@@ -92,7 +92,10 @@ export class LocalSession implements MachineSession {
   async readFile(path: string): Promise<Buffer | undefined> {
     // Most files asked for are absent (no bootout.json): a lookup that
     // returns nothing costs less than a failed open, which builds an error.
-    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    const found = statSync(path, { throwIfNoEntry: false });
+    if (found === undefined) return undefined;
+    // It is read on this thread: a FIFO a program left there would block it for good.
+    if (!found.isFile()) throw new Error(`${path} is not a regular file`);
     try {
       return readFileSync(path);
     } catch (error) {
