@@ -169,9 +169,10 @@ export class ManagedDriver implements Driver {
    * after the cloud's `Retry-After` when that is longer (up to
    * {@link MAX_RETRY_AFTER_MS}): a transient one `attempts - 1` times, a
    * throttled one {@link THROTTLED_RETRY_FACTOR} times as often, each
-   * counted apart. Tells
-   * the pace how the cloud answered: throttled, or accepted (a refusal of
-   * another kind included); a transient failure says nothing about the pace.
+   * counted apart. Unless the driver paces its own requests, each attempt
+   * waits for its turn and tells the pace how the cloud answered:
+   * throttled, or accepted (a refusal of another kind included); a
+   * transient failure says nothing about the pace.
    */
   async #call<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const retries = this.#retry.attempts - 1;
