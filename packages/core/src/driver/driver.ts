@@ -96,9 +96,11 @@ export interface RequestPace {
    * Sends one API request in the account's pace: waits for its turn (at
    * least `1/api_calls_per_second` after the previous request, longer while
    * the cloud throttles), runs `send`, and tells the pace how the cloud
-   * answered (when `send` throws, by the kind `options.kindOf` gives).
+   * answered (when `send` throws, by the kind `options.kindOf` gives). A
+   * throttled request is sent again, after a backoff or the cloud's
+   * `Retry-After` (a `retryAfterMs` property of what `send` threw).
    * @throws the signal's reason when aborted while waiting (nothing is sent),
-   *   else what `send` threw.
+   *   else what `send` threw last.
    */
   request<T>(send: () => Promise<T>, options: PacedRequestOptions): Promise<T>;
 }
@@ -159,8 +161,11 @@ export interface Driver {
    * the create, a wait; a delete per instance): takes the account's pace,
    * once, before any call. The driver then sends every API request through
    * {@link RequestPace.request}, so `api_calls_per_second` limits requests
-   * as the cloud counts them. A driver without it has each call of this
-   * interface paced as one request.
+   * as the cloud counts them. A request the cloud answers "slow down" is
+   * sent again, in its turn, until the account's retry budget is spent (the
+   * cloud did not act on it), so `send` must be safe to repeat then. A
+   * driver without `usePace` has each call of this interface paced as one
+   * request.
    */
   usePace?(pace: RequestPace): void;
 }

@@ -376,8 +376,9 @@ describe('ManagedDriver rules (fake time)', () => {
     expect(at('validate').slice(-2)).toEqual([5000, 5100]);
   });
 
-  it('paces each API request of a driver that takes the pace, and counts requests, not calls', async () => {
+  it('paces each API request of a driver that takes the pace, counts requests, and retries a throttled one alone', async () => {
     const sent: number[] = [];
+    const launched: string[] = [];
     let pace: RequestPace | undefined;
     let refusals = 1;
     const kindOf = (error: unknown) => (error as DriverError).kind;
@@ -389,6 +390,7 @@ describe('ManagedDriver rules (fake time)', () => {
         pace = given;
       },
       async launch(_spec, { token, signal }) {
+        launched.push(token);
         for (let i = 0; i < 3; i++) {
           await pace?.request(
             async () => {
@@ -417,6 +419,43 @@ describe('ManagedDriver rules (fake time)', () => {
     // timer), and never a second wait per call on top.
     expect(sent).toEqual([0, 134, 267, 373, 473, 573, 673]);
     expect(managed.callCount).toEqual({ calls: 7, throttled: 1, limitPerSecond: 10 });
+    // The throttled request was sent again; its launch was not started over.
+    expect(launched).toEqual(['a', 'b']);
+  });
+
+  it('gives up on a request throttled past the budget, without starting the call over; waits its Retry-After', async () => {
+    let pace: RequestPace | undefined;
+    let launches = 0;
+    const sent: number[] = [];
+    const driver: Driver = {
+      name: 'requests',
+      capabilities: { launchesMachines: true, findsByTags: false },
+      usePace(given) {
+        pace = given;
+      },
+      async launch(_spec, { signal }) {
+        launches += 1;
+        await pace?.request(
+          async () => {
+            sent.push(Date.now());
+            throw Object.assign(throttled(), { retryAfterMs: 1000 });
+          },
+          { signal, kindOf: (error) => (error as DriverError).kind },
+        );
+        return { instanceId: 'never' };
+      },
+      describe: async () => [],
+      terminate: async () => {},
+      validate: async () => {},
+    };
+    const managed = new ManagedDriver(driver, { callsPerSecond: 1000, retry: noBackoff });
+    const outcome = timed(managed.launch(spec, { token: 't', tags: {} }));
+    await vi.advanceTimersByTimeAsync(60_000);
+    // attempts 3: two retries, three times as many for a throttled answer.
+    expect(sent).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000]);
+    expect(launches).toBe(1);
+    expect(outcome.error).toMatchObject({ kind: 'throttled' });
+    expect(managed.callCount).toMatchObject({ calls: 7, throttled: 7 });
   });
 
   it("waits before a retry at least as long as the cloud's Retry-After, up to MAX_RETRY_AFTER_MS", async () => {

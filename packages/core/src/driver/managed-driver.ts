@@ -194,31 +194,50 @@ export class ManagedDriver implements Driver {
         if (paced) this.#answered(ticket, outcomeOf(error.kind));
         if (!error.retryable) throw error;
         if (error.kind === 'throttled') {
-          if (throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
+          // A driver that paces its requests had the throttled request itself retried.
+          if (!paced || throttled >= retries * THROTTLED_RETRY_FACTOR) throw error;
           throttled++;
         } else {
           if (transient >= retries) throw error;
           transient++;
         }
-        const asked = Math.min(error.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
-        await sleep(Math.max(asked, backoffDelay(this.#retry, transient + throttled - 1)), signal);
+        await sleep(this.#delay(error.retryAfterMs, transient + throttled - 1), signal);
       }
     }
   }
 
-  /** {@link RequestPace.request} for a driver that paces its own requests. */
+  /**
+   * {@link RequestPace.request} for a driver that paces its own requests: a
+   * request the cloud throttled is sent again in its turn, after the
+   * backoff or the cloud's `Retry-After`, up to the throttled retry budget,
+   * rather than the whole call with the requests it had made already.
+   */
   async #request<T>(send: () => Promise<T>, options: PacedRequestOptions): Promise<T> {
-    const ticket = await this.#pace?.turn(options.signal);
-    this.#calls += 1;
-    let result: T;
-    try {
-      result = await send();
-    } catch (error) {
-      this.#answered(ticket, outcomeOf(options.kindOf(error)));
-      throw error;
+    const budget = (this.#retry.attempts - 1) * THROTTLED_RETRY_FACTOR;
+    for (let retry = 0; ; retry++) {
+      const ticket = await this.#pace?.turn(options.signal);
+      this.#calls += 1;
+      try {
+        const result = await send();
+        this.#answered(ticket, 'accepted');
+        return result;
+      } catch (error) {
+        const kind = options.kindOf(error);
+        this.#answered(ticket, outcomeOf(kind));
+        if (kind !== 'throttled' || retry >= budget || options.signal?.aborted) throw error;
+        const asked = (error as { retryAfterMs?: unknown }).retryAfterMs;
+        await sleep(
+          this.#delay(typeof asked === 'number' ? asked : undefined, retry),
+          options.signal,
+        );
+      }
     }
-    this.#answered(ticket, 'accepted');
-    return result;
+  }
+
+  /** The pause before retry number `retry` (from 0): the backoff, or the cloud's `Retry-After` when longer. */
+  #delay(retryAfterMs: number | undefined, retry: number): number {
+    const asked = Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
+    return Math.max(asked, backoffDelay(this.#retry, retry));
   }
 
   /** Calls made so far and how many the cloud throttled. */
