@@ -9,8 +9,9 @@
  * entries, and creating a thousand files in one directory from several
  * threads at once mostly contends for the directory's lock.
  */
-import { closeSync, mkdirSync, open, writeSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openOnPool, writeAll } from '../exec/local-files.js';
 import type { RunResult } from '../exec/machine.js';
 
 /** How long an entry may wait in memory before it is written. */
@@ -78,20 +79,6 @@ export class ProgramOutput {
  */
 export const MAX_OPEN_LOG_FILES = 256;
 
-/** Opens a log file for appending (0600 when new) on the thread pool. */
-function openForAppend(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    open(path, 'a', 0o600, (error, fd) => (error === null ? resolve(fd) : reject(error)));
-  });
-}
-
-/** Appends all of `bytes` to `fd`. */
-function appendAll(fd: number, bytes: Buffer): void {
-  for (let written = 0; written < bytes.length; ) {
-    written += writeSync(fd, bytes, written, bytes.length - written);
-  }
-}
-
 /** Opens log files lazily, keeps at most {@link MAX_OPEN_LOG_FILES} open, and closes them all at the end of an operation. */
 export class ServiceLogs {
   readonly #dir: string;
@@ -124,7 +111,7 @@ export class ServiceLogs {
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
       this.#created = true;
     }
-    file = await openForAppend(this.path(service));
+    file = await openOnPool(this.path(service), 'a', 0o600);
     this.#files.set(service, file);
     for (const [oldest, fd] of this.#files) {
       if (this.#files.size <= MAX_OPEN_LOG_FILES) break;
@@ -156,7 +143,7 @@ export class ServiceLogs {
       for (const [service, entries] of batch) {
         try {
           const fd = await this.#file(service);
-          appendAll(
+          writeAll(
             fd,
             Buffer.concat(entries.map((e) => (typeof e === 'string' ? Buffer.from(e) : e))),
           );

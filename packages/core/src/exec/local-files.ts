@@ -12,6 +12,7 @@
  * and everything on files that exist, is done synchronously.
  */
 import { closeSync, constants, fchmodSync, open, openSync, unlinkSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 
 /** A new file, never one that exists: fails with `EEXIST` otherwise. */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
@@ -20,20 +21,21 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 const REWRITE =
   constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** Opens a new file with `mode` on the thread pool; rejects with `EEXIST` when `path` exists. */
-function openNew(path: string, mode: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    open(path, CREATE, mode, (error, fd) => (error === null ? resolve(fd) : reject(error)));
-  });
+/** Opens a file on the thread pool (`fs.open` as a promise): the descriptor. */
+export const openOnPool = promisify(open);
+
+/** Writes all of `data` to `fd`, synchronously. */
+export function writeAll(fd: number, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  for (let written = 0; written < bytes.length; ) {
+    written += writeSync(fd, bytes, written, bytes.length - written);
+  }
 }
 
 /** Writes all of `data` to `fd`, then closes it. */
 function writeAndClose(fd: number, data: string | Uint8Array): void {
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let written = 0; written < bytes.length; ) {
-      written += writeSync(fd, bytes, written, bytes.length - written);
-    }
+    writeAll(fd, data);
   } finally {
     closeSync(fd);
   }
@@ -48,7 +50,8 @@ export async function writeNewFile(
   data: string | Uint8Array,
   mode: number,
 ): Promise<void> {
-  writeAndClose(await openNew(path, mode), data);
+  // Rejects with `EEXIST` when `path` exists.
+  writeAndClose(await openOnPool(path, CREATE, mode), data);
 }
 
 /**
