@@ -115,6 +115,12 @@ export interface FakeGceCloud {
   kill(nameOrId: string): void;
   /** The cloud moves a live instance (by name or numeric id) into `status`, e.g. `SUSPENDED`. */
   setStatus(nameOrId: string, status: string): void;
+  /**
+   * Forgets the `requestId`s of earlier inserts, as Compute Engine does after
+   * a while (it keeps them for at least 60 minutes): a repeated insert is
+   * then judged by its instance name alone.
+   */
+  forgetRequestIds(): void;
   /** Removes an image (later inserts naming it fail as on GCE). */
   removeImage(path: string): void;
   close(): Promise<void>;
@@ -798,6 +804,7 @@ export async function startGceCloud(options: FakeGceOptions = {}): Promise<FakeG
       if (instance === undefined) throw new Error(`the fake GCE has no live instance ${nameOrId}`);
       instance.state = status;
     },
+    forgetRequestIds: () => byRequestId.clear(),
     removeImage: (path) => {
       images.delete(path);
     },

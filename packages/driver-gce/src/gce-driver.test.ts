@@ -192,8 +192,9 @@ testDriver({
         'networks.get': 1,
         'subnetworks.get': 1,
         'instances.insert': 20,
-        'instances.get': 20,
       });
+      // The name is deterministic and the insert idempotent: no lookup by name first.
+      expect(counts['instances.get']).toBeUndefined();
       await driver.terminate(
         fake
           .instances()
@@ -226,6 +227,39 @@ testDriver({
       // The name is free again, but the requestId was seen: GCE answers the old operation.
       await driver.launch(spec('db'), ctx);
       expect(fake.instances().filter((i) => i.token === ctx.token)).toHaveLength(1);
+    });
+
+    it('adopts its own instance when the name is taken after the requestId was forgotten', async () => {
+      const driver = createDriver(settings());
+      const ctx = context('forgot', 'db');
+      const first = await driver.launch(spec('db'), ctx);
+      fake.forgetRequestIds();
+      fake.resetCounts();
+      const again = await driver.launch(spec('db'), ctx);
+      expect(again.instanceId).toBe(first.instanceId);
+      expect(fake.instances().filter((i) => i.token === ctx.token)).toHaveLength(1);
+      // Refused as existing (409), then looked up by name and its token label checked.
+      expect(fake.callCounts()).toMatchObject({ 'instances.insert': 1, 'instances.get': 1 });
+      await driver.terminate([first.instanceId]);
+    });
+
+    it('refuses an instance of the same name that another launch made', async () => {
+      const driver = createDriver(settings());
+      const ctx = context('taken', 'db');
+      const { instanceId } = await driver.launch(spec('db'), ctx);
+      fake.forgetRequestIds();
+      const name = instanceId.split('/').pop() ?? '';
+      // Another launch token with the same first eight digits names the same instance.
+      const token = `${ctx.token.slice(0, -4)}ffff`;
+      const other = { token, tags: { ...ctx.tags, 'cloudboot-token': token } };
+      const error = await driver.launch(spec('db'), other).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DriverError);
+      expect(error).toMatchObject({ kind: 'invalid-request' });
+      expect((error as Error).message).toBe(
+        `gce: service db: instance ${name} already exists and was not made by this launch (its cloudboot-token label differs); delete it or use another run name`,
+      );
+      expect(fake.instances().filter((i) => i.name === name)).toHaveLength(1);
+      await driver.terminate([instanceId]);
     });
 
     it('reports a stockout as capacity, naming the service, the GCE code and what to do', async () => {

@@ -19,6 +19,7 @@ import {
   failureOf,
   GCE,
   type GceErrorContext,
+  type GceFailure,
   gceError,
   kindOf,
   operationFailure,
@@ -61,6 +62,11 @@ function partial(ref: string): string {
 
 function isNotFound(error: unknown): boolean {
   return kindOf(failureOf(error)) === 'not-found';
+}
+
+/** Compute Engine's answer to an insert whose name is taken: 409 `alreadyExists`. */
+function isAlreadyExists(failure: GceFailure): boolean {
+  return failure.httpStatus === 409 || failure.codes.includes('alreadyExists');
 }
 
 /** Which plan key a failed insert points at, from Compute Engine's message. */
@@ -310,22 +316,6 @@ class GceDriver implements Driver {
     const name = instanceName(context.tags['cloudboot-run'] ?? 'run', spec.service, context.token);
     const instanceId = idOf({ project, zone, name });
 
-    // A resumed or retried launch adopts the instance its first call made.
-    try {
-      const existing = await this.#client.getInstance(project, zone, name, context.signal);
-      if (existing.labels?.['cloudboot-token'] !== labelValue(context.token)) {
-        throw new DriverError(
-          'invalid-request',
-          GCE,
-          `service ${spec.service}: instance ${name} already exists and was not made by this launch (its cloudboot-token label differs); delete it or use another run name`,
-        );
-      }
-      return { instanceId };
-    } catch (error) {
-      if (error instanceof DriverError) throw error;
-      if (!isNotFound(error)) throw toGceError(error, where);
-    }
-
     const resource = await this.#resource(spec, context, project, name);
     let operation: Awaited<ReturnType<GceClient['insertInstance']>>;
     try {
@@ -338,6 +328,9 @@ class GceDriver implements Driver {
       );
     } catch (error) {
       const failure = failureOf(error);
+      // The name is taken: by this launch's first call (resumed after the
+      // requestId was forgotten), or by an instance that is not ours.
+      if (isAlreadyExists(failure)) return this.#adopt(project, zone, name, spec, context);
       const kind = kindOf(failure);
       // Without an answer the instance may exist: name it, so it is never lost.
       const maybeMade = kind === 'transient' ? instanceId : undefined;
@@ -353,6 +346,40 @@ class GceDriver implements Driver {
     // A failed insert operation leaves no instance behind.
     if (failed !== undefined) throw gceError(failed, where);
     return { instanceId };
+  }
+
+  /**
+   * Takes over the instance named `name` when this launch made it (its
+   * `cloudboot-token` label is the launch token's).
+   * @throws DriverError `invalid-request` when another launch or a
+   *   stranger made it; `transient` when it went away meanwhile.
+   */
+  async #adopt(
+    project: string,
+    zone: string,
+    name: string,
+    spec: LaunchSpec,
+    context: LaunchContext,
+  ): Promise<{ instanceId: string }> {
+    let existing: GceInstance;
+    try {
+      existing = await this.#client.getInstance(project, zone, name, context.signal);
+    } catch (error) {
+      if (!isNotFound(error)) throw toGceError(error, { service: spec.service });
+      throw new DriverError(
+        'transient',
+        GCE,
+        `service ${spec.service}: instance ${name} existed when it was inserted and is gone now; cloudboot retries`,
+      );
+    }
+    if (existing.labels?.['cloudboot-token'] !== labelValue(context.token)) {
+      throw new DriverError(
+        'invalid-request',
+        GCE,
+        `service ${spec.service}: instance ${name} already exists and was not made by this launch (its cloudboot-token label differs); delete it or use another run name`,
+      );
+    }
+    return { instanceId: idOf({ project, zone, name }) };
   }
 
   #info(instanceId: string, instance: GceInstance | undefined): InstanceInfo {
@@ -457,10 +484,12 @@ class GceDriver implements Driver {
  * Creates the gce driver from a service's keys (see `GceDriverOptions` for
  * what it reads). No I/O happens here.
  *
- * - `launch` names the instance `cb-<run>-<service>-<token prefix>`, first
- *   asks for it by that name (a resumed launch adopts it), then inserts it
- *   with a `requestId` derived from the token and waits for the zone
- *   operation. If it rejects, no instance was made, unless the error's
+ * - `launch` names the instance `cb-<run>-<service>-<token prefix>` and
+ *   inserts it with a `requestId` derived from the token (a repeated insert
+ *   gets the first one's operation), then waits for the zone operation: two
+ *   requests. When the name is taken (a resumed launch after Compute Engine
+ *   forgot the `requestId`), it asks for the instance by that name and adopts
+ *   it if its `cloudboot-token` label is the token's. If it rejects, no instance was made, unless the error's
  *   `instanceId` names one (the answer was lost).
  * - `describe` makes one `instances.list` per project and zone.
  * - `terminate` deletes; an instance that is already gone is fine. Safe twice.
