@@ -117,6 +117,22 @@ testDriver({
         await placed.terminate([instanceId, other.instanceId]);
       });
 
+      it('looks for the server by name first unless this is the token’s first call', async () => {
+        const driver = driverOn();
+        const lookups = () => cloud.callCounts()['nova GET /servers/detail (one name)'] ?? 0;
+        const fresh = launchContext('first');
+        const before = lookups();
+        const made = await driver.launch(spec(), { ...fresh, firstCall: true });
+        // A token on its first call cannot have a server yet: just the create.
+        expect(lookups()).toBe(before);
+        // The same token again (a resumed launch): found by name, not made twice.
+        const again = await driver.launch(spec(), { ...fresh, firstCall: false });
+        expect(again.instanceId).toBe(made.instanceId);
+        expect(lookups()).toBe(before + 1);
+        expect(cloud.instances().filter((i) => i.token === fresh.token)).toHaveLength(1);
+        await driver.terminate([made.instanceId]);
+      });
+
       it('finds the server of a lost answer at once: one create, one server, its id', async () => {
         const driver = driverOn();
         const context = launchContext('lost-once');

@@ -124,8 +124,12 @@ class OpenstackDriver implements Driver {
     const run = context.tags['cloudboot-run'] ?? 'run';
     const service = context.tags['cloudboot-service'] ?? spec.service;
     const name = serverName(run, service, context.token);
-    const adopted = await this.#adoptable(name, context.token, signal);
-    if (adopted !== undefined) return { instanceId: adopted };
+    // Nova has no idempotency token: unless this is the token's first call,
+    // an earlier one may have made the server, found by its name and token.
+    if (context.firstCall !== true) {
+      const adopted = await this.#adoptable(name, context.token, signal);
+      if (adopted !== undefined) return { instanceId: adopted };
+    }
 
     const missing = [
       spec.image === undefined ? 'image (an image name or id)' : undefined,

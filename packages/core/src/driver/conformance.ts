@@ -106,10 +106,11 @@ export function testDriver(options: DriverConformanceOptions): void {
     it('launches idempotently per token and reports the instance running with an address', async () => {
       const driver = options.create();
       const context = launchContext();
-      const { instanceId } = await driver.launch(options.spec(), context);
+      // As core calls it: the token's first call, then a repeat (a retry or resume).
+      const { instanceId } = await driver.launch(options.spec(), { ...context, firstCall: true });
       expect(typeof instanceId).toBe('string');
       expect(instanceId).not.toBe('');
-      const again = await driver.launch(options.spec(), context);
+      const again = await driver.launch(options.spec(), { ...context, firstCall: false });
       expect(again.instanceId).toBe(instanceId);
       const info = await untilRunning(driver, instanceId, within);
       expect(info.instanceId).toBe(instanceId);

@@ -79,6 +79,14 @@ export interface LaunchContext {
   readonly token: string;
   /** Tags to put on the instance: at least `cloudboot-run`, `cloudboot-service`, `cloudboot-token`. */
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * True when no earlier call can have reached the cloud with this token:
+   * the token was made for this call, which is not a retry. A driver whose
+   * cloud has no idempotency token may then skip looking for an instance
+   * an earlier call made. Absent or false: an earlier call (a resumed launch,
+   * a retry after a lost answer) may have made one.
+   */
+  readonly firstCall?: boolean;
   readonly signal?: AbortSignal;
 }
 

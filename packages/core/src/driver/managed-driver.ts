@@ -257,9 +257,17 @@ export class ManagedDriver implements Driver {
     else this.#pace.accepted(ticket);
   }
 
-  /** Launches with retries; the same token is reused so a retry never creates a second instance. */
+  /**
+   * Launches with retries; the same token is reused so a retry never
+   * creates a second instance. A retry is never a first call: the call
+   * before it may have reached the cloud.
+   */
   launch(spec: LaunchSpec, context: LaunchContext): Promise<{ instanceId: string }> {
-    return this.#call(() => this.#driver.launch(spec, context), context.signal);
+    let calls = 0;
+    return this.#call(
+      () => this.#driver.launch(spec, calls++ === 0 ? context : { ...context, firstCall: false }),
+      context.signal,
+    );
   }
 
   /** Describes with retries. */

@@ -49,10 +49,9 @@ export async function launchInstance(
   // A launch whose outcome is unknown (interrupted, or failed without
   // proof that nothing was made) is repeated with its token: the cloud
   // answers with the instance it may have made instead of making another.
-  const token =
-    (record.state === 'launching' || record.state === 'failed') && record.launchToken !== null
-      ? record.launchToken
-      : randomUUID();
+  const repeated =
+    (record.state === 'launching' || record.state === 'failed') && record.launchToken !== null;
+  const token = repeated ? record.launchToken : randomUUID();
   if (record.state !== 'launching') {
     await ctx.moveLaunching(name, {
       driver: options.driverName,
@@ -65,6 +64,7 @@ export async function launchInstance(
     const { instanceId } = await driver.launch(options.launchSpec, {
       token,
       tags: launchTags(ctx.store.runName, name, token),
+      firstCall: !repeated,
       ...(ctx.signal !== undefined && { signal: ctx.signal }),
     });
     ctx.moveLaunched(name, token, instanceId);
