@@ -488,9 +488,10 @@ class GceDriver implements Driver {
  *   inserts it with a `requestId` derived from the token (a repeated insert
  *   gets the first one's operation), then waits for the zone operation: two
  *   requests. When the name is taken (a resumed launch after Compute Engine
- *   forgot the `requestId`), it asks for the instance by that name and adopts
- *   it if its `cloudboot-token` label is the token's. If it rejects, no instance was made, unless the error's
- *   `instanceId` names one (the answer was lost).
+ *   forgot the `requestId`), it asks for the instance by that name and
+ *   adopts it if its `cloudboot-token` label is the token's. If it rejects,
+ *   no instance was made, unless the error's `instanceId` names one (the
+ *   answer was lost).
  * - `describe` makes one `instances.list` per project and zone.
  * - `terminate` deletes; an instance that is already gone is fine. Safe twice.
  * - `findByTags` lists by the `cloudboot-*` labels (sanitised as labels are).
