@@ -3,7 +3,8 @@
  * down by cloudboot (its CLI) and by an Ansible playbook, against the same
  * sshd machines on loopback addresses, once with a login shell that costs
  * nothing and once with one whose `~/.bashrc` takes 100 ms (as a language
- * version manager's init does). Prints one markdown table per login shell.
+ * version manager's init does). Prints one markdown table per login shell,
+ * with cloudboot's two commands (`boot`, then `terminate`) also timed apart.
  *
  * Per machine, both tools: make a private directory, fill a JSON bootconf,
  * upload and run a boot program, read the attributes it leaves in
@@ -195,22 +196,31 @@ function cloudbootCommand(): string[] {
     : ['--conditions=source', '--import', 'tsx', join(REPO, 'packages/cli/src/main.ts')];
 }
 
-async function timeCloudboot(dir: string, hosts: SshHosts, index: number): Promise<number> {
+/** One timed run: the whole, and for cloudboot its two commands apart. */
+interface Timing {
+  readonly totalMs: number;
+  readonly bootMs?: number;
+  readonly teardownMs?: number;
+}
+
+async function timeCloudboot(dir: string, hosts: SshHosts, index: number): Promise<Timing> {
   const plan = writeCloudbootPlan(dir, hosts);
   const db = join(dir, `db-${index}`);
   const cli = cloudbootCommand();
   const name = `sbs-${index}`;
   const started = performance.now();
   await run(process.execPath, [...cli, 'boot', plan, '-n', name, '-d', db, '-q']);
+  const booted = performance.now();
   await run(process.execPath, [...cli, 'terminate', name, '-d', db, '-q']);
-  return performance.now() - started;
+  const ended = performance.now();
+  return { totalMs: ended - started, bootMs: booted - started, teardownMs: ended - booted };
 }
 
-async function timeAnsible(dir: string, hosts: SshHosts): Promise<number> {
+async function timeAnsible(dir: string, hosts: SshHosts): Promise<Timing> {
   const playbook = writePlaybook(dir, hosts);
   const started = performance.now();
   await run('ansible-playbook', [playbook], { ANSIBLE_CONFIG: join(dir, 'ansible.cfg') });
-  return performance.now() - started;
+  return { totalMs: performance.now() - started };
 }
 
 function ensureAnsible(): void {
@@ -271,8 +281,10 @@ async function main(): Promise<void> {
     { label: 'light (/bin/sh, no rc file)', login: undefined },
     { label: '100 ms (~/.bashrc sleeps 0.1 s)', login: SLOW_USER },
   ];
-  console.log('| login shell | tool | boot + teardown | overhead over the critical path |');
-  console.log('|---|---|---|---|');
+  console.log(
+    '| login shell | tool | boot + teardown | overhead over the critical path | boot alone (its overhead) | teardown alone |',
+  );
+  console.log('|---|---|---|---|---|---|');
   for (const variant of variants) {
     const hosts = await startSshHosts({
       count: MACHINES,
@@ -286,11 +298,20 @@ async function main(): Promise<void> {
         const once = (i: number) =>
           tool === 'cloudboot' ? timeCloudboot(dir, hosts, i) : timeAnsible(dir, hosts);
         await once(0);
-        const samples: number[] = [];
+        const samples: Timing[] = [];
         for (let i = 1; i <= runs; i++) samples.push(await once(i));
-        const wall = median(samples);
+        const wall = median(samples.map((s) => s.totalMs));
+        // The playbook boots and tears down in one run: no split for Ansible.
+        const part = (pick: (s: Timing) => number | undefined) => {
+          const values = samples.flatMap((s) => pick(s) ?? []);
+          return values.length === samples.length ? median(values) : undefined;
+        };
+        const boot = part((s) => s.bootMs);
+        const teardown = part((s) => s.teardownMs);
         console.log(
-          `| ${variant.label} | ${tool} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} |`,
+          `| ${variant.label} | ${tool} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} | ` +
+            `${boot === undefined ? 'n/a' : `${fmt(boot)} (${fmt(boot - CRITICAL_PATH_S * 1000)})`} | ` +
+            `${teardown === undefined ? 'n/a' : fmt(teardown)} |`,
         );
       }
     } finally {
