@@ -17,14 +17,21 @@
  * ansible-core comes from the Debian registry; as root it is installed when
  * missing.
  *
- *   pnpm bench:ansible [--runs N] [--only cloudboot|ansible]
+ * A third row, `floor`, is what any tool built like cloudboot (a Node
+ * process per command, ssh2, a connection per machine and command) cannot
+ * go below: `ssh-floor.mjs` touching the first level's machine (all `boot`
+ * needs before its first program starts) plus `ssh-floor.mjs` touching
+ * every machine (all `terminate` needs before its removals can run), with
+ * the critical path added.
+ *
+ *   pnpm bench:ansible [--runs N] [--only cloudboot|ansible|floor]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type SshHosts, startSshHosts } from '../harness/sshd.js';
+import { type SshHost, type SshHosts, startSshHosts } from '../harness/sshd.js';
 import { median } from './scenarios.js';
 
 const MACHINES = 10;
@@ -216,6 +223,29 @@ async function timeCloudboot(dir: string, hosts: SshHosts, index: number): Promi
   return { totalMs: ended - started, bootMs: booted - started, teardownMs: ended - booted };
 }
 
+const FLOOR_SCRIPT = join(REPO, 'test/bench/ssh-floor.mjs');
+
+/** One `ssh-floor.mjs` process touching `machines`: its wall time. */
+async function timeFloorCommand(hosts: SshHosts, machines: readonly SshHost[]): Promise<number> {
+  const started = performance.now();
+  await run(process.execPath, [
+    FLOOR_SCRIPT,
+    hosts.clientKeyPath,
+    hosts.username,
+    ...machines.map((m) => `${m.address}:${m.port}`),
+  ]);
+  return performance.now() - started;
+}
+
+/** The floor of `boot` + `terminate`, in the shape of a cloudboot timing (see the module comment). */
+async function timeFloor(hosts: SshHosts): Promise<Timing> {
+  const first = hosts.hosts[machineOf(0, 0)];
+  if (first === undefined) throw new Error('not enough machines');
+  const boot = CRITICAL_PATH_S * 1000 + (await timeFloorCommand(hosts, [first]));
+  const teardown = await timeFloorCommand(hosts, hosts.hosts);
+  return { totalMs: boot + teardown, bootMs: boot, teardownMs: teardown };
+}
+
 async function timeAnsible(dir: string, hosts: SshHosts): Promise<Timing> {
   const playbook = writePlaybook(dir, hosts);
   const started = performance.now();
@@ -255,6 +285,25 @@ function slowDownLoginShell(user: string): void {
   );
 }
 
+/**
+ * What starting Node costs here (every cloudboot command pays it once),
+ * and whether the environment adds to it: Node 20 reads the certificates
+ * `NODE_EXTRA_CA_CERTS` names at every start, not when TLS first needs them.
+ */
+async function nodeStartUp(): Promise<string> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await run(process.execPath, ['-e', '0']);
+    times.push(performance.now() - started);
+  }
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  return (
+    `node start-up: ${Math.round(median(times))} ms (median of 5 \`node -e 0\`)` +
+    (extra ? `; NODE_EXTRA_CA_CERTS=${extra} is set` : '; NODE_EXTRA_CA_CERTS is not set')
+  );
+}
+
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
@@ -262,10 +311,10 @@ async function main(): Promise<void> {
     options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
   });
   const runs = Number(values.runs);
-  const tools = (['cloudboot', 'ansible'] as const).filter(
+  const tools = (['floor', 'cloudboot', 'ansible'] as const).filter(
     (tool) => values.only === undefined || values.only === tool,
   );
-  if (tools.length === 0) throw new Error('--only takes cloudboot or ansible');
+  if (tools.length === 0) throw new Error('--only takes cloudboot, ansible or floor');
   ensureAnsible();
   const ansibleVersion = execFileSync('ansible-playbook', ['--version'], {
     encoding: 'utf8',
@@ -274,6 +323,7 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${ansibleVersion}, ${new Date().toISOString().slice(0, 10)}`,
   );
+  console.log(`${await nodeStartUp()}\n`);
   console.log(
     `plan: levels of ${LEVELS.join(', ')} services on ${MACHINES} sshd machines; programs sleep ${PROGRAM_SECONDS} s; critical path ${CRITICAL_PATH_S} s; ${runs} runs each after a warm-up, median\n`,
   );
@@ -296,7 +346,11 @@ async function main(): Promise<void> {
         slowDownLoginShell(variant.login.user);
       for (const tool of tools) {
         const once = (i: number) =>
-          tool === 'cloudboot' ? timeCloudboot(dir, hosts, i) : timeAnsible(dir, hosts);
+          tool === 'cloudboot'
+            ? timeCloudboot(dir, hosts, i)
+            : tool === 'ansible'
+              ? timeAnsible(dir, hosts)
+              : timeFloor(hosts);
         await once(0);
         const samples: Timing[] = [];
         for (let i = 1; i <= runs; i++) samples.push(await once(i));
@@ -309,7 +363,7 @@ async function main(): Promise<void> {
         const boot = part((s) => s.bootMs);
         const teardown = part((s) => s.teardownMs);
         console.log(
-          `| ${variant.label} | ${tool} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} | ` +
+          `| ${variant.label} | ${tool === 'floor' ? 'floor (Node + ssh2, no work)' : tool} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} | ` +
             `${boot === undefined ? 'n/a' : `${fmt(boot)} (${fmt(boot - CRITICAL_PATH_S * 1000)})`} | ` +
             `${teardown === undefined ? 'n/a' : fmt(teardown)} |`,
         );
