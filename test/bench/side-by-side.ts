@@ -3,8 +3,9 @@
  * down by cloudboot (its CLI) and by an Ansible playbook, against the same
  * sshd machines on loopback addresses, once with a login shell that costs
  * nothing and once with one whose `~/.bashrc` takes 100 ms (as a language
- * version manager's init does). Prints one markdown table per login shell,
- * with cloudboot's two commands (`boot`, then `terminate`) also timed apart.
+ * version manager's init does). Prints one markdown table, a row per login
+ * shell and tool, with cloudboot's two commands (`boot`, then `terminate`)
+ * also timed apart.
  *
  * Per machine, both tools: make a private directory, fill a JSON bootconf,
  * upload and run a boot program, read the attributes it leaves in
@@ -304,6 +305,27 @@ async function nodeStartUp(): Promise<string> {
   );
 }
 
+/** What the bench compares. */
+type Tool = 'floor' | 'cloudboot' | 'ansible';
+
+/** One table row: medians of a tool's samples. */
+function row(label: string, tool: Tool, samples: readonly Timing[]): string {
+  const wall = median(samples.map((s) => s.totalMs));
+  // The playbook boots and tears down in one run: no split for Ansible.
+  const part = (pick: (s: Timing) => number | undefined) => {
+    const values = samples.flatMap((s) => pick(s) ?? []);
+    return values.length === samples.length ? median(values) : undefined;
+  };
+  const boot = part((s) => s.bootMs);
+  const teardown = part((s) => s.teardownMs);
+  const name = tool === 'floor' ? 'floor (Node + ssh2, no work)' : tool;
+  return (
+    `| ${label} | ${name} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} | ` +
+    `${boot === undefined ? 'n/a' : `${fmt(boot)} (${fmt(boot - CRITICAL_PATH_S * 1000)})`} | ` +
+    `${teardown === undefined ? 'n/a' : fmt(teardown)} |`
+  );
+}
+
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
@@ -311,7 +333,7 @@ async function main(): Promise<void> {
     options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
   });
   const runs = Number(values.runs);
-  const tools = (['floor', 'cloudboot', 'ansible'] as const).filter(
+  const tools = (['floor', 'cloudboot', 'ansible'] as const satisfies readonly Tool[]).filter(
     (tool) => values.only === undefined || values.only === tool,
   );
   if (tools.length === 0) throw new Error('--only takes cloudboot, ansible or floor');
@@ -344,30 +366,21 @@ async function main(): Promise<void> {
     try {
       if (variant.login !== undefined && process.getuid?.() === 0)
         slowDownLoginShell(variant.login.user);
-      for (const tool of tools) {
-        const once = (i: number) =>
-          tool === 'cloudboot'
-            ? timeCloudboot(dir, hosts, i)
-            : tool === 'ansible'
-              ? timeAnsible(dir, hosts)
-              : timeFloor(hosts);
-        await once(0);
-        const samples: Timing[] = [];
-        for (let i = 1; i <= runs; i++) samples.push(await once(i));
-        const wall = median(samples.map((s) => s.totalMs));
-        // The playbook boots and tears down in one run: no split for Ansible.
-        const part = (pick: (s: Timing) => number | undefined) => {
-          const values = samples.flatMap((s) => pick(s) ?? []);
-          return values.length === samples.length ? median(values) : undefined;
-        };
-        const boot = part((s) => s.bootMs);
-        const teardown = part((s) => s.teardownMs);
-        console.log(
-          `| ${variant.label} | ${tool === 'floor' ? 'floor (Node + ssh2, no work)' : tool} | ${fmt(wall)} | ${fmt(wall - CRITICAL_PATH_S * 1000)} | ` +
-            `${boot === undefined ? 'n/a' : `${fmt(boot)} (${fmt(boot - CRITICAL_PATH_S * 1000)})`} | ` +
-            `${teardown === undefined ? 'n/a' : fmt(teardown)} |`,
-        );
+      const once = (tool: Tool, i: number) =>
+        tool === 'cloudboot'
+          ? timeCloudboot(dir, hosts, i)
+          : tool === 'ansible'
+            ? timeAnsible(dir, hosts)
+            : timeFloor(hosts);
+      // Runs take turns (a warm-up each, then one of each tool per round), so
+      // a machine that slows down or speeds up during the bench weighs on
+      // every row alike.
+      for (const tool of tools) await once(tool, 0);
+      const samples = new Map<Tool, Timing[]>(tools.map((tool) => [tool, []]));
+      for (let i = 1; i <= runs; i++) {
+        for (const tool of tools) samples.get(tool)?.push(await once(tool, i));
       }
+      for (const tool of tools) console.log(row(variant.label, tool, samples.get(tool) ?? []));
     } finally {
       await hosts.stop();
       rmSync(dir, { recursive: true, force: true });
