@@ -25,7 +25,7 @@
  * every machine (all `terminate` needs before its removals can run), with
  * the critical path added.
  *
- *   pnpm bench:ansible [--runs N] [--only cloudboot|ansible|floor]
+ *   pnpm bench:ansible [--runs N] [--only TOOL[,TOOL…]]   (TOOL: floor, cloudboot, ansible)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -334,9 +334,10 @@ async function main(): Promise<void> {
   });
   const runs = Number(values.runs);
   const tools = (['floor', 'cloudboot', 'ansible'] as const satisfies readonly Tool[]).filter(
-    (tool) => values.only === undefined || values.only === tool,
+    (tool) => values.only === undefined || values.only.split(',').includes(tool),
   );
-  if (tools.length === 0) throw new Error('--only takes cloudboot, ansible or floor');
+  if (tools.length === 0)
+    throw new Error('--only takes floor, cloudboot or ansible, or several joined by commas');
   ensureAnsible();
   const ansibleVersion = execFileSync('ansible-playbook', ['--version'], {
     encoding: 'utf8',
