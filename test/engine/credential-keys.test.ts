@@ -42,6 +42,34 @@ describe('credential keys declared by driver modules', () => {
     expect(databaseBytes(boot.databaseFile)).not.toContain('s3cret');
   });
 
+  it('CloudBoot.create() stores the plan it checked: files edited while driver modules load are not read again', async () => {
+    const editing = new URL('../fixtures/drivers/plan-editing-driver.mjs', import.meta.url)
+      .pathname;
+    const plan = track(
+      writePlan({
+        'top.conf': `[defaults]\nlocal_exe: true\nimage: img\ndriver: ${editing}\n[runlevels]\nlevel1: l1.conf\n`,
+        'l1.conf': '[svc-a]\n',
+      }),
+    );
+    process.env.CLOUDBOOT_TEST_EDIT_ON_IMPORT = plan.path('l1.conf');
+    try {
+      const boot = await CloudBoot.create({
+        dbDir: plan.dbDir,
+        planFile: plan.path('top.conf'),
+        runName: 'e',
+      });
+      // The module did edit the file; the run has the plan as it was checked.
+      expect(readFileSync(plan.path('l1.conf'), 'utf8')).toContain('[svc-added-later]');
+      expect(boot.plan.levels[0]?.services.map((s) => s.name)).toEqual(['a']);
+      boot.close();
+      const reopened = new CloudBoot({ dbDir: plan.dbDir, runName: 'e' });
+      expect(reopened.plan.levels[0]?.services.map((s) => s.name)).toEqual(['a']);
+      reopened.close();
+    } finally {
+      delete process.env.CLOUDBOOT_TEST_EDIT_ON_IMPORT;
+    }
+  });
+
   it('a run made without them learns the keys when the driver loads, and scrubs the file', async () => {
     const plan = inhousePlan();
     const boot = new CloudBoot({

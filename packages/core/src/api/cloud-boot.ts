@@ -31,6 +31,13 @@ import {
 import { LogCursor, type PollCallbacks, pollRun, pollUntilComplete } from './seed-polling.js';
 
 /**
+ * Plans {@link CloudBoot.create} loaded, keyed by the options it hands to
+ * the constructor, which then stores that plan instead of reading the
+ * files again (so the plan checked is the plan stored).
+ */
+const loadedPlans = new WeakMap<CloudBootOptions, Plan>();
+
+/**
  * One run of a boot plan.
  *
  * @example
@@ -57,7 +64,7 @@ export class CloudBoot {
    *   RunNotFoundError / RunExistsError; UsageError for bad options.
    */
   constructor(options: CloudBootOptions) {
-    this.#run = new OpenRun(options);
+    this.#run = new OpenRun(options, loadedPlans.get(options));
     this.name = this.#run.name;
     this.#operations = new OperationSlot(this.#run, this.#hub);
     this.#channel = {
@@ -81,10 +88,12 @@ export class CloudBoot {
       globalsOptionsOf(options.globals, options.globalsFiles),
     );
     const declared = await declaredCredentialKeys(plan, envOf(options), registryOf(options));
-    return new CloudBoot({
+    const withKeys: CloudBootOptions = {
       ...options,
       credentialKeys: [...(options.credentialKeys ?? []), ...declared],
-    });
+    };
+    loadedPlans.set(withKeys, plan);
+    return new CloudBoot(withKeys);
   }
 
   /** Absolute path of the run's database file. */

@@ -26,15 +26,16 @@ export class OpenRun {
   #plan: Plan;
 
   /**
-   * Loads a new plan into a new run (with `planFile`) or reopens `runName`.
+   * Loads a new plan into a new run (with `planFile`; `loaded` is that
+   * plan when the caller has just loaded it) or reopens `runName`.
    * @throws PlanError; RunNotFoundError / RunExistsError; UsageError
    */
-  constructor(options: CloudBootOptions) {
+  constructor(options: CloudBootOptions, loaded?: Plan) {
     this.options = options;
     const dbDir = dbDirOf(options);
     const globals = globalsOptionsOf(options.globals, options.globalsFiles);
     if (options.planFile !== undefined) {
-      const plan = loadPlan(options.planFile, globals);
+      const plan = loaded ?? loadPlan(options.planFile, globals);
       this.name = checkRunName(options.runName ?? newRunName(plan.topFile));
       const redacted = withCredentialKeys(plan, options.credentialKeys ?? []);
       this.store = RunStore.create(dbDir, this.name, redacted);
