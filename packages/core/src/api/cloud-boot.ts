@@ -93,7 +93,12 @@ export class CloudBoot {
       credentialKeys: [...(options.credentialKeys ?? []), ...declared],
     };
     loadedPlans.set(withKeys, plan);
-    return new CloudBoot(withKeys);
+    try {
+      return new CloudBoot(withKeys);
+    } finally {
+      // Not kept for the run's life: it may hold credentials the run redacted.
+      loadedPlans.delete(withKeys);
+    }
   }
 
   /** Absolute path of the run's database file. */
