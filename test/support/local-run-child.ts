@@ -1,5 +1,5 @@
 /**
- * Runs one shell command through the local session's helper shell, prints
+ * Runs one shell command through the local session's helper process, prints
  * this process's pid, and exits without closing the session (as a command
  * that ends with `process.exit` does).
  * argv: script

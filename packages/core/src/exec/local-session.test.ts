@@ -34,14 +34,15 @@ function running(pid: number): boolean {
 }
 
 describe.each([
-  ['through the helper shell', true],
-  ['as direct children', false],
-])('LocalSession running programs %s', (_label, useShell) => {
-  const session = new LocalSession({ useShell });
+  ['through the Perl helper', 'perl', { helper: 'perl' }],
+  ['through the /bin/sh helper', 'sh', { helper: 'sh' }],
+  ['as direct children', 'direct', { useShell: false }],
+] as const)('LocalSession running programs %s', (_label, kind, options) => {
+  const session = new LocalSession(options);
   afterAll(() => session.close());
 
   it('passes argv verbatim, runs in cwd, and returns exit status and output tails', async () => {
-    const pgm = script(`args-${useShell}.sh`, 'printf "%s|" "$@"; pwd; echo oops >&2; exit 4');
+    const pgm = script(`args-${kind}.sh`, 'printf "%s|" "$@"; pwd; echo oops >&2; exit 4');
     const chunks: string[] = [];
     const hostile = ['$(touch pwned)', '`touch pwned`', "it's", 'a b', 'line\nbreak', '; rm -rf /'];
     const result = await session.run({
@@ -63,8 +64,8 @@ describe.each([
   });
 
   it('kills the program and its children at the timeout', async () => {
-    const pidFile = join(dir, `child-${useShell}.pid`);
-    const pgm = script(`slow-${useShell}.sh`, `sleep 60 & echo $! > ${pidFile}; wait`);
+    const pidFile = join(dir, `child-${kind}.pid`);
+    const pgm = script(`slow-${kind}.sh`, `sleep 60 & echo $! > ${pidFile}; wait`);
     const started = Date.now();
     const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 300 });
     expect(Date.now() - started).toBeLessThan(3000);
@@ -75,8 +76,8 @@ describe.each([
   });
 
   it('does not wait for a daemon the program leaves behind', async () => {
-    const pidFile = join(dir, `daemon-${useShell}.pid`);
-    const pgm = script(`daemon-${useShell}.sh`, `sleep 30 & echo $! > ${pidFile}; echo started`);
+    const pidFile = join(dir, `daemon-${kind}.pid`);
+    const pgm = script(`daemon-${kind}.sh`, `sleep 30 & echo $! > ${pidFile}; echo started`);
     const started = Date.now();
     const result = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 10_000 });
     expect(Date.now() - started).toBeLessThan(2000);
@@ -97,8 +98,34 @@ describe.each([
     expect(result.stderrTail).toMatch(/missing|No such file/);
   });
 
+  it('reports a working directory it cannot enter, and a program killed by a signal', async () => {
+    const missing = join(dir, `no-such-dir-${kind}`);
+    const pgm = script(`signalled-${kind}.sh`, 'kill -TERM $$');
+    const cd = await session.run({ program: pgm, args: [], cwd: missing, timeoutMs: 5000 });
+    expect(cd.exitCode).not.toBe(0);
+    expect(cd.stderrTail).toContain(missing);
+    const signalled = await session.run({ program: pgm, args: [], cwd: dir, timeoutMs: 5000 });
+    // A shell reports 128 + the signal; a direct child reports the signal itself.
+    expect(signalled).toMatchObject(
+      kind === 'direct' ? { exitCode: null, signal: 'SIGTERM' } : { exitCode: 143, signal: null },
+    );
+  });
+
+  it('adds the variables it is given to the environment, verbatim', async () => {
+    const pgm = script(`env-${kind}.sh`, 'printf "%s|" "$CLOUDBOOT_T" "$HOME"');
+    const value = 'a b=\'c\' "d" $(e)\nf=g';
+    const result = await session.run({
+      program: pgm,
+      args: [],
+      cwd: dir,
+      timeoutMs: 5000,
+      env: { CLOUDBOOT_T: value },
+    });
+    expect(result).toMatchObject({ exitCode: 0, stdoutTail: `${value}|${process.env.HOME}|` });
+  });
+
   it('stops a program when aborted, without calling it a timeout', async () => {
-    const pgm = script(`abort-${useShell}.sh`, 'sleep 60');
+    const pgm = script(`abort-${kind}.sh`, 'sleep 60');
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
     const result = await session.run({

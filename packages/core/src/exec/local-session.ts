@@ -4,11 +4,12 @@
  * run from there, killed at their timeout.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onAbort } from '../abort.js';
+import { HELPERS, type HelperDialect, HelperSpawner } from './helper-spawner.js';
 import { KILL_TAGGED_SCRIPT, killTaggedArgs, parseKilled } from './kill-tagged.js';
 import { claimLocalDir, ownsLocalDir } from './local-dirs.js';
 import { writeWithMode } from './local-files.js';
@@ -21,7 +22,6 @@ import type {
   RunResult,
 } from './machine.js';
 import { OutputTail } from './output-tail.js';
-import { ShellSpawner } from './shell-spawner.js';
 
 /** How long to wait for output after a program exits while something else still holds its pipes. */
 const STDIO_GRACE_MS = 250;
@@ -39,21 +39,27 @@ function killGroup(pid: number | undefined): void {
 /** The {@link MachineSession} for this machine. */
 export class LocalSession implements MachineSession {
   readonly label = 'local';
-  /** Cheap program starts where the platform allows (see shell-spawner.ts). */
-  readonly #spawner: ShellSpawner | undefined;
+  /** Cheap program starts where the platform allows (see helper-spawner.ts). */
+  readonly #spawner: HelperSpawner | undefined;
   /** Working directory bases this session found or made. */
   readonly #readyBases = new Set<string>();
 
   /**
-   * `useShell: false` forces direct child processes (what platforms without
-   * `setsid` get); by default the helper shell is used where available.
+   * Programs are started by a helper process where one can run: Perl where
+   * it is installed, else `/bin/sh` with util-linux `setsid`; `helper` names
+   * the only one to use. `useShell: false` forces direct child processes
+   * (what platforms with neither get).
    */
-  constructor(options: { useShell?: boolean } = {}) {
+  constructor(options: { useShell?: boolean; helper?: HelperDialect['name'] } = {}) {
+    const dialects =
+      options.helper === undefined ? HELPERS : HELPERS.filter((h) => h.name === options.helper);
     this.#spawner =
-      (options.useShell ?? true) && ShellSpawner.available() ? new ShellSpawner() : undefined;
+      (options.useShell ?? true) && HelperSpawner.available(dialects)
+        ? new HelperSpawner(dialects)
+        : undefined;
   }
 
-  /** Stops the helper shell, if one was started. */
+  /** Stops the helper process, if one was started. */
   close(): void {
     this.#spawner?.close();
   }
@@ -182,7 +188,14 @@ function spawnDirectly(request: RunRequest): Promise<RunResult> {
         durationMs: performance.now() - started,
       });
     };
-    child.on('error', (error) => finish(null, null, error));
+    child.on('error', (error) =>
+      // Node names the program when it is the working directory that is missing.
+      finish(
+        null,
+        null,
+        existsSync(request.cwd) ? error : new Error(`cd: ${request.cwd}: not found`),
+      ),
+    );
     child.on('close', (code, signal) => finish(code, signal));
     // A program that leaves a daemon behind (`server &`) may hand it our
     // pipes; don't wait for the daemon, only for the program itself.
