@@ -10,8 +10,8 @@
  * one (perl-helper.ts), which costs least per program, and the `/bin/sh` one
  * (sh-helper.ts), which needs nothing but util-linux. The first available is
  * used; a helper that says it is ready (Perl) and exits before saying so
- * hands its jobs to the next. Each program runs in its own session (so a
- * timeout can kill its whole process group) with stdout and stderr going to
+ * hands its jobs to the next. Each program leads a process group of its own
+ * (so a timeout can kill the whole group) with stdout and stderr going to
  * files, and the helper reports `ID pid N` and `ID exit STATUS O E` on its
  * stdout.
  */
@@ -252,7 +252,7 @@ export class HelperSpawner {
     if (job === undefined) return;
     if (kind === 'pid') {
       job.pid = Number(value);
-      // The helper makes the program the leader of a new session and process group.
+      // The helper makes the program the leader of a process group of its own.
       job.request.onStart?.(job.pid);
       if (job.killedBy !== undefined) killGroup(job.pid);
     } else if (kind === 'exit') {

@@ -111,6 +111,24 @@ describe.each([
     );
   });
 
+  it('runs the program as the leader of a process group of its own, and says which', async () => {
+    const pgm = script(`group-${kind}.sh`, 'echo "$$ $(ps -o pgid= -p $$)"');
+    let told: number | undefined;
+    const result = await session.run({
+      program: pgm,
+      args: [],
+      cwd: dir,
+      timeoutMs: 5000,
+      onStart: (pgid) => {
+        told = pgid;
+      },
+    });
+    const [pid, pgid] = result.stdoutTail.trim().split(/\s+/).map(Number);
+    expect(pgid).toBe(pid);
+    expect(told).toBe(pid);
+    expect(pgid).not.toBe(process.pid);
+  });
+
   it('adds the variables it is given to the environment, verbatim', async () => {
     const pgm = script(`env-${kind}.sh`, 'printf "%s|" "$CLOUDBOOT_T" "$HOME"');
     const value = 'a b=\'c\' "d" $(e)\nf=g';

@@ -1,10 +1,12 @@
 /**
- * The Perl helper: one process that forks each program itself, makes it a
- * session leader (`setsid()`, so a timeout can kill its whole process group),
- * execs it, and reaps whichever child ends (`waitpid(-1)` on SIGCHLD). A
- * program costs one fork (of a small process) and its own exec: no waiting
- * subshell and no `setsid` executable, which is most of what the `/bin/sh`
- * helper spends beyond the program. Perl is part of every Debian and Ubuntu
+ * The Perl helper: one process that forks each program itself, puts it in a
+ * process group of its own (so a timeout can kill the whole group; the
+ * helper has no controlling terminal, so neither has the program), execs it,
+ * and reaps whichever child ends (`waitpid(-1)` on SIGCHLD). A program costs
+ * one fork (of a small process) and its own exec: no waiting subshell and no
+ * `setsid` executable, which is most of what the `/bin/sh` helper spends
+ * beyond the program. The helper loads no module but Fcntl: every page it
+ * holds makes each fork dearer. Perl is part of every Debian and Ubuntu
  * system (`perl-base` is essential), and of most others; where it is missing
  * or cannot start, the `/bin/sh` helper takes over.
  *
@@ -26,10 +28,11 @@ import type { HelperDialect, HelperJob } from './helper-spawner.js';
 const SCRIPT = String.raw`
 use strict;
 use warnings;
-use POSIX ();
 use Fcntl ();
 pipe(my $wake_r, my $wake_w) or die "pipe: $!\n";
 fcntl($wake_w, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) or die "fcntl: $!\n";
+# WNOHANG from sys/wait.h: 1 on Linux, the BSDs and macOS.
+sub WNOHANG () { 1 }
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 $| = 1;
 print "ready\n";
@@ -42,15 +45,15 @@ sub start {
   if (!defined $pid) { print "$id exit 126 0 0\n"; return; }
   if ($pid == 0) {
     $SIG{CHLD} = 'DEFAULT';
-    POSIX::setsid();
-    open(STDIN, '<', '/dev/null') or POSIX::_exit(126);
-    open(STDOUT, '>', $out) or POSIX::_exit(126);
-    open(STDERR, '>', $err) or POSIX::_exit(126);
-    if (!chdir($cwd)) { print STDERR "cd: $cwd: $!\n"; POSIX::_exit(126); }
+    setpgrp(0, 0);
+    open(STDIN, '<', '/dev/null') or exit(126);
+    open(STDOUT, '>', $out) or exit(126);
+    open(STDERR, '>', $err) or exit(126);
+    if (!chdir($cwd)) { print STDERR "cd: $cwd: $!\n"; exit(126); }
     for (@$env) { my ($name, $value) = split(/=/, $_, 2); $ENV{$name} = $value; }
     { no warnings 'exec'; exec { $argv->[0] } @$argv; }
     print STDERR "$argv->[0]: $!\n";
-    POSIX::_exit($!{ENOENT} ? 127 : 126);
+    exit($!{ENOENT} ? 127 : 126);
   }
   $jobs{$pid} = [$id, $out, $err];
   print "$id pid $pid\n";
@@ -66,7 +69,7 @@ sub take {
   }
 }
 sub reap {
-  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $job = delete $jobs{$pid} or next;
     my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;
     my $o = -s $job->[1] ? 1 : 0;
