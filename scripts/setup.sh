@@ -3,9 +3,10 @@
 # Debian/Ubuntu machine with Node 20: pnpm (the version pinned in
 # package.json), OpenSSH's server (the test "machines"; skipped with
 # --no-ssh, the examples don't need it), tmux and headless Chromium (the
-# tests of live progress in a terminal and of the HTML report; as root only:
-# without them those tests are skipped, except under CI), and the
-# workspace's dependencies.
+# tests of live progress in a terminal and of the HTML report), Perl (the
+# helper that starts local programs; essential on Debian, so normally there)
+# — as root only: without them those tests are skipped, except under CI —
+# and the workspace's dependencies.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,9 +35,10 @@ fi
 test_tools=()
 command -v tmux >/dev/null 2>&1 || test_tools+=(tmux)
 [ -x /usr/bin/chromium ] || test_tools+=(chromium)
+command -v perl >/dev/null 2>&1 || test_tools+=(perl-base)
 if [ "${#test_tools[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "setup: installing ${test_tools[*]} (for the terminal and browser tests)"
+    echo "setup: installing ${test_tools[*]} (for the terminal, browser and local-helper tests)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${test_tools[@]}" >/dev/null
   else
