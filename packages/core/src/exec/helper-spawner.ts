@@ -161,7 +161,6 @@ export class HelperSpawner {
     if (this.#helper !== undefined) return this.#helper;
     const dialect = this.#dialects[0];
     if (dialect === undefined) return undefined;
-    this.#dir ??= makeOutputDir();
     // Its own process group: a Ctrl-C at the terminal goes to cloudboot,
     // which stops the programs itself, not to the helper that runs them.
     const [file, ...args] = dialect.command;

@@ -53,10 +53,8 @@ export class LocalSession implements MachineSession {
   constructor(options: { useShell?: boolean; helper?: HelperDialect['name'] } = {}) {
     const dialects =
       options.helper === undefined ? HELPERS : HELPERS.filter((h) => h.name === options.helper);
-    this.#spawner =
-      (options.useShell ?? true) && HelperSpawner.available(dialects)
-        ? new HelperSpawner(dialects)
-        : undefined;
+    const spawner = (options.useShell ?? true) ? new HelperSpawner(dialects) : undefined;
+    this.#spawner = spawner?.dialect !== undefined ? spawner : undefined;
   }
 
   /** Stops the helper process, if one was started. */
