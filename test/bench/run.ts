@@ -21,9 +21,20 @@
  * scenario boots in a fresh Node process of its own, as every `cloudboot`
  * command does: its peak RSS is that one boot's (and the shutdown after it),
  * not a figure inherited from earlier runs whose allocations sized the heap.
+ *
+ * Local runs leave their files (working directories, database, logs) until
+ * the bench ends, under one temporary directory removed last. On ext4
+ * without a journal, a common root filesystem of virtual machines, the
+ * kernel will not reuse an inode within 60 s of its deletion (300 s while
+ * its inode table block is unwritten), and passes over each such inode one
+ * by one when it allocates a new one: a run that followed the removal of
+ * the last run's thousands of files would pay for them, and each run more
+ * than the one before.
  */
 import { execFile } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudBoot, type CloudBootEvent } from '@cloudboot/core';
@@ -74,8 +85,8 @@ class CriticalPath {
   }
 }
 
-async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
-  const setup = await scenario.setup(index);
+async function runOnce(scenario: Scenario, index: number, root: string): Promise<Sample> {
+  const setup = await scenario.setup(index, root);
   try {
     const boot = new CloudBoot({
       dbDir: setup.dbDir,
@@ -94,7 +105,7 @@ async function runOnce(scenario: Scenario, index: number): Promise<Sample> {
     off();
     if (!result.ok)
       throw new Error(`bench run failed: ${result.failures.map((f) => f.message).join('; ')}`);
-    await boot.shutdown({ dashNine: true });
+    if (setup.shutDown) await boot.shutdown({ dashNine: true });
     boot.close();
     const aloneMs = (await setup.calibrate()) * scenario.levels * scenario.programsPerService;
     const floorMs = await setup.floor?.();
@@ -128,10 +139,22 @@ const CLOUD_RUNS = 3;
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
-/** Runs run `index` of `scenario` in a fresh process (same loader flags) and returns its sample. */
-function runInChild(scenario: Scenario, index: number): Promise<Sample> {
+/**
+ * Runs run `index` of `scenario` in a fresh process (same loader flags),
+ * its files below `root`, and returns its sample.
+ */
+function runInChild(scenario: Scenario, index: number, root: string): Promise<Sample> {
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, '--child-run', String(index), '--only', scenario.name];
+  const args = [
+    ...process.execArgv,
+    script,
+    '--child-run',
+    String(index),
+    '--only',
+    scenario.name,
+    '--root',
+    root,
+  ];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${scenario.name}, run ${index}: ${stderr || error.message}`));
@@ -141,10 +164,10 @@ function runInChild(scenario: Scenario, index: number): Promise<Sample> {
 }
 
 /** The child's side of {@link runInChild}. */
-async function childRun(name: string | undefined, index: number): Promise<void> {
+async function childRun(name: string | undefined, index: number, root: string): Promise<void> {
   const scenario = SCENARIOS.find((s) => s.name === name);
   if (scenario === undefined) throw new Error(`no scenario named "${name}"`);
-  process.stdout.write(JSON.stringify(await runOnce(scenario, index)));
+  process.stdout.write(JSON.stringify(await runOnce(scenario, index, root)));
 }
 
 /** Median peak RSS of the runs, with the lowest and highest. */
@@ -161,12 +184,14 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       /** Internal: run only run N of the scenario `--only` names and print its sample as JSON. */
       'child-run': { type: 'string' },
+      /** Internal: the directory a child run puts its files in. */
+      root: { type: 'string' },
     },
     allowPositionals: true,
   });
   const only = values.only ?? positionals[0];
   const child = values['child-run'];
-  if (child !== undefined) return childRun(only, Number(child));
+  if (child !== undefined) return childRun(only, Number(child), values.root ?? tmpdir());
   if (only !== undefined && !SCENARIOS.some((s) => s.name === only)) {
     const { CLOUDS, runCloudBench } = await loadCloudBench();
     const cloudRuns = Number(values.runs ?? CLOUD_RUNS);
@@ -182,31 +207,39 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
   );
   console.log(
-    `runs per scenario: ${runs} (median reported; first run is a discarded warm-up); each run in a fresh process\n`,
+    `runs per scenario: ${runs} (median reported; first run is a discarded warm-up); each run in a fresh process; local runs keep their files until the bench ends (a journal-less ext4 passes over each inode freed in the last minute when it allocates one)\n`,
   );
   console.log(
     '| scenario | services | wall | critical path (programs alone) | overhead | per service | in-run critical path | shell-loop floor | cloudboot CPU | ssh handshakes | ssh channels | ssh round trips per service | peak RSS of one run |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const chosen = SCENARIOS.filter((s) => (only === undefined ? !s.onRequest : s.name === only));
-  for (const scenario of chosen) {
-    await runInChild(scenario, 0);
-    const samples: Sample[] = [];
-    for (let i = 1; i <= runs; i++) samples.push(await runInChild(scenario, i));
-    const wall = median(samples.map((s) => s.wallMs));
-    const alone = median(samples.map((s) => s.aloneMs));
-    const overhead = median(samples.map((s) => s.wallMs - s.aloneMs));
-    const measured = median(samples.map((s) => s.criticalMs));
-    const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
-    const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
-    console.log(
-      `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${fmt(median(samples.map((s) => s.cpuMs)))} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} | ${rssRange(samples)} |`,
-    );
+  const root = mkdtempSync(join(tmpdir(), 'cloudboot-bench-'));
+  try {
+    for (const scenario of chosen) await runScenario(scenario, runs, root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
   if (only === undefined) {
     const { CLOUDS, runCloudBench } = await loadCloudBench();
     await runCloudBench(CLOUDS, Number(values.runs ?? CLOUD_RUNS));
   }
+}
+
+/** Runs `scenario` (a warm-up, then `runs` runs) and prints its table row. */
+async function runScenario(scenario: Scenario, runs: number, root: string): Promise<void> {
+  await runInChild(scenario, 0, root);
+  const samples: Sample[] = [];
+  for (let i = 1; i <= runs; i++) samples.push(await runInChild(scenario, i, root));
+  const wall = median(samples.map((s) => s.wallMs));
+  const alone = median(samples.map((s) => s.aloneMs));
+  const overhead = median(samples.map((s) => s.wallMs - s.aloneMs));
+  const measured = median(samples.map((s) => s.criticalMs));
+  const floors = samples.flatMap((s) => (s.floorMs === undefined ? [] : [s.floorMs]));
+  const floor = floors.length > 0 ? fmt(median(floors)) : 'n/a';
+  console.log(
+    `| ${scenario.name} | ${scenario.services} | ${fmt(wall)} | ${fmt(alone)} | ${fmt(overhead)} | ${(overhead / scenario.services).toFixed(2)} ms | ${fmt(measured)} | ${floor} | ${fmt(median(samples.map((s) => s.cpuMs)))} | ${median(samples.map((s) => s.handshakes))} | ${median(samples.map((s) => s.channels))} | ${(median(samples.map((s) => s.roundTrips)) / scenario.services).toFixed(1)} | ${rssRange(samples)} |`,
+  );
 }
 
 await main();

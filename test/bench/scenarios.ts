@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSession, type MachineSession, MemoryHostKeyStore } from '@cloudboot/core';
 import { SshPool } from '@cloudboot/core/ssh';
@@ -20,6 +19,14 @@ export interface ScenarioSetup {
    * (local scenarios only).
    */
   floor?(): Promise<number>;
+  /**
+   * Whether the run's services are shut down (their working directories
+   * removed) right after the boot. Local runs leave theirs under the
+   * bench's root, which is removed once every scenario has run: see
+   * `run.ts` for why.
+   */
+  readonly shutDown: boolean;
+  /** Stops and removes what cannot wait for the end of the bench. */
   cleanup(): Promise<void>;
 }
 
@@ -33,7 +40,8 @@ export interface Scenario {
   readonly concurrency?: number;
   /** Runs only when named (`--only NAME`): too slow for every `pnpm bench`. */
   readonly onRequest?: boolean;
-  setup(index: number): Promise<ScenarioSetup>;
+  /** Prepares run `index`; its files go below `root`, which the bench removes at its end. */
+  setup(index: number, root: string): Promise<ScenarioSetup>;
 }
 
 interface PlanShape {
@@ -101,8 +109,8 @@ function localScenario(
     services: levels * perLevel,
     levels,
     programsPerService: 2,
-    async setup() {
-      const root = mkdtempSync(join(tmpdir(), 'cloudboot-bench-'));
+    async setup(_index, benchRoot) {
+      const root = mkdtempSync(join(benchRoot, 'local-'));
       const planFile = writeGeneratedPlan(root, {
         levels,
         perLevel,
@@ -128,7 +136,8 @@ function localScenario(
             session.close();
           }
         },
-        cleanup: async () => rmSync(root, { recursive: true, force: true }),
+        shutDown: false,
+        cleanup: async () => {},
       };
     },
   };
@@ -140,8 +149,8 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
     services: levels * perLevel,
     levels,
     programsPerService: 2,
-    async setup() {
-      const root = mkdtempSync(join(tmpdir(), 'cloudboot-bench-'));
+    async setup(_index, benchRoot) {
+      const root = mkdtempSync(join(benchRoot, 'ssh-'));
       // The machines' login user must be able to create it: not under root's temp dir.
       const remote = `/tmp/cloudboot-bench-ssh-${randomBytes(4).toString('hex')}`;
       const hosts = await startSshHosts({ count: machines });
@@ -179,6 +188,7 @@ function sshScenario(name: string, machines: number, levels: number, perLevel: n
             await pool.close();
           }
         },
+        shutDown: true,
         cleanup: async () => {
           await hosts.stop();
           rmSync(root, { recursive: true, force: true });
