@@ -218,6 +218,12 @@ class RemoteFollower {
   readonly #onChunk: (chunk: Buffer) => void;
   #offset = 0;
   #open: { sftp: SFTPWrapper; handle: Buffer } | undefined;
+  /**
+   * Where reads land, kept across polls: most polls find nothing new, and a
+   * fresh 64 KiB buffer for each (off the JavaScript heap) would have the
+   * garbage collector run in the middle of later steps.
+   */
+  #buffer: Buffer | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -271,7 +277,8 @@ class RemoteFollower {
       const { handle } = this.#open;
       for (;;) {
         this.#host.countOutputRead();
-        const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+        this.#buffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
+        const buffer = this.#buffer;
         const bytesRead = await new Promise<number>((resolve, reject) =>
           sftp.read(handle, buffer, 0, CHUNK_BYTES, this.#offset, (error, n) =>
             error ? reject(error) : resolve(n),
