@@ -49,20 +49,28 @@ const HELPER_STDERR_BYTES = 900;
 const READY = /^0 (ready|ready64) (.*)$/;
 
 /**
- * Run first: a check for the tools the protocol needs, and a private
- * directory for helper output, removed when the shell ends (and, should
- * the shell be killed, by the next shell of the user that starts). The login shell's
- * start-up has already run; the shell starts in the home directory.
+ * Run first: a check for the tools the protocol needs, and `cb_d`, which
+ * makes the shell's private directory `$D` (helper output, the files of a
+ * program whose working directory is not writable) on first need and has it
+ * removed when the shell ends; should the shell be killed, the next shell of
+ * the user that makes one removes it. Most connections never need it: a boot
+ * and a teardown do without, and so without a `mktemp` at the start and an
+ * `rm` at the end of every connection. The login shell's start-up has
+ * already run; the shell starts in the home directory.
  */
 const PROLOGUE = `umask 077
 command -v setsid >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 || { echo '0 missing'; exit 0; }
-t=\${TMPDIR:-/tmp}
-for d in "$t"/cloudboot-sh-*; do
-  p=\${d##*/cloudboot-sh-}; p=\${p%%-*}
-  [ -d "$d" ] && [ -O "$d" ] && ! kill -0 "$p" 2>/dev/null && rm -rf -- "$d"
-done
-D=$(mktemp -d "$t/cloudboot-sh-$$-XXXXXX") || { echo '0 missing'; exit 0; }
-trap 'rm -rf "$D"' EXIT
+D=
+cb_d() {
+  [ -n "$D" ] && return 0
+  cb_t=\${TMPDIR:-/tmp}
+  for cb_s in "$cb_t"/cloudboot-sh-*; do
+    cb_p=\${cb_s##*/cloudboot-sh-}; cb_p=\${cb_p%%-*}
+    [ -d "$cb_s" ] && [ -O "$cb_s" ] && ! kill -0 "$cb_p" 2>/dev/null && rm -rf -- "$cb_s"
+  done
+  D=$(mktemp -d "$cb_t/cloudboot-sh-$$-XXXXXX") || { D=; return 1; }
+  trap 'rm -rf "$D"' EXIT
+}
 trap 'exit 1' HUP TERM INT
 ${DIR_FUNCTIONS}case $PWD in
 *'
@@ -106,6 +114,9 @@ function pidReport(id: number, pid: string): string {
     `*) echo "${id} pid ${pid} $b" ;; esac`
   );
 }
+
+/** Shell code: base64 of what a step says when `cb_d` cannot make the private directory. */
+const NO_PRIVATE_DIR = `$(printf 'cannot make a private directory in %s\\n' "\${TMPDIR:-/tmp}" | base64 | tr -d '\\n')`;
 
 /** Files up to this size are written from the shell's input; larger ones over SFTP. */
 export const INLINE_FILE_BYTES = 256 * 1024;
@@ -299,8 +310,9 @@ export class RemoteShell {
     return new Promise((resolve, reject) => {
       this.#helpers.set(id, { resolve, reject });
       this.#channel.write(
-        `{ ${script}\n} </dev/null >"$D/o" 2>"$D/e"; printf '${id} r %s %s %s\\n' $? ` +
-          `${tail('o', HELPER_STDOUT_BYTES)} ${tail('e', HELPER_STDERR_BYTES)}\n`,
+        `if cb_d; then { ${script}\n} </dev/null >"$D/o" 2>"$D/e"; printf '${id} r %s %s %s\\n' $? ` +
+          `${tail('o', HELPER_STDOUT_BYTES)} ${tail('e', HELPER_STDERR_BYTES)}; ` +
+          `else printf '${id} r 125 %s %s\\n' '' "${NO_PRIVATE_DIR}"; fi\n`,
       );
     });
   }
@@ -376,12 +388,16 @@ export class RemoteShell {
           ];
     this.#channel.write(
       Buffer.concat([
+        // The private directory, made in this shell, is needed only when the
+        // working directory cannot hold the program's files.
         Buffer.from(
-          `( cd -- ${cwd} 2>"$D/c${id}" || { echo "${id} nocwd $(base64 <"$D/c${id}" | tr -d '\\n')"; rm -f -- "$D/c${id}"; exit; }; `,
+          `{ [ -w ${cwd} ] || [ ! -d ${cwd} ] || cb_d; }; ` +
+            `( cd -- ${cwd} 2>/dev/null || { echo "${id} nocwd $( (cd -- ${cwd}) 2>&1 | base64 | tr -d '\\n')"; exit; }; `,
         ),
         ...install,
         Buffer.from(
-          `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; else b="$D/${name}"; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
+          `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; elif [ -n "$D" ]; then b="$D/${name}"; ` +
+            `else echo "${id} nocwd ${NO_PRIVATE_DIR}"; exit; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
             `${assignments}${wrapper} "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
             // The pid file is there before anyone learns the pid: a program known is a program found again.
             `echo $! >"$b.pid"; ${pidReport(id, '$!')}; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
