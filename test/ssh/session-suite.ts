@@ -416,6 +416,34 @@ export function sessionSuite(remoteShell: boolean): void {
         await expect.poll(() => isRunning(session, pid), { timeout: 2_000 }).toBe(false);
     });
 
+    it.skipIf(!remoteShell)(
+      "keeps a program and its exit status when the shell's process group is hung up",
+      async () => {
+        // A connection of its own: the shell it hangs up is started again.
+        const own = new SshPool({ hostKeys: new MemoryHostKeyStore(), agent: '', remoteShell });
+        try {
+          const machine = await own.session(targetOf(hosts, 0), { timeoutMs: 5_000 });
+          // The program's parent, outside the program's own group, is in the shell's.
+          const running = machine.run({
+            program: 'sh',
+            args: ['-c', 'ps -o pgid= -p $PPID > shell.pgid; sleep 1; exit 7'],
+            cwd: base,
+            timeoutMs: 10_000,
+          });
+          let pgid = 0;
+          for (let i = 0; i < 100 && pgid === 0; i++) {
+            pgid = Number((await machine.readFile(`${base}/shell.pgid`))?.toString().trim() ?? 0);
+            if (pgid === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          expect(pgid).toBeGreaterThan(1);
+          process.kill(-pgid, 'SIGHUP');
+          expect(await running).toMatchObject({ exitCode: 7, signal: null, timedOut: false });
+        } finally {
+          await own.close();
+        }
+      },
+    );
+
     it('kills the program when aborted, without calling it a timeout', async () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 400);

@@ -184,7 +184,7 @@ class ShellProgram {
     if (end.kind === 'nocwd') stderr.push(Buffer.from(`${end.message}\n`));
     const status = end.kind === 'exit' ? end.status : 1;
     const stopped = this.#stoppedBy !== undefined;
-    // A stopped program's wrapper records 128 + the signal (SIGTERM), or dies with it (SIGKILL).
+    // A stopped program's recorder writes 128 + the signal that ended it.
     const killed = status === null || (stopped && status > 128);
     const signal =
       status !== null && status > 128 ? status - 128 : end.kind === 'exit' ? end.signal : undefined;

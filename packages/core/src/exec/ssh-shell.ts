@@ -16,21 +16,25 @@
  *   process group N (`setsid`); its files are named BASE.pid, BASE.out…
  *   `ID pid64 N BASE64(BASE)` when BASE holds a line break.
  * - `ID exit STATUS OUT ERR WAITED`: a program ended; STATUS is what its
- *   wrapper wrote to the status file, or `x` when there is none (it was
- *   killed); OUT and ERR are 1 when its stdout or stderr file is not empty.
+ *   recorder wrote to the status file, or `x` when there is none (the
+ *   recorder was killed); OUT and ERR are 1 when its stdout or stderr file
+ *   is not empty.
  * - `ID nowrite`: the program to upload before the start could not be written.
  *
  * Every line is printed with one write of less than 4 KiB, so lines of
  * jobs running side by side never mix. The shell starts as few processes as
- * it can: a program start costs a subshell, `setsid` (which becomes the
- * wrapper) and the program; helper functions and status files use builtins.
+ * it can: a program start costs a subshell (its recorder) and `setsid`,
+ * which becomes the program; helper functions and status files use
+ * builtins.
  *
- * A program runs under a small wrapper, inside its own process group, that
- * writes its output and exit status to files next to it in its working
- * directory; its pid file is written before its pid is reported. The wrapper outlives a SIGTERM to the group (its trap runs
- * once the program ended), so a program stopped with SIGTERM still leaves
- * its status. Those outlive the connection: after a drop, the program is
- * found again by its files (see `SshMachine`).
+ * A program runs in a session and process group of its own, with its output
+ * in files next to it in its working directory; its pid file is written
+ * before its pid is reported. The subshell that started it, outside that
+ * group, waits for it and writes its exit status to a file (128 + the
+ * signal for a program a signal ended, as a shell says). The recorder
+ * outlives the connection (it carries on through SIGHUP, SIGPIPE and the
+ * shell's end), so after a drop the program is found again by its files
+ * (see `SshMachine`), status and all.
  */
 import type { ClientChannel } from 'ssh2';
 import { shellJoin, shellQuote } from '../template/shell-words.js';
@@ -80,21 +84,9 @@ esac
 `;
 
 /**
- * The wrapper a program runs under, in its own session. argv: stdout file,
- * stderr file, status file, program, args… A reader that finds the status
- * file empty (being written, or the wrapper was killed meanwhile) waits
- * while the wrapper lives, and then knows.
- */
-const WRAPPER = `trap true TERM INT HUP
-o=$1 e=$2 s=$3; shift 3
-"$@" </dev/null >"$o" 2>"$e"
-echo $? >"$s"
-`;
-
-/**
  * The shell code that prints `ID exit STATUS OUT ERR WAITED` for the
- * program whose files start with `$b`; WAITED is the wrapper's wait status
- * when known. Builtins only.
+ * program whose files start with `$b`; WAITED is its wait status when
+ * known. Builtins only.
  */
 function exitReport(id: number, waited: string): string {
   return (
@@ -166,8 +158,8 @@ export function programFiles(base: string): readonly string[] {
 /**
  * How a program ended: `exit` (`status` is `null` when it left none: it
  * was killed; `written` says whether its stdout and stderr files hold
- * anything; `signal` is the number of the signal that ended its wrapper,
- * when known), `nocwd` (its working directory could not be entered),
+ * anything; `signal` is the number of the signal that ended it, when
+ * known), `nocwd` (its working directory could not be entered),
  * `nowrite` (the program file to upload could not be written), or
  * `unstarted` (found again after a drop, it never started).
  */
@@ -359,8 +351,8 @@ export class RemoteShell {
   }
 
   /**
-   * Starts a program in the background, in its own session, under the
-   * wrapper; its pid, output and status go to files named
+   * Starts a program in the background, in its own session, with a
+   * recorder; its pid, output and status go to files named
    * `.cloudboot-NAME.*` in its working directory (in the shell's private
    * directory when the working directory is not writable). With
    * `request.install` (at most {@link INLINE_FILE_BYTES}) the program file
@@ -373,7 +365,6 @@ export class RemoteShell {
     const assignments = Object.entries(request.env ?? {})
       .map(([key, value]) => `${key}=${shellQuote(value)} `)
       .join('');
-    const wrapper = shellJoin(['setsid', 'sh', '-c', WRAPPER, 'sh']);
     const args = shellJoin([program, ...request.args]);
     const cwd = shellQuote(request.cwd);
     const install =
@@ -392,15 +383,17 @@ export class RemoteShell {
         // working directory cannot hold the program's files.
         Buffer.from(
           `{ [ -w ${cwd} ] || [ ! -d ${cwd} ] || cb_d; }; ` +
-            `( cd -- ${cwd} 2>/dev/null || { echo "${id} nocwd $( (cd -- ${cwd}) 2>&1 | base64 | tr -d '\\n')"; exit; }; `,
+            `( trap true HUP TERM INT PIPE; cd -- ${cwd} 2>/dev/null || { echo "${id} nocwd $( (cd -- ${cwd}) 2>&1 | base64 | tr -d '\\n')"; exit; }; `,
         ),
         ...install,
         Buffer.from(
           `if [ -w . ]; then b="$PWD/.cloudboot-${name}"; elif [ -n "$D" ]; then b="$D/${name}"; ` +
             `else echo "${id} nocwd ${NO_PRIVATE_DIR}"; exit; fi; [ -e "$b.status" ] && rm -f -- "$b.status"; ` +
-            `${assignments}${wrapper} "$b.out" "$b.err" "$b.status" ${args} </dev/null >/dev/null 2>&1 & ` +
+            `${assignments}setsid ${args} </dev/null >"$b.out" 2>"$b.err" & p=$!; ` +
             // The pid file is there before anyone learns the pid: a program known is a program found again.
-            `echo $! >"$b.pid"; ${pidReport(id, '$!')}; wait $!; w=$?; ${exitReport(id, '$w')} ) &\n`,
+            `echo $p >"$b.pid"; ${pidReport(id, '$p')}; ` +
+            // A trapped signal interrupts `wait`: wait again while the program lives.
+            `while wait $p; w=$?; kill -0 $p 2>/dev/null; do :; done; echo $w >"$b.status"; ${exitReport(id, '$w')} ) &\n`,
         ),
       ]),
     );
@@ -417,7 +410,8 @@ export class RemoteShell {
     this.#channel.write(
       `( b=${shellQuote(base)}; p=; [ -s "$b.pid" ] && read -r p <"$b.pid"; [ -n "$p" ] || { echo '${id} pid x'; exit; }; ${pidReport(id, '$p')}; ` +
         `while [ ! -s "$b.status" ] && kill -0 "$p" 2>/dev/null; do sleep 0.2; done; ` +
-        `${exitReport(id, '0')} ) &\n`,
+        // Its recorder writes the status just after the program is gone.
+        `[ -s "$b.status" ] || sleep 0.2; ${exitReport(id, '0')} ) &\n`,
     );
   }
 
