@@ -5,14 +5,13 @@
  * start-up file can `cd` into such a directory: this test's user does.
  * Root only: it creates a login user of its own.
  */
-import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MachineSession } from '../../packages/core/src/exec/machine.js';
 import { MemoryHostKeyStore, SshPool } from '../../packages/core/src/exec/ssh-pool.js';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
-import { targetOf } from './targets.js';
+import { passwdEntry, targetOf } from './targets.js';
 
 const USER = 'cloudboot-odd-home';
 const ODD = 'line\nbreak';
@@ -27,12 +26,10 @@ describe.skipIf(process.getuid?.() !== 0)(
 
     beforeAll(async () => {
       hosts = await startSshHosts({ count: 1, login: { user: USER, shell: '/bin/bash' } });
-      const [, , uid, gid, , dir] = execFileSync('getent', ['passwd', USER], { encoding: 'utf8' })
-        .trim()
-        .split(':');
-      home = dir ?? '';
+      const user = passwdEntry(USER);
+      home = user.home;
       mkdirSync(join(home, ODD), { recursive: true, mode: 0o700 });
-      chownSync(join(home, ODD), Number(uid), Number(gid));
+      chownSync(join(home, ODD), user.uid, user.gid);
       // bash reads ~/.bashrc for the commands sshd runs.
       writeFileSync(join(home, '.bashrc'), `cd "$HOME/line\nbreak"\n`, { mode: 0o644 });
       pool = new SshPool({ hostKeys: new MemoryHostKeyStore(), agent: '' });

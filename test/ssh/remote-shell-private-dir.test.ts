@@ -7,14 +7,13 @@
  * left by a shell that was killed goes when the next shell makes its own.
  * Root only: it creates a login user whose TMPDIR is its own.
  */
-import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MachineSession } from '../../packages/core/src/exec/machine.js';
 import { MemoryHostKeyStore, SshPool } from '../../packages/core/src/exec/ssh-pool.js';
 import { type SshHosts, startSshHosts } from '../harness/sshd.js';
-import { targetOf } from './targets.js';
+import { passwdEntry, targetOf } from './targets.js';
 
 const USER = 'cloudboot-tmpdir';
 
@@ -41,11 +40,9 @@ describe.skipIf(process.getuid?.() !== 0)('the remote shell’s private director
 
   beforeAll(async () => {
     hosts = await startSshHosts({ count: 1, login: { user: USER, shell: '/bin/bash' } });
-    const [, , uid, gid, , dir] = execFileSync('getent', ['passwd', USER], { encoding: 'utf8' })
-      .trim()
-      .split(':');
-    home = dir ?? '';
-    owner = { uid: Number(uid), gid: Number(gid) };
+    const user = passwdEntry(USER);
+    home = user.home;
+    owner = { uid: user.uid, gid: user.gid };
     tmp = join(home, 'tmp');
     // bash reads ~/.bashrc for the commands sshd runs.
     writeFileSync(join(home, '.bashrc'), 'export TMPDIR="$HOME/tmp"\n', { mode: 0o644 });

@@ -1,5 +1,5 @@
 /** Small helpers shared by the SSH tests. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MachineSession, SshTarget } from '../../packages/core/src/exec/machine.js';
 import type { SshHosts } from '../harness/sshd.js';
@@ -54,4 +54,12 @@ export async function isRunning(session: MachineSession, pid: number): Promise<b
   if (stat === undefined) return false;
   const text = stat.toString('utf8');
   return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) !== 'Z';
+}
+
+/** The home directory and ids of login user `user`, from the password database. */
+export function passwdEntry(user: string): { home: string; uid: number; gid: number } {
+  const [, , uid, gid, , home] = execFileSync('getent', ['passwd', user], { encoding: 'utf8' })
+    .trim()
+    .split(':');
+  return { home: home ?? '', uid: Number(uid), gid: Number(gid) };
 }
