@@ -220,8 +220,8 @@ class RemoteFollower {
   #open: { sftp: SFTPWrapper; handle: Buffer } | undefined;
   /**
    * Where reads land, kept across polls: most polls find nothing new, and a
-   * fresh 64 KiB buffer for each (off the JavaScript heap) would have the
-   * garbage collector run in the middle of later steps.
+   * fresh 64 KiB buffer for each (off the JavaScript heap) adds up to
+   * hundreds of megabytes for the garbage collector over a long program.
    */
   #buffer: Buffer | undefined;
   #timer: NodeJS.Timeout | undefined;
