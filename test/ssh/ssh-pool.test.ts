@@ -338,7 +338,8 @@ describe('authentication', () => {
     const error = await remoteFailure(
       newPool({ authGraceMs: 600 }).session(targetOf(hosts, 0), { timeoutMs: 10_000 }),
     );
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // Well before the 10 s the session allows: a loaded machine slows each attempt.
+    expect(Date.now() - started).toBeLessThan(6_000);
     expect(error.message).toBe(
       `${labelOf(hosts, 0)}: auth: the server refused key ${hosts.clientKeyPath} (publickey)`,
     );
