@@ -19,8 +19,9 @@
  * `pnpm bench` builds the packages first and runs their build (what users
  * run), not their sources through a TypeScript loader. Every run of a
  * scenario boots in a fresh Node process of its own, as every `cloudboot`
- * command does: its peak RSS is that one boot's (and the shutdown after it),
- * not a figure inherited from earlier runs whose allocations sized the heap.
+ * command does: its peak RSS is that one boot's (and, for the SSH scenario,
+ * the shutdown after it), not a figure inherited from earlier runs whose
+ * allocations sized the heap.
  *
  * Local runs leave their files (working directories, database, logs) until
  * the bench ends, under one temporary directory removed last. On ext4

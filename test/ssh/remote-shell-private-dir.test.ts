@@ -95,11 +95,7 @@ describe.skipIf(process.getuid?.() !== 0)('the remote shell’s private director
     expect(stat.mode & 0o777).toBe(0o700);
     expect(stat.uid).toBe(owner.uid);
     await pool.close();
-    const deadline = Date.now() + 5_000;
-    while (privateDirs().length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(privateDirs()).toEqual([]);
+    await expect.poll(privateDirs, { timeout: 5_000 }).toEqual([]);
   });
 
   it('removes one left by a dead shell only when it makes its own', async () => {

@@ -430,13 +430,10 @@ export function sessionSuite(remoteShell: boolean): void {
             cwd: base,
             timeoutMs: 10_000,
           });
-          let pgid = 0;
-          for (let i = 0; i < 100 && pgid === 0; i++) {
-            pgid = Number((await machine.readFile(`${base}/shell.pgid`))?.toString().trim() ?? 0);
-            if (pgid === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-          expect(pgid).toBeGreaterThan(1);
-          process.kill(-pgid, 'SIGHUP');
+          const pgid = async () =>
+            Number((await machine.readFile(`${base}/shell.pgid`))?.toString().trim() ?? 0);
+          await expect.poll(pgid, { timeout: 2_000 }).toBeGreaterThan(1);
+          process.kill(-(await pgid()), 'SIGHUP');
           expect(await running).toMatchObject({ exitCode: 7, signal: null, timedOut: false });
         } finally {
           await own.close();
